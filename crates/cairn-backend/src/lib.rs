@@ -1,0 +1,126 @@
+//! Byte stores for restic repositories.
+//!
+//! A repository is a handful of named files in a few folders. This crate
+//! knows nothing of encryption or formats: it stores and returns bytes under
+//! a [`FileType`] and a name. Every store implements the one object-safe
+//! [`Backend`] trait, so the rest of Cairn works with `Arc<dyn Backend>`.
+//!
+//! ```
+//! use cairn_backend::{Backend, FileType, LocalBackend};
+//! let dir = tempfile::tempdir().unwrap();
+//! let be = LocalBackend::new(dir.path());
+//! be.create().unwrap();
+//! be.write(FileType::Snapshot, "ab12", b"hello").unwrap();
+//! assert_eq!(be.read(FileType::Snapshot, "ab12").unwrap(), b"hello");
+//! assert_eq!(be.read_range(FileType::Snapshot, "ab12", 1, 3).unwrap(), b"ell");
+//! let names: Vec<_> = be.list(FileType::Snapshot).unwrap().into_iter().map(|f| f.name).collect();
+//! assert_eq!(names, ["ab12"]);
+//! ```
+
+mod error;
+mod local;
+
+pub use error::{BackendError, Result};
+pub use local::LocalBackend;
+
+/// The kinds of file a repository holds, each in its own place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileType {
+    /// The single `config` file.
+    Config,
+    /// `keys/`: key files, plain JSON.
+    Key,
+    /// `locks/`.
+    Lock,
+    /// `snapshots/`.
+    Snapshot,
+    /// `index/`.
+    Index,
+    /// `data/XX/`: pack files.
+    Pack,
+}
+
+impl FileType {
+    /// Every file type, in a stable order.
+    pub const ALL: [FileType; 6] = [
+        FileType::Config,
+        FileType::Key,
+        FileType::Lock,
+        FileType::Snapshot,
+        FileType::Index,
+        FileType::Pack,
+    ];
+
+    /// The folder this type lives in (`config` for the config file itself).
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            FileType::Config => "config",
+            FileType::Key => "keys",
+            FileType::Lock => "locks",
+            FileType::Snapshot => "snapshots",
+            FileType::Index => "index",
+            FileType::Pack => "data",
+        }
+    }
+}
+
+impl std::fmt::Display for FileType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.dir_name())
+    }
+}
+
+/// A listed file: its name and its size in bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileInfo {
+    /// The file's name (for all but the config, lowercase hex SHA-256).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A store of repository files.
+///
+/// Implementations must be safe to share between threads. Names are plain
+/// file names without folders; `FileType::Config` ignores the name.
+///
+/// Guarantees every implementation gives:
+/// - `write` is atomic: a reader sees the whole file or nothing, never a
+///   partial upload, even when the writer crashes.
+/// - `write` of a name that exists replaces it atomically. Apart from
+///   locks and the config, names are content hashes, so the bytes are the
+///   same anyway.
+/// - `list` returns every file of a type with its size, in no given order.
+pub trait Backend: Send + Sync {
+    /// A human-readable location (`local:/srv/repo`), free of secrets.
+    fn location(&self) -> String;
+
+    /// Creates the repository's folders. Fails with
+    /// [`BackendError::AlreadyExists`] if a config is already present.
+    fn create(&self) -> Result<()>;
+
+    /// Lists the files of one type.
+    fn list(&self, file_type: FileType) -> Result<Vec<FileInfo>>;
+
+    /// Reads a whole file.
+    fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>>;
+
+    /// Reads `length` bytes at `offset`. Fails with
+    /// [`BackendError::ShortRead`] if the file ends first.
+    fn read_range(
+        &self,
+        file_type: FileType,
+        name: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>>;
+
+    /// Stores a file atomically and durably.
+    fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()>;
+
+    /// Removes a file. Removing a missing file is [`BackendError::NotFound`].
+    fn remove(&self, file_type: FileType, name: &str) -> Result<()>;
+
+    /// The size of one file, or [`BackendError::NotFound`].
+    fn stat(&self, file_type: FileType, name: &str) -> Result<FileInfo>;
+}

@@ -1,0 +1,1 @@
+//! Restic's content-defined chunker. Arrives with the backup work (issue 3).
