@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a bare Debian machine: the real restic
+# (interop is tested against it), attr (xattr tools for fixtures), and
+# cargo-fuzz for the fuzz smoke runs. Safe to run again.
+set -euo pipefail
+need=()
+command -v restic >/dev/null || need+=(restic)
+command -v setfattr >/dev/null || need+=(attr)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: need root to apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+fi
+restic version

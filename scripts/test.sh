@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test: installs the dependencies, then formatting,
+# lints, docs, the whole test suite (unit, property and interop tests
+# against the real restic), and a short run of every fuzz target.
+#
+# FUZZ_SECONDS (default 60) sets how long each fuzz target runs; 0 skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== cargo test"
+cargo test --workspace --release
+echo "== fuzz"
+bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-60}"
