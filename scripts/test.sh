@@ -15,6 +15,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
-cargo test --workspace --release
+cargo test --workspace
 echo "== fuzz"
 bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-60}"
