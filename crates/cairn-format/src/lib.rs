@@ -6,12 +6,16 @@
 //! content-addressed, so [`Tree::to_json`] reproduces restic's exact bytes.
 //!
 //! ```
-//! use cairn_format::{GoTime, Id};
+//! use cairn_format::{GoTime, Id, Node, NodeType, Tree};
 //!
-//! let id = Id::hash(b"{\"nodes\":[]}\n");
-//! assert_eq!(Id::from_hex(&id.to_hex()).unwrap(), id);
-//! let t = GoTime::parse("2022-08-04T12:34:56.5+02:00").unwrap();
-//! assert_eq!(t.to_rfc3339_nano(), "2022-08-04T12:34:56.5+02:00");
+//! let mut file = Node::new(b"a\tb".to_vec(), NodeType::File);
+//! file.mtime = GoTime::parse("2022-08-04T12:34:56.5+02:00").unwrap();
+//! let tree = Tree { nodes: vec![file] };
+//! let json = tree.to_json();
+//! assert!(json.starts_with(br#"{"nodes":[{"name":"a\\tb","type":"file","mtime":"2022-08-04T12:34:56.5+02:00""#));
+//! assert!(json.ends_with(b"\"content\":[]}]}\n"));
+//! assert_eq!(tree.id(), Id::hash(&json));
+//! assert_eq!(Tree::from_json(&json).unwrap(), tree);
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,3 +31,10 @@ pub use gojson::to_go_json;
 pub use goquote::{go_quote, go_unquote};
 pub use gotime::GoTime;
 pub use id::{BlobType, Id};
+mod b64;
+pub mod mode;
+mod node;
+mod tree;
+
+pub use node::{ExtendedAttribute, GenericAttributes, Node, NodeType, RawJson};
+pub use tree::Tree;
