@@ -20,6 +20,10 @@ const MAX_MEMORY: u128 = 512 * 1024 * 1024;
 /// Largest accepted total work, `N * r * p`.
 const MAX_WORK: u128 = 1 << 28;
 
+/// How many multiples of the target duration [`ScryptParams::calibrate`]
+/// may spend before it stops raising p.
+pub const CALIBRATION_BUDGET: u32 = 20;
+
 /// scrypt parameters as stored in a key file (`N`, `r`, `p`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScryptParams {
@@ -91,11 +95,19 @@ impl ScryptParams {
     /// [`FALLBACK`](Self::FALLBACK) is returned. The result always passes
     /// [`validate`](Self::validate). Runs several derivations, so expect it
     /// to take a few multiples of `target`.
+    ///
+    /// One safeguard restic lacks: p stops rising once the calibration as a
+    /// whole has run for [`CALIBRATION_BUDGET`] × `target`. With realistic
+    /// inputs (tens of MiB) that never triggers; it keeps a tiny
+    /// `max_memory` with a long `target` from creeping up p one step at a
+    /// time for hours.
     pub fn calibrate(target: Duration, max_memory: usize) -> ScryptParams {
         Self::try_calibrate(target, max_memory).unwrap_or(Self::FALLBACK)
     }
 
     fn try_calibrate(target: Duration, max_memory: usize) -> Option<ScryptParams> {
+        let started = Instant::now();
+        let budget = target.saturating_mul(CALIBRATION_BUDGET);
         let r = 8;
         let mut params = ScryptParams {
             n: largest_n(r, max_memory)?,
@@ -112,7 +124,10 @@ impl ScryptParams {
                 p: params.p + 1,
                 ..params
             };
-            if more.validate().is_err() || time_one_run(&more)? >= target {
+            if more.validate().is_err()
+                || started.elapsed() > budget
+                || time_one_run(&more)? >= target
+            {
                 break;
             }
             params = more;

@@ -36,7 +36,7 @@ use rand::TryRngCore;
 use sha2::Digest;
 
 pub use error::CryptoError;
-pub use kdf::{derive_key, ScryptParams};
+pub use kdf::{derive_key, ScryptParams, CALIBRATION_BUDGET};
 pub use key::MasterKey;
 
 /// Bytes a sealed message adds to its plaintext: IV (16) + MAC (16).

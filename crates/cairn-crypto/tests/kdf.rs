@@ -132,3 +132,19 @@ fn calibrate_without_enough_memory_falls_back() {
         ScryptParams::FALLBACK
     );
 }
+
+#[test]
+fn calibrate_with_tiny_memory_and_long_target_terminates() {
+    // N is forced down to 2, so each run takes microseconds and p would
+    // have to climb into the hundreds of thousands to reach the target.
+    let target = Duration::from_millis(50);
+    let start = Instant::now();
+    let p = ScryptParams::calibrate(target, 4096);
+    let spent = start.elapsed();
+    p.validate().unwrap();
+    assert_eq!((p.n, p.r), (2, 8));
+    assert!(
+        spent < target * (cairn_crypto::CALIBRATION_BUDGET + 40),
+        "calibration took {spent:?}"
+    );
+}
