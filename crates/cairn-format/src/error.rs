@@ -36,9 +36,9 @@ pub enum FormatError {
     /// The password does not open this key file (MAC check failed).
     #[error("wrong password or no key found")]
     WrongPassword,
-    /// An error from the crypto layer other than a failed MAC.
+    /// An error from the crypto layer other than a failed key-file MAC.
     #[error("crypto: {0}")]
-    Crypto(String),
+    Crypto(#[from] cairn_crypto::CryptoError),
     /// The decrypted master key JSON is malformed.
     #[error("invalid master key: {0}")]
     InvalidMasterKey(String),

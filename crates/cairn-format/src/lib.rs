@@ -38,3 +38,25 @@ mod tree;
 
 pub use node::{ExtendedAttribute, GenericAttributes, Node, NodeType, RawJson};
 pub use tree::Tree;
+mod config;
+mod key;
+
+pub use config::Config;
+pub use key::{master_key_from_json, master_key_to_json, KeyFile, SALT_LEN};
+mod index;
+mod lock;
+pub mod pack;
+mod snapshot;
+mod unpacked;
+
+pub use index::{IndexBlob, IndexFile, IndexPack};
+pub use lock::Lock;
+pub use pack::{
+    check_pack_layout, entry_size, header_length, parse_header, serialize_header, PackedBlob,
+    HEADER_LENGTH_SIZE,
+};
+pub use snapshot::{Snapshot, SnapshotSummary};
+pub use unpacked::{
+    compress_blob, decode_unpacked, decompress_blob, decompress_bounded, encode_unpacked,
+    MAX_UNPACKED_SIZE,
+};

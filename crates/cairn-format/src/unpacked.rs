@@ -1,0 +1,154 @@
+//! Framing of "unpacked" files (index, snapshot, lock) and zstd helpers
+//! for blobs.
+//!
+//! In a v2 repository the decrypted content starts with `0x02` followed by
+//! zstd-compressed JSON, or is plain JSON starting with `{` or `[`. A v1
+//! repository never compresses.
+
+use std::io::Read;
+
+use crate::FormatError;
+
+/// First byte of a compressed unpacked file in a v2 repository.
+pub const COMPRESSED_MARKER: u8 = 0x02;
+/// Decompressed size limit applied by [`decode_unpacked`].
+pub const MAX_UNPACKED_SIZE: usize = 1 << 30;
+/// zstd level used for unpacked files (restic's default, "auto").
+pub const DEFAULT_LEVEL: i32 = 3;
+
+/// Undo the v2 framing of an unpacked file (v1: returned unchanged).
+pub fn decode_unpacked(repo_version: u32, plaintext: Vec<u8>) -> Result<Vec<u8>, FormatError> {
+    match repo_version {
+        1 => Ok(plaintext),
+        2 => match plaintext.first() {
+            None | Some(b'{') | Some(b'[') => Ok(plaintext),
+            Some(&COMPRESSED_MARKER) => decompress_bounded(&plaintext[1..], MAX_UNPACKED_SIZE),
+            Some(&b) => Err(FormatError::UnpackedFormat(b)),
+        },
+        v => Err(FormatError::UnsupportedVersion(v)),
+    }
+}
+
+/// Frame JSON for storage: v1 unchanged, v2 (and later) `0x02` + zstd.
+pub fn encode_unpacked(repo_version: u32, json: &[u8]) -> Vec<u8> {
+    if repo_version <= 1 {
+        return json.to_vec();
+    }
+    let mut out = Vec::with_capacity(json.len() / 3 + 16);
+    out.push(COMPRESSED_MARKER);
+    out.extend_from_slice(&compress_blob(json, DEFAULT_LEVEL));
+    out
+}
+
+/// zstd-compress `plain` at `level` (clamped to zstd's range) into a
+/// single frame without checksum.
+pub fn compress_blob(plain: &[u8], level: i32) -> Vec<u8> {
+    let range = zstd::compression_level_range();
+    let level = level.clamp(*range.start(), *range.end());
+    zstd::bulk::compress(plain, level).expect("zstd compression into memory cannot fail")
+}
+
+/// Decompress a blob whose plaintext must be exactly `uncompressed_length`
+/// bytes. Never holds more than that much output.
+pub fn decompress_blob(data: &[u8], uncompressed_length: u32) -> Result<Vec<u8>, FormatError> {
+    let want = uncompressed_length as usize;
+    let out = decompress_inner(data, want)?;
+    match out {
+        Ok(v) if v.len() == want => Ok(v),
+        Ok(v) => Err(FormatError::LengthMismatch {
+            expected: want,
+            actual: v.len(),
+        }),
+        Err(()) => Err(FormatError::LengthMismatch {
+            expected: want,
+            actual: want + 1,
+        }),
+    }
+}
+
+/// Decompress at most `max_len` bytes; more output is an error
+/// ([`FormatError::TooLarge`]).
+pub fn decompress_bounded(data: &[u8], max_len: usize) -> Result<Vec<u8>, FormatError> {
+    decompress_inner(data, max_len)?.map_err(|()| FormatError::TooLarge { limit: max_len })
+}
+
+/// Outer error: zstd failure. Inner `Err(())`: output longer than `limit`.
+fn decompress_inner(data: &[u8], limit: usize) -> Result<Result<Vec<u8>, ()>, FormatError> {
+    let zerr = |e: std::io::Error| FormatError::Decompress(e.to_string());
+    let mut dec = zstd::stream::read::Decoder::with_buffer(data).map_err(zerr)?;
+    // A frame's window never needs to exceed its content; allow at least
+    // 16 MiB (restic's frames use far less) and at most 512 MiB.
+    let need = usize::BITS - limit.saturating_sub(1).leading_zeros();
+    dec.window_log_max(need.clamp(24, 29)).map_err(zerr)?;
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        if out.len() == limit {
+            let mut probe = [0u8; 1];
+            return match dec.read(&mut probe).map_err(zerr)? {
+                0 => Ok(Ok(out)),
+                _ => Ok(Err(())),
+            };
+        }
+        if out.len() == out.capacity() {
+            let grow = (limit - out.len()).min(out.len().max(64 * 1024));
+            out.reserve_exact(grow);
+        }
+        let start = out.len();
+        let room = (out.capacity() - start).min(limit - start);
+        out.resize(start + room, 0);
+        let n = dec.read(&mut out[start..]).map_err(zerr)?;
+        out.truncate(start + n);
+        if n == 0 {
+            return Ok(Ok(out));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing() {
+        let j = br#"{"a":1}"#;
+        assert_eq!(encode_unpacked(1, j), j);
+        let e = encode_unpacked(2, j);
+        assert_eq!(e[0], 2);
+        assert_eq!(decode_unpacked(2, e).unwrap(), j);
+        assert_eq!(decode_unpacked(2, j.to_vec()).unwrap(), j);
+        assert_eq!(decode_unpacked(2, b"[1]".to_vec()).unwrap(), b"[1]");
+        assert_eq!(decode_unpacked(2, vec![]).unwrap(), b"");
+        assert!(matches!(
+            decode_unpacked(2, b" {}".to_vec()),
+            Err(FormatError::UnpackedFormat(b' '))
+        ));
+        assert_eq!(decode_unpacked(1, vec![2, 3]).unwrap(), vec![2, 3]);
+        assert!(decode_unpacked(3, j.to_vec()).is_err());
+        assert!(decode_unpacked(2, vec![2, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn bounds() {
+        let plain = vec![7u8; 300_000];
+        let c = compress_blob(&plain, 3);
+        assert_eq!(decompress_blob(&c, 300_000).unwrap(), plain);
+        assert!(matches!(
+            decompress_blob(&c, 299_999),
+            Err(FormatError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            decompress_blob(&c, 300_001),
+            Err(FormatError::LengthMismatch {
+                actual: 300_000,
+                ..
+            })
+        ));
+        assert!(matches!(
+            decompress_bounded(&c, 1000),
+            Err(FormatError::TooLarge { limit: 1000 })
+        ));
+        assert_eq!(decompress_bounded(&c, 300_000).unwrap(), plain);
+        assert_eq!(decompress_blob(&compress_blob(b"", 3), 0).unwrap(), b"");
+        assert!(decompress_blob(b"not zstd", 5).is_err());
+    }
+}
