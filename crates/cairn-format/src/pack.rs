@@ -24,7 +24,8 @@ pub const MAX_HEADER_SIZE: usize = 16 * 1024 * 1024 + HEADER_LENGTH_SIZE;
 pub const MAX_HEADER_PLAINTEXT: usize = MAX_HEADER_SIZE - HEADER_LENGTH_SIZE - CRYPTO_OVERHEAD;
 /// Most entries a header can hold (restic's `MaxHeaderEntries`, counted
 /// with compressed entries).
-pub const MAX_HEADER_ENTRIES: usize = (MAX_HEADER_SIZE - HEADER_LENGTH_SIZE - CRYPTO_OVERHEAD) / ENTRY_SIZE_COMPRESSED;
+pub const MAX_HEADER_ENTRIES: usize =
+    (MAX_HEADER_SIZE - HEADER_LENGTH_SIZE - CRYPTO_OVERHEAD) / ENTRY_SIZE_COMPRESSED;
 
 /// One blob as listed in a pack header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

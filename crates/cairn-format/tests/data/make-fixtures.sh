@@ -83,4 +83,17 @@ for v in 1 2; do
         cp "$R/keys/$id" "$OUT/v$v/key.json"; done
     restic -r "$R" cat masterkey > "$OUT/v$v/masterkey.json"
 done
+# Raw repository files (minus the 256 empty data/XX dirs), plus a lock
+# captured while a backup from a held-open stdin was running.
+for v in 1 2; do
+    R=$W/repo-v$v
+    rm -rf "$OUT/raw-v$v" && mkdir -p "$OUT/raw-v$v/data" "$OUT/raw-v$v/locks"
+    (sleep 15 | restic -r "$R" backup --stdin --stdin-filename held-open >/dev/null 2>&1 &)
+    sleep 6
+    cp "$R"/locks/* "$OUT/raw-v$v/locks/"
+    sleep 12
+    for sub in config keys snapshots index; do cp -r "$R/$sub" "$OUT/raw-v$v/"; done
+    find "$R/data" -type f -exec cp {} "$OUT/raw-v$v/data/" \;
+done
+chmod -R u+w,go+r "$OUT"
 echo "$W"
