@@ -1,0 +1,383 @@
+//! Writing file contents: every needed data blob is read once, pack by
+//! pack in large range reads, decoded in parallel and written to every
+//! place it occurs, in any order.
+//!
+//! Reading and decoding overlap: a few reader threads fetch ranges ahead
+//! into a bounded queue while the rayon pool decrypts, decompresses,
+//! verifies and writes the blobs of the range at hand. At most
+//! `READERS + QUEUE + 1` ranges are in memory at once.
+
+use super::files::{open_for_write, write_blob};
+use super::plan::{FileAction, FileItem};
+use super::{RestoreError, RestoreProgress};
+use crate::index::BlobLocation;
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use cairn_format::{BlobType, Id};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+
+/// Largest single read from a pack.
+pub(crate) const MAX_RANGE: u64 = 16 << 20;
+/// Unneeded bytes between two blobs that are still read through rather
+/// than starting a new read.
+pub(crate) const MAX_GAP: u64 = 1 << 20;
+const READERS: usize = 2;
+const QUEUE: usize = 2;
+
+/// Where blob data comes from; the repository, or a fake in tests.
+pub(crate) trait BlobSource: Sync {
+    /// The location of a data blob.
+    fn lookup(&self, id: &Id) -> Option<BlobLocation>;
+    /// Reads stored bytes of a pack.
+    fn read_range(&self, pack: &Id, offset: u64, length: u64) -> Result<Vec<u8>>;
+    /// Decrypts, decompresses and verifies one blob's stored bytes.
+    fn decode(&self, loc: &BlobLocation, stored: Vec<u8>) -> Result<Vec<u8>>;
+    /// Loads a blob by ID from any copy (the fallback after a failure).
+    fn load_any_copy(&self, id: &Id) -> Result<Vec<u8>>;
+}
+
+impl BlobSource for Repository {
+    fn lookup(&self, id: &Id) -> Option<BlobLocation> {
+        self.index().lookup(BlobType::Data, id)
+    }
+    fn read_range(&self, pack: &Id, offset: u64, length: u64) -> Result<Vec<u8>> {
+        Ok(self
+            .backend()
+            .read_range(FileType::Pack, &pack.to_hex(), offset, length)?)
+    }
+    fn decode(&self, loc: &BlobLocation, stored: Vec<u8>) -> Result<Vec<u8>> {
+        self.decode_blob(loc, stored)
+    }
+    fn load_any_copy(&self, id: &Id) -> Result<Vec<u8>> {
+        self.load_blob(BlobType::Data, id)
+    }
+}
+
+/// One place a blob goes: file number and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub file: usize,
+    pub offset: u64,
+}
+
+/// A blob to fetch and everywhere it is written.
+#[derive(Clone, Debug)]
+pub(crate) struct BlobJob {
+    pub loc: BlobLocation,
+    pub targets: Vec<Target>,
+}
+
+/// One read: a stretch of a pack holding the blobs listed.
+#[derive(Clone, Debug)]
+pub(crate) struct RangeJob {
+    pub pack: Id,
+    pub start: u64,
+    pub end: u64,
+    pub blobs: Vec<BlobJob>,
+}
+
+/// Per-file state while contents are written.
+pub(crate) const OK: u8 = 0;
+/// Some blob could not be written; the file exists but is incomplete.
+pub(crate) const DAMAGED: u8 = 1;
+/// The file could not be created.
+pub(crate) const MISSING: u8 = 2;
+
+/// Everything to fetch, and per file how many writes are outstanding.
+#[derive(Debug, Default)]
+pub(crate) struct ContentPlan {
+    pub ranges: Vec<RangeJob>,
+    /// Writes still to do, per file (index as in the plan's files).
+    pub pending: Vec<usize>,
+    /// Whether a file is written sparsely.
+    pub sparse: Vec<bool>,
+    /// Bytes of each file that are already in place.
+    pub present: Vec<u64>,
+}
+
+/// Resolves the blobs of every file to be written, drops those already in
+/// place, groups the rest by pack and merges neighbours into range reads.
+/// Files with an unknown blob are marked failed and reported.
+pub(crate) fn plan_content(
+    files: &mut [FileItem],
+    source: &dyn BlobSource,
+    sparse: bool,
+    errors: &mut Vec<RestoreError>,
+) -> ContentPlan {
+    let mut blobs: Vec<BlobJob> = Vec::new();
+    let mut by_id: HashMap<Id, usize> = HashMap::new();
+    let mut plan = ContentPlan {
+        pending: vec![0; files.len()],
+        sparse: vec![false; files.len()],
+        present: vec![0; files.len()],
+        ..ContentPlan::default()
+    };
+    for (i, file) in files.iter_mut().enumerate() {
+        let FileAction::Write(existing) = &file.action else {
+            continue;
+        };
+        let content = file.node.content.as_deref().unwrap_or_default();
+        let mut locs = Vec::with_capacity(content.len());
+        for id in content {
+            match source.lookup(id) {
+                Some(loc) => locs.push(loc),
+                None => {
+                    let e = Error::BlobNotFound {
+                        blob_type: BlobType::Data,
+                        id: *id,
+                    };
+                    errors.push(RestoreError::new(&file.location, &file.path, Some(*id), e));
+                    break;
+                }
+            }
+        }
+        if locs.len() != content.len() {
+            file.action = FileAction::Failed;
+            continue;
+        }
+        // restic cannot punch holes into an existing file, so only new
+        // files are written sparsely.
+        plan.sparse[i] = sparse && existing.is_none();
+        let mut offset = 0;
+        for (k, loc) in locs.into_iter().enumerate() {
+            let len = loc.plain_length();
+            if !existing.as_ref().is_some_and(|s| s.has_matching_blob(k)) {
+                let n = *by_id.entry(loc.id).or_insert_with(|| {
+                    blobs.push(BlobJob {
+                        loc,
+                        targets: Vec::new(),
+                    });
+                    blobs.len() - 1
+                });
+                blobs[n].targets.push(Target { file: i, offset });
+                plan.pending[i] += 1;
+            } else {
+                plan.present[i] += len;
+            }
+            offset += len;
+        }
+    }
+    plan.ranges = group_ranges(blobs, MAX_RANGE, MAX_GAP);
+    plan
+}
+
+/// Groups blobs by pack and merges those close together into reads of at
+/// most `max_range` bytes (a larger blob is read alone). Ranges come in
+/// the order the files first need them.
+pub(crate) fn group_ranges(blobs: Vec<BlobJob>, max_range: u64, max_gap: u64) -> Vec<RangeJob> {
+    let mut packs: HashMap<Id, Vec<BlobJob>> = HashMap::new();
+    for b in blobs {
+        packs.entry(b.loc.pack).or_default().push(b);
+    }
+    let mut ranges = Vec::new();
+    for (pack, mut list) in packs {
+        list.sort_by_key(|b| b.loc.offset);
+        let mut current: Option<RangeJob> = None;
+        for b in list {
+            let (start, end) = (b.loc.offset, b.loc.offset + u64::from(b.loc.length));
+            if let Some(r) = current.as_mut() {
+                if start <= r.end + max_gap && end.max(r.end) - r.start <= max_range {
+                    r.end = r.end.max(end);
+                    r.blobs.push(b);
+                    continue;
+                }
+                ranges.push(current.take().expect("checked above"));
+            }
+            current = Some(RangeJob {
+                pack,
+                start,
+                end,
+                blobs: vec![b],
+            });
+        }
+        ranges.extend(current);
+    }
+    let first_file = |r: &RangeJob| {
+        r.blobs
+            .iter()
+            .flat_map(|b| b.targets.iter().map(|t| (t.file, t.offset)))
+            .min()
+    };
+    ranges.sort_by_cached_key(first_file);
+    ranges
+}
+
+/// Shared state of the writing phase.
+pub(crate) struct Writer<'a> {
+    pub files: &'a [FileItem],
+    pub plan: &'a ContentPlan,
+    pub source: &'a dyn BlobSource,
+    pub progress: &'a dyn RestoreProgress,
+    /// Per file: [`OK`], [`DAMAGED`] or [`MISSING`].
+    pub status: Vec<AtomicU8>,
+    pub pending: Vec<AtomicUsize>,
+    pub bytes_written: AtomicU64,
+    pub errors: Mutex<Vec<RestoreError>>,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(
+        files: &'a [FileItem],
+        plan: &'a ContentPlan,
+        source: &'a dyn BlobSource,
+        progress: &'a dyn RestoreProgress,
+    ) -> Writer<'a> {
+        Writer {
+            files,
+            plan,
+            source,
+            progress,
+            status: files.iter().map(|_| AtomicU8::new(OK)).collect(),
+            pending: plan.pending.iter().map(|&n| AtomicUsize::new(n)).collect(),
+            bytes_written: AtomicU64::new(0),
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn fail(&self, file: usize, blob: Option<Id>, error: Error, status: u8) {
+        self.status[file].fetch_max(status, Ordering::Relaxed);
+        let f = &self.files[file];
+        let err = RestoreError::new(&f.location, &f.path, blob, error);
+        self.progress.error(&err);
+        self.errors.lock().expect("no panics while held").push(err);
+    }
+
+    /// Creates or resizes every file to be written (in parallel), then
+    /// fetches and writes all blobs.
+    pub(crate) fn run(&self, remove_dirs: bool) {
+        self.files.par_iter().enumerate().for_each(|(i, f)| {
+            if !matches!(f.action, FileAction::Write(_)) {
+                return;
+            }
+            match super::files::prepare_file(&f.path, f.node.size, remove_dirs) {
+                Ok(()) => {
+                    self.progress.bytes_done(self.plan.present[i]);
+                    if self.plan.pending[i] == 0 {
+                        self.progress.file_done(f.node.size);
+                    }
+                }
+                Err(e) => self.fail(i, None, Error::io(&f.path, e), MISSING),
+            }
+        });
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<u8>>)>(QUEUE);
+        std::thread::scope(|s| {
+            for _ in 0..READERS.min(self.plan.ranges.len()) {
+                let tx = tx.clone();
+                let next = &next;
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(r) = self.plan.ranges.get(i) else {
+                        break;
+                    };
+                    let data = self.source.read_range(&r.pack, r.start, r.end - r.start);
+                    if tx.send((i, data)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, data) in rx {
+                self.range(&self.plan.ranges[i], data);
+            }
+        });
+    }
+
+    /// Decodes and writes the blobs of one range, in parallel.
+    fn range(&self, r: &RangeJob, data: Result<Vec<u8>>) {
+        r.blobs.par_iter().for_each(|b| {
+            let plain = match &data {
+                Ok(buf) => {
+                    let from = (b.loc.offset - r.start) as usize;
+                    let stored = buf[from..from + b.loc.length as usize].to_vec();
+                    self.source.decode(&b.loc, stored)
+                }
+                Err(e) => Err(Error::InvalidArgument(format!(
+                    "reading pack {}: {e}",
+                    r.pack
+                ))),
+            };
+            // A damaged copy or a failed read: another copy may be fine.
+            let plain =
+                plain.or_else(|first| self.source.load_any_copy(&b.loc.id).map_err(|_| first));
+            match plain {
+                Ok(p) => self.write(b, &p),
+                Err(e) => {
+                    let mut files: Vec<usize> = b.targets.iter().map(|t| t.file).collect();
+                    files.dedup();
+                    for file in files {
+                        self.fail(file, Some(b.loc.id), same_error(&e), DAMAGED);
+                    }
+                    for t in &b.targets {
+                        self.done_one(t.file);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Writes a decoded blob to all its places, opening each file once.
+    fn write(&self, b: &BlobJob, plain: &[u8]) {
+        let mut i = 0;
+        while i < b.targets.len() {
+            let file = b.targets[i].file;
+            let same = b.targets[i..].iter().take_while(|t| t.file == file).count();
+            let f = &self.files[file];
+            if self.status[file].load(Ordering::Relaxed) != MISSING {
+                let sparse = self.plan.sparse[file];
+                let result = open_for_write(&f.path).and_then(|h| {
+                    for t in &b.targets[i..i + same] {
+                        let n = write_blob(&h, plain, t.offset, sparse)?;
+                        self.bytes_written.fetch_add(n, Ordering::Relaxed);
+                        self.progress.bytes_done(plain.len() as u64);
+                    }
+                    Ok(())
+                });
+                if let Err(e) = result {
+                    self.fail(file, Some(b.loc.id), Error::io(&f.path, e), DAMAGED);
+                }
+            }
+            for _ in 0..same {
+                self.done_one(file);
+            }
+            i += same;
+        }
+    }
+
+    fn done_one(&self, file: usize) {
+        if self.pending[file].fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.progress.file_done(self.files[file].node.size);
+        }
+    }
+}
+
+/// A copy of a blob error for each file that needed the blob (`Error` is
+/// not `Clone`).
+fn same_error(e: &Error) -> Error {
+    match e {
+        Error::BadBlob {
+            pack,
+            blob_type,
+            id,
+            reason,
+        } => Error::BadBlob {
+            pack: *pack,
+            blob_type: *blob_type,
+            id: *id,
+            reason: reason.clone(),
+        },
+        Error::BlobNotFound { blob_type, id } => Error::BlobNotFound {
+            blob_type: *blob_type,
+            id: *id,
+        },
+        other => Error::InvalidArgument(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[path = "fetch_tests.rs"]
+mod tests;

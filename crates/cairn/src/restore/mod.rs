@@ -1,0 +1,474 @@
+//! Restoring a snapshot (or a folder of it) into a local directory, with
+//! restic's semantics: the same files, modes, owners, times, extended
+//! attributes, links and special files, the same include/exclude
+//! selection, `--overwrite` policies and `--delete`.
+//!
+//! The work runs in three passes:
+//!
+//! 1. **Plan**: walk the trees, select nodes, decide per existing file
+//!    whether and what to rewrite (existing files are compared blob by
+//!    blob in parallel), and create the directories.
+//! 2. **Contents**: every needed data blob is read once, pack by pack in
+//!    large range reads, decoded in parallel and written with positional
+//!    writes to every place it occurs (see `fetch`).
+//! 3. **Finish**: symlinks, FIFOs, devices and hard links are created and
+//!    metadata is restored bottom-up, a directory after its contents; then
+//!    `--delete` removes what the snapshot lacks, and `--verify` re-reads
+//!    every written file.
+//!
+//! Damaged blobs and files that cannot be written do not stop a restore:
+//! they are collected in [`RestoreSummary::errors`] (with the file and the
+//! blob) and everything else is still restored.
+
+mod fetch;
+mod files;
+mod finish;
+mod meta;
+mod plan;
+mod state;
+mod sys;
+
+pub use meta::XattrFilter;
+
+use crate::filter::PatternList;
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_format::{BlobType, Id, NodeType, Tree};
+use fetch::{BlobSource, Writer};
+use plan::{FileAction, Planner, Selector};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// What to do with a file that already exists in the target (restic's
+/// `--overwrite`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Always restore; content already in place (checked blob by blob) is
+    /// not rewritten. restic's default.
+    #[default]
+    Always,
+    /// Like `Always`, but a file with the snapshot's size and mtime is
+    /// taken as unchanged without reading it.
+    IfChanged,
+    /// Only if the snapshot's mtime is newer than the existing file's.
+    IfNewer,
+    /// Never touch an existing file.
+    Never,
+}
+
+impl std::str::FromStr for Overwrite {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Overwrite> {
+        match s {
+            "always" => Ok(Overwrite::Always),
+            "if-changed" => Ok(Overwrite::IfChanged),
+            "if-newer" => Ok(Overwrite::IfNewer),
+            "never" => Ok(Overwrite::Never),
+            _ => Err(Error::InvalidArgument(format!(
+                "invalid overwrite behavior {s:?}, must be one of (always|if-changed|if-newer|never)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Overwrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Overwrite::Always => "always",
+            Overwrite::IfChanged => "if-changed",
+            Overwrite::IfNewer => "if-newer",
+            Overwrite::Never => "never",
+        })
+    }
+}
+
+/// How to restore.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Directory to restore into; created (mode 0700) if missing.
+    pub target: PathBuf,
+    /// Only restore what these lists match (`--include`, `--iinclude`,
+    /// `--include-file`, ...; one list per option kind). Parents of
+    /// matched paths are created and get their metadata.
+    pub includes: Vec<PatternList>,
+    /// Restore everything but what these lists match. Cannot be combined
+    /// with `includes`.
+    pub excludes: Vec<PatternList>,
+    /// Which extended attributes to restore.
+    pub xattrs: XattrFilter,
+    /// Re-read every written file afterwards and check its blobs.
+    pub verify: bool,
+    /// Change nothing; only report what would be done.
+    pub dry_run: bool,
+    /// Policy for files that exist already.
+    pub overwrite: Overwrite,
+    /// Remove files in restored directories that the snapshot lacks.
+    pub delete: bool,
+    /// Leave holes instead of writing runs of zeros at blob starts.
+    pub sparse: bool,
+    /// Worker threads; 0 means one per CPU.
+    pub threads: usize,
+}
+
+/// What happened to one item, for listings (`-vv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemAction {
+    /// A directory's metadata was restored.
+    DirRestored,
+    /// A new file was written.
+    FileRestored,
+    /// An existing file was (partly) rewritten.
+    FileUpdated,
+    /// An existing file already had the content; metadata restored.
+    FileUnchanged,
+    /// A symlink, FIFO, device or hard link was created.
+    OtherRestored,
+    /// Left alone because of the overwrite policy.
+    Skipped,
+}
+
+/// Receives progress while restoring. Every method has an empty default,
+/// so an implementation overrides what it shows. Called from several
+/// threads at once.
+pub trait RestoreProgress: Sync {
+    /// Planning is done: `total_files` items (files, directories, links,
+    /// ...) and `total_bytes` of file content will be restored.
+    fn start(&self, total_files: u64, total_bytes: u64) {
+        let _ = (total_files, total_bytes);
+    }
+    /// `bytes` more of file content are in place.
+    fn bytes_done(&self, bytes: u64) {
+        let _ = bytes;
+    }
+    /// A file's content is complete; `bytes` is its size.
+    fn file_done(&self, bytes: u64) {
+        let _ = bytes;
+    }
+    /// An item is finished (`location` inside the snapshot).
+    fn item(&self, location: &[u8], action: ItemAction, size: u64) {
+        let _ = (location, action, size);
+    }
+    /// A path in the target was deleted (or would be, in a dry run).
+    fn deleted(&self, path: &Path) {
+        let _ = path;
+    }
+    /// An error was recorded (it also ends up in the summary).
+    fn error(&self, error: &RestoreError) {
+        let _ = error;
+    }
+}
+
+/// Progress that goes nowhere.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl RestoreProgress for NoProgress {}
+
+/// A problem with one item that did not stop the restore.
+#[derive(Debug)]
+pub struct RestoreError {
+    /// The item's path inside the snapshot (`/dir/file`, raw bytes).
+    pub location: Vec<u8>,
+    /// Where it was being restored to.
+    pub path: PathBuf,
+    /// The data blob concerned, if any.
+    pub blob: Option<Id>,
+    /// What went wrong.
+    pub error: Error,
+}
+
+impl RestoreError {
+    pub(crate) fn new(
+        location: &[u8],
+        path: &Path,
+        blob: Option<Id>,
+        error: Error,
+    ) -> RestoreError {
+        RestoreError {
+            location: location.to_vec(),
+            path: path.to_path_buf(),
+            blob,
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            String::from_utf8_lossy(&self.location),
+            self.error
+        )?;
+        match (&self.blob, &self.error) {
+            (_, Error::BadBlob { .. } | Error::BlobNotFound { .. }) | (None, _) => Ok(()),
+            (Some(id), _) => write!(f, " (blob {id})"),
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Default)]
+pub struct RestoreSummary {
+    /// Regular files whose content was written (new or updated).
+    pub files: u64,
+    /// Directories restored (not counting the target).
+    pub dirs: u64,
+    /// Symlinks, FIFOs, devices and hard links created.
+    pub others: u64,
+    /// Total size of the files written.
+    pub bytes: u64,
+    /// Bytes actually written (less with sparse files and content that was
+    /// already in place).
+    pub bytes_written: u64,
+    /// Files whose content was already right (only metadata restored).
+    pub unchanged: u64,
+    /// Items left alone because of the overwrite policy, plus unchanged
+    /// files (restic counts both as skipped).
+    pub skipped: u64,
+    /// Size of the skipped files.
+    pub skipped_bytes: u64,
+    /// Paths deleted by `--delete` (or that would be, in a dry run).
+    pub deleted: u64,
+    /// Files checked by `--verify`.
+    pub verified: u64,
+    /// Problems with single items; everything else was restored.
+    pub errors: Vec<RestoreError>,
+}
+
+impl RestoreSummary {
+    /// Files, directories and other items restored (restic's
+    /// "Restored N files/dirs").
+    pub fn items(&self) -> u64 {
+        self.files + self.dirs + self.others
+    }
+}
+
+/// Restores the tree `tree` (a snapshot's root tree), or only the folder
+/// `subfolder` of it (`/a/b`, raw bytes, as in `snapshot:subfolder`), into
+/// `opts.target`.
+///
+/// Fails only for problems that affect everything: invalid options, a
+/// subfolder that is not a directory, a target that cannot be created, an
+/// unreadable root tree. Everything else is in the summary's errors.
+pub fn restore(
+    repo: &Repository,
+    tree: &Id,
+    subfolder: Option<&[u8]>,
+    opts: &RestoreOptions,
+    progress: &dyn RestoreProgress,
+) -> Result<RestoreSummary> {
+    check_options(opts)?;
+    let root = match subfolder {
+        None => *tree,
+        Some(sub) => match crate::walk::find_node(repo, tree, sub)? {
+            (None, _) => *tree,
+            (Some(node), _) => match (&node.node_type, node.subtree) {
+                (NodeType::Dir, Some(id)) => id,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "path {:?} is not a directory",
+                        String::from_utf8_lossy(sub)
+                    )))
+                }
+            },
+        },
+    };
+    // The root tree must be readable; later trees are per-item errors.
+    repo.load_tree(&root)?;
+    let load = |id: &Id| repo.load_tree(id);
+    let blob_len = |id: &Id| {
+        repo.index()
+            .lookup(BlobType::Data, id)
+            .map(|l| l.plain_length())
+    };
+    run(repo, &load, &blob_len, &root, opts, progress)
+}
+
+fn check_options(opts: &RestoreOptions) -> Result<()> {
+    let has_includes = opts.includes.iter().any(|l| !l.is_empty());
+    let has_excludes = opts.excludes.iter().any(|l| !l.is_empty());
+    if has_includes && has_excludes {
+        return Err(Error::InvalidArgument(
+            "exclude and include patterns are mutually exclusive".into(),
+        ));
+    }
+    if opts.dry_run && opts.verify {
+        return Err(Error::InvalidArgument(
+            "--dry-run and --verify are mutually exclusive".into(),
+        ));
+    }
+    let root = crate::filter::clean(opts.target.as_os_str().as_encoded_bytes()) == b"/";
+    if opts.delete && root && !has_includes && !has_excludes {
+        return Err(Error::InvalidArgument(
+            "'--target / --delete' must be combined with an include or exclude filter".into(),
+        ));
+    }
+    if opts.target.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument(
+            "please specify a directory to restore to (--target)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The restore itself, over any blob source and tree loader.
+pub(crate) fn run(
+    source: &dyn BlobSource,
+    load_tree: &(dyn Fn(&Id) -> Result<Tree> + Sync),
+    blob_len: &(dyn Fn(&Id) -> Option<u64> + Sync),
+    root: &Id,
+    opts: &RestoreOptions,
+    progress: &dyn RestoreProgress,
+) -> Result<RestoreSummary> {
+    let target = std::path::absolute(&opts.target).map_err(|e| Error::io(&opts.target, e))?;
+    if !opts.dry_run {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&target)
+            .map_err(|e| Error::io(&target, e))?;
+    }
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start threads: {e}")))?;
+    pool.install(|| run_passes(source, load_tree, blob_len, root, &target, opts, progress))
+}
+
+fn run_passes(
+    source: &dyn BlobSource,
+    load_tree: &(dyn Fn(&Id) -> Result<Tree> + Sync),
+    blob_len: &(dyn Fn(&Id) -> Option<u64> + Sync),
+    root: &Id,
+    target: &Path,
+    opts: &RestoreOptions,
+    progress: &dyn RestoreProgress,
+) -> Result<RestoreSummary> {
+    let selector = Selector::new(opts);
+    let mut plan = Planner::run(load_tree, &selector, opts.overwrite, root, target);
+    let mut errors = std::mem::take(&mut plan.errors);
+    errors.extend(plan::decide_files(
+        &mut plan.files,
+        opts.overwrite,
+        blob_len,
+    ));
+    let content = fetch::plan_content(&mut plan.files, source, opts.sparse, &mut errors);
+    for e in &errors {
+        progress.error(e);
+    }
+
+    let mut summary = RestoreSummary {
+        dirs: plan.dirs,
+        others: plan.specials + plan.hardlinks,
+        skipped: plan.skipped,
+        ..RestoreSummary::default()
+    };
+    for f in &plan.files {
+        match f.action {
+            FileAction::Write(_) => {
+                summary.files += 1;
+                summary.bytes += f.node.size;
+            }
+            FileAction::Unchanged | FileAction::Skip => {
+                summary.unchanged += u64::from(f.action == FileAction::Unchanged);
+                summary.skipped += 1;
+                summary.skipped_bytes += f.node.size;
+            }
+            FileAction::Undecided | FileAction::Failed => {}
+        }
+    }
+    progress.start(summary.items(), summary.bytes);
+
+    let mut status = vec![fetch::OK; plan.files.len()];
+    if opts.dry_run {
+        for f in plan
+            .files
+            .iter()
+            .filter(|f| matches!(f.action, FileAction::Write(_)))
+        {
+            progress.bytes_done(f.node.size);
+            progress.file_done(f.node.size);
+        }
+    } else {
+        let mut dir_errors = Vec::new();
+        finish::make_dirs(&plan.root, &mut dir_errors);
+        dir_errors.iter().for_each(|e| progress.error(e));
+        errors.extend(dir_errors);
+        let writer = Writer::new(&plan.files, &content, source, progress);
+        writer.run(opts.delete);
+        summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
+        status = writer
+            .status
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .collect();
+        errors.extend(writer.errors.into_inner().expect("no panics while held"));
+    }
+
+    let finisher = finish::Finisher {
+        files: &plan.files,
+        status: &status,
+        selector: &selector,
+        xattrs: &opts.xattrs,
+        progress,
+        dry_run: opts.dry_run,
+        delete: opts.delete && plan.delete_allowed,
+        deleted: Default::default(),
+        errors: Default::default(),
+    };
+    finisher.dir(&plan.root);
+    summary.deleted = finisher.deleted.load(Ordering::Relaxed);
+    errors.extend(finisher.errors.into_inner().expect("no panics while held"));
+
+    if opts.verify {
+        let failures: Vec<RestoreError> = plan
+            .files
+            .par_iter()
+            .zip(&status)
+            .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
+            .filter_map(|(f, _)| {
+                let r = state::compare(&f.path, &f.node, true, false, blob_len);
+                r.err().map(|m| {
+                    let blob = match m {
+                        state::Mismatch::Content { blob, .. }
+                        | state::Mismatch::UnknownBlob(blob) => Some(blob),
+                        _ => None,
+                    };
+                    let e = Error::InvalidArgument(format!("verification failed: {m}"));
+                    RestoreError::new(&f.location, &f.path, blob, e)
+                })
+            })
+            .collect();
+        summary.verified = plan
+            .files
+            .iter()
+            .zip(&status)
+            .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
+            .count() as u64
+            - failures.len() as u64;
+        for e in &failures {
+            progress.error(e);
+        }
+        errors.extend(failures);
+    }
+    summary.errors = errors;
+    Ok(summary)
+}
+
+#[cfg(test)]
+#[path = "restore_tests.rs"]
+mod tests;
