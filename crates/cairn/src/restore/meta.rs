@@ -43,8 +43,8 @@ pub(crate) fn create_special(node: &Node, path: &Path) -> io::Result<()> {
     match &node.node_type {
         NodeType::Symlink => std::os::unix::fs::symlink(OsStr::from_bytes(&node.link_target), path),
         NodeType::Fifo => sys::mkfifo(path, 0o600),
-        NodeType::Dev => sys::mknod(path, libc::S_IFBLK as u32 | 0o600, node.device),
-        NodeType::Chardev => sys::mknod(path, libc::S_IFCHR as u32 | 0o600, node.device),
+        NodeType::Dev => sys::mknod(path, sys::S_IFBLK | 0o600, node.device),
+        NodeType::Chardev => sys::mknod(path, sys::S_IFCHR | 0o600, node.device),
         other => Err(io::Error::other(format!(
             "filetype {other:?} not implemented"
         ))),

@@ -10,6 +10,14 @@ fn c_path(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
+// File type bits as u32 (`mode_t` is narrower on some platforms).
+#[allow(clippy::unnecessary_cast)]
+pub(crate) const S_IFBLK: u32 = libc::S_IFBLK as u32;
+#[allow(clippy::unnecessary_cast)]
+pub(crate) const S_IFCHR: u32 = libc::S_IFCHR as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFIFO: u32 = libc::S_IFIFO as u32;
+
 /// The effective user ID of this process.
 pub(crate) fn geteuid() -> u32 {
     // SAFETY: geteuid has no preconditions, touches no memory of ours and
@@ -35,7 +43,7 @@ pub(crate) fn mknod(path: &Path, mode: u32, dev: u64) -> io::Result<()> {
 
 /// Creates a named pipe with permissions `mode`.
 pub(crate) fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
-    mknod(path, libc::S_IFIFO as u32 | (mode & 0o7777), 0)
+    mknod(path, S_IFIFO | (mode & 0o7777), 0)
 }
 
 /// Removes a file, symlink or empty directory (Go's `os.Remove`); a path
