@@ -5,6 +5,18 @@
 //! byte-compatibly with the Go implementation. Tree blobs in particular are
 //! content-addressed, so [`Tree::to_json`] reproduces restic's exact bytes.
 //!
+//! Modules, one per concept:
+//! - [`Id`], [`BlobType`]; [`GoTime`] (Go `time.Time` in JSON);
+//!   [`gojson`] (Go `encoding/json` escaping); [`goquote`] (`strconv.Quote`).
+//! - Repository files: [`Config`], [`KeyFile`], [`Lock`], [`Snapshot`],
+//!   [`IndexFile`], [`pack`] headers, [`Tree`] / [`Node`] (with [`mode`]).
+//! - [`decode_unpacked`] / [`encode_unpacked`]: v2 compression framing;
+//!   [`compress_blob`] / [`decompress_blob`] for blobs.
+//!
+//! Encryption lives in `cairn-crypto`; this crate only calls it to open and
+//! create key files. Readers ignore unknown JSON fields but, unlike Go,
+//! match field names case-sensitively (restic only writes lowercase).
+//!
 //! ```
 //! use cairn_format::{GoTime, Id, Node, NodeType, Tree};
 //!
@@ -20,42 +32,39 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod b64;
+mod config;
 mod error;
 pub mod gojson;
 pub mod goquote;
 pub mod gotime;
 mod id;
+mod index;
+mod key;
+mod lock;
+pub mod mode;
+mod node;
+pub mod pack;
+mod snapshot;
+mod tree;
+mod unpacked;
 
+pub use config::Config;
 pub use error::FormatError;
 pub use gojson::to_go_json;
 pub use goquote::{go_quote, go_unquote};
 pub use gotime::GoTime;
 pub use id::{BlobType, Id};
-mod b64;
-pub mod mode;
-mod node;
-mod tree;
-
-pub use node::{ExtendedAttribute, GenericAttributes, Node, NodeType, RawJson};
-pub use tree::Tree;
-mod config;
-mod key;
-
-pub use config::Config;
-pub use key::{master_key_from_json, master_key_to_json, KeyFile, SALT_LEN};
-mod index;
-mod lock;
-pub mod pack;
-mod snapshot;
-mod unpacked;
-
 pub use index::{IndexBlob, IndexFile, IndexPack};
+pub use key::{master_key_from_json, master_key_to_json, KeyFile, SALT_LEN};
 pub use lock::Lock;
+pub use node::{ExtendedAttribute, GenericAttributes, Node, NodeType, RawJson};
 pub use pack::{
     check_pack_layout, entry_size, header_length, parse_header, serialize_header, PackedBlob,
     HEADER_LENGTH_SIZE,
 };
 pub use snapshot::{Snapshot, SnapshotSummary};
+pub use tree::Tree;
 pub use unpacked::{
     compress_blob, decode_unpacked, decompress_blob, decompress_bounded, encode_unpacked,
     MAX_UNPACKED_SIZE,
