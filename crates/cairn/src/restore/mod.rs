@@ -419,21 +419,8 @@ fn run_passes(
         errors.extend(writer.errors.into_inner().expect("no panics while held"));
     }
 
-    let finisher = finish::Finisher {
-        files: &plan.files,
-        status: &status,
-        selector: &selector,
-        xattrs: &opts.xattrs,
-        progress,
-        dry_run: opts.dry_run,
-        delete: opts.delete && plan.delete_allowed,
-        deleted: Default::default(),
-        errors: Default::default(),
-    };
-    finisher.dir(&plan.root);
-    summary.deleted = finisher.deleted.load(Ordering::Relaxed);
-    errors.extend(finisher.errors.into_inner().expect("no panics while held"));
-
+    // Verify before the metadata pass, so that reading the files does
+    // not disturb the access times restored there.
     if opts.verify {
         let failures: Vec<RestoreError> = plan
             .files
@@ -465,6 +452,21 @@ fn run_passes(
         }
         errors.extend(failures);
     }
+    let finisher = finish::Finisher {
+        files: &plan.files,
+        status: &status,
+        selector: &selector,
+        xattrs: &opts.xattrs,
+        progress,
+        dry_run: opts.dry_run,
+        delete: opts.delete && plan.delete_allowed,
+        deleted: Default::default(),
+        errors: Default::default(),
+    };
+    finisher.dir(&plan.root);
+    summary.deleted = finisher.deleted.load(Ordering::Relaxed);
+    errors.extend(finisher.errors.into_inner().expect("no panics while held"));
+
     summary.errors = errors;
     Ok(summary)
 }
@@ -472,3 +474,7 @@ fn run_passes(
 #[cfg(test)]
 #[path = "restore_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "restic_tests.rs"]
+mod restic_tests;
