@@ -1,1 +1,58 @@
-fn main() {}
+//! `cairn`: a restic-compatible command line over the `cairn` library.
+//!
+//! This binary only parses arguments, opens the repository and prints
+//! results; all work is done by library functions.
+
+mod commands;
+mod exit;
+mod global;
+mod output;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Fast, safe backups in restic repositories.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, disable_version_flag = true)]
+struct Cli {
+    #[command(flatten)]
+    global: global::GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print internal objects to stdout
+    Cat(commands::cat::Args),
+    /// Print the contents of a file or directory of a snapshot
+    Dump(commands::dump::Args),
+    /// Find files in snapshots
+    Find(commands::find::Args),
+    /// List objects in the repository
+    List(commands::list::Args),
+    /// List files in a snapshot
+    Ls(commands::ls::Args),
+    /// Extract the data from a snapshot
+    Restore(commands::restore::Args),
+    /// List all snapshots
+    Snapshots(commands::snapshots::Args),
+    /// Print version information
+    Version,
+}
+
+fn main() {
+    exit::install_interrupt_handler();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cat(a) => commands::cat::run(&cli.global, a),
+        Command::Dump(a) => commands::dump::run(&cli.global, a),
+        Command::Find(a) => commands::find::run(&cli.global, a),
+        Command::List(a) => commands::list::run(&cli.global, a),
+        Command::Ls(a) => commands::ls::run(&cli.global, a),
+        Command::Restore(a) => commands::restore::run(&cli.global, a),
+        Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
+        Command::Version => commands::version::run(&cli.global),
+    };
+    std::process::exit(exit::report(result));
+}

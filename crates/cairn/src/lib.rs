@@ -1,1 +1,37 @@
-//! placeholder
+//! Cairn: read and write restic repositories.
+//!
+//! This is the library behind the `cairn` command. A [`Repository`] is
+//! opened from any [`Backend`] with a password; its index is then loaded
+//! into memory, and snapshots, trees and blobs can be read, walked,
+//! restored and dumped. Every CLI command is a thin layer over a function
+//! here.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cairn::{Repository, SnapshotFilter, LocalBackend};
+//!
+//! let backend = Arc::new(LocalBackend::new("/srv/restic-repo"));
+//! let mut repo = Repository::open(backend, "secret")?;
+//! repo.load_index()?;
+//! let latest = repo.find_snapshot("latest", &SnapshotFilter::default())?;
+//! println!("{} {}", latest.id.short(), latest.snapshot.time.to_rfc3339_nano());
+//! # Ok::<(), cairn::Error>(())
+//! ```
+
+mod blob;
+pub mod dump;
+mod error;
+pub mod filter;
+mod index;
+mod repository;
+pub mod restore;
+mod snapshots;
+pub mod walk;
+
+pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend};
+pub use cairn_format as format;
+pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
+pub use error::{Error, Result};
+pub use index::{BlobLocation, Index, IndexBuilder};
+pub use repository::Repository;
+pub use snapshots::{clean_path, latest_per_group, sort_by_time, SnapshotFilter, StoredSnapshot};

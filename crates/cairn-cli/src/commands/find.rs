@@ -1,0 +1,124 @@
+//! `cairn find`: search snapshots for files by pattern.
+
+use super::FilterArgs;
+use crate::global::GlobalOptions;
+use crate::output::{format_node, local_time, mode_string, node_fields};
+use anyhow::Result;
+use cairn::filter::PatternList;
+use cairn::walk::{walk, Visit};
+use cairn::{NodeType, StoredSnapshot};
+use std::io::Write;
+
+/// Arguments of `find`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Patterns to search for
+    #[arg(value_name = "PATTERN", required = true)]
+    pub patterns: Vec<String>,
+    /// Snapshot ID to search in (can be given multiple times)
+    #[arg(short = 's', long = "snapshot")]
+    pub snapshots: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Use a long listing format showing size and mode
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Ignore case for pattern
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+}
+
+/// Prints every node whose path matches one of the patterns, per snapshot.
+pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
+    let repo = global.open_with_index()?;
+    let patterns = PatternList::new(args.patterns.iter().map(|p| p.as_bytes()), args.ignore_case)?;
+    let filter = args.filter.filter();
+    let snaps: Vec<StoredSnapshot> = if args.snapshots.is_empty() {
+        let (snaps, problems) = repo.snapshots()?;
+        for p in problems {
+            eprintln!("Warning: {p}");
+        }
+        snaps
+            .into_iter()
+            .filter(|s| filter.matches(&s.snapshot))
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for id in &args.snapshots {
+            v.push(repo.find_snapshot(id, &filter)?);
+        }
+        v
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut groups: Vec<String> = Vec::new();
+    let mut first_text_group = true;
+    for sn in &snaps {
+        let mut matches: Vec<String> = Vec::new();
+        let mut header_done = false;
+        walk(
+            &repo,
+            &sn.snapshot.tree,
+            &mut |path, node| {
+                let found = patterns.matches(path);
+                if !found {
+                    let descend = node.node_type != NodeType::Dir || patterns.child_may_match(path);
+                    return Ok(if descend {
+                        Visit::Continue
+                    } else {
+                        Visit::SkipSubtree
+                    });
+                }
+                if global.json {
+                    let mut fields = node_fields(node);
+                    for hidden in [
+                        "name",
+                        "extended_attributes",
+                        "device",
+                        "content",
+                        "subtree",
+                    ] {
+                        fields.remove(hidden);
+                    }
+                    let mut o = crate::output::JsonObject::default();
+                    o.set("path", String::from_utf8_lossy(path).into_owned());
+                    o.set("permissions", mode_string(node.mode));
+                    o.0.extend(fields.0);
+                    matches.push(o.to_json());
+                } else {
+                    if !header_done {
+                        if !first_text_group {
+                            let _ = writeln!(out);
+                        }
+                        first_text_group = false;
+                        header_done = true;
+                        let _ = writeln!(
+                            out,
+                            "Found matching entries in snapshot {} from {}",
+                            sn.id.short(),
+                            local_time(&sn.snapshot.time)
+                        );
+                    }
+                    let _ = writeln!(out, "{}", format_node(path, node, args.long));
+                }
+                Ok(Visit::Continue)
+            },
+            &mut |path, e| {
+                eprintln!("Unable to load tree {}: {e}", String::from_utf8_lossy(path));
+                Ok(())
+            },
+        )?;
+        if global.json && !matches.is_empty() {
+            groups.push(format!(
+                "{{\"matches\":[{}],\"hits\":{},\"snapshot\":\"{}\"}}",
+                matches.join(","),
+                matches.len(),
+                sn.id
+            ));
+        }
+    }
+    if global.json {
+        writeln!(out, "[{}]", groups.join(","))?;
+    }
+    out.flush()?;
+    Ok(())
+}

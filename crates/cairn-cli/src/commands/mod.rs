@@ -1,0 +1,49 @@
+//! One module per command: argument parsing and printing only.
+
+pub mod cat;
+pub mod dump;
+pub mod find;
+pub mod list;
+pub mod ls;
+pub mod restore;
+pub mod snapshots;
+pub mod version;
+
+use cairn::SnapshotFilter;
+
+/// restic's snapshot filter flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Only consider snapshots for this host (can be specified multiple times)
+    #[arg(short = 'H', long = "host", env = "RESTIC_HOST")]
+    pub hosts: Vec<String>,
+    /// Only consider snapshots including tag[,tag,...] (can be specified multiple times)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only consider snapshots including this (absolute) path (can be specified multiple times)
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+}
+
+impl FilterArgs {
+    /// The library filter these flags describe.
+    pub fn filter(&self) -> SnapshotFilter {
+        SnapshotFilter {
+            hosts: self.hosts.clone(),
+            tags: self
+                .tags
+                .iter()
+                .map(|t| SnapshotFilter::parse_tag_list(t))
+                .collect(),
+            paths: self.paths.clone(),
+        }
+    }
+}
+
+/// Splits restic's `snapshot:subfolder` syntax.
+pub fn split_snapshot_spec(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((id, sub)) => (id, Some(sub)),
+        None => (spec, None),
+    }
+}

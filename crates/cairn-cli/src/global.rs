@@ -1,0 +1,190 @@
+//! Options every command takes, and opening the repository they name.
+
+use anyhow::{anyhow, bail, Context, Result};
+use cairn::{Backend, LocalBackend, Repository};
+use clap::Args;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// restic's global flags, with the same environment variables.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Repository to back up to or restore from
+    #[arg(
+        short = 'r',
+        long = "repo",
+        env = "RESTIC_REPOSITORY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub repo: Option<String>,
+    /// File to read the repository location from
+    #[arg(
+        long,
+        env = "RESTIC_REPOSITORY_FILE",
+        global = true,
+        hide_env_values = true
+    )]
+    pub repository_file: Option<PathBuf>,
+    /// File to read the repository password from
+    #[arg(
+        short = 'p',
+        long,
+        env = "RESTIC_PASSWORD_FILE",
+        global = true,
+        hide_env_values = true
+    )]
+    pub password_file: Option<PathBuf>,
+    /// Shell command to obtain the repository password from
+    #[arg(
+        long,
+        env = "RESTIC_PASSWORD_COMMAND",
+        global = true,
+        hide_env_values = true
+    )]
+    pub password_command: Option<String>,
+    /// Key ID of key to try decrypting first
+    #[arg(long, env = "RESTIC_KEY_HINT", global = true)]
+    pub key_hint: Option<String>,
+    /// Set the cache directory
+    #[arg(long, env = "RESTIC_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use a local cache
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Set output mode to JSON for commands that support it
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Do not output comprehensive progress report
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Be verbose (specify multiple times or a level using --verbose=n)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Do not lock the repository, this allows some operations on read-only repositories
+    #[arg(long, global = true)]
+    pub no_lock: bool,
+    /// Set target pack size in MiB
+    #[arg(long, env = "RESTIC_PACK_SIZE", global = true)]
+    pub pack_size: Option<u32>,
+    /// Compression mode (only available for repository format version 2), one of (auto|off|max|fastest|better)
+    #[arg(
+        long,
+        env = "RESTIC_COMPRESSION",
+        global = true,
+        default_value = "auto"
+    )]
+    pub compression: String,
+    /// Set extended option (key=value, can be specified multiple times)
+    #[arg(short = 'o', long = "option", global = true)]
+    pub options: Vec<String>,
+}
+
+impl GlobalOptions {
+    /// The repository location from `--repo` or `--repository-file`.
+    pub fn location(&self) -> Result<String> {
+        match (&self.repo, &self.repository_file) {
+            (Some(_), Some(_)) => bail!(
+                "Options -r and --repository-file are mutually exclusive, please specify only one"
+            ),
+            (Some(r), None) if !r.is_empty() => Ok(r.clone()),
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("unable to read repository file {}", f.display()))?;
+                let loc = text.trim_end_matches(['\n', '\r']).to_string();
+                if loc.is_empty() {
+                    bail!("repository file {} is empty", f.display());
+                }
+                Ok(loc)
+            }
+            _ => bail!("Please specify repository location (-r or --repository-file)"),
+        }
+    }
+
+    /// The password, from (in restic's order) the password file, the
+    /// password command, `RESTIC_PASSWORD`, or the terminal / standard input.
+    pub fn password(&self) -> Result<String> {
+        if let Some(f) = &self.password_file {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("unable to read password file {}", f.display()))?;
+            return Ok(first_line(&text));
+        }
+        if let Some(cmd) = &self.password_command {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .context("password command could not be run")?;
+            if !out.status.success() {
+                bail!("password command exited with {}", out.status);
+            }
+            return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
+        }
+        if let Ok(p) = std::env::var("RESTIC_PASSWORD") {
+            return Ok(p);
+        }
+        if std::io::stdin().is_terminal() {
+            return rpassword::prompt_password("enter password for repository: ")
+                .context("unable to read password");
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("unable to read password from stdin")?;
+        Ok(first_line(&line))
+    }
+
+    /// Opens the backend the location names.
+    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
+        open_backend(&self.location()?)
+    }
+
+    /// Opens the repository with its password (the index is not loaded).
+    pub fn open_repository(&self) -> Result<Repository> {
+        let backend = self.backend()?;
+        let password = self.password()?;
+        if password.is_empty() {
+            bail!("an empty password is not allowed by default");
+        }
+        Ok(Repository::open(backend, &password)?)
+    }
+
+    /// Opens the repository and loads its index, warning about index files
+    /// that could not be read.
+    pub fn open_with_index(&self) -> Result<Repository> {
+        let mut repo = self.open_repository()?;
+        for problem in repo.load_index()? {
+            eprintln!("Warning: {problem}");
+        }
+        Ok(repo)
+    }
+
+    /// True when progress output should be shown.
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// Parses a restic repository string into a backend.
+pub fn open_backend(location: &str) -> Result<Arc<dyn Backend>> {
+    let path = match location.split_once(':') {
+        Some(("local", rest)) => rest,
+        Some((
+            scheme @ ("rest" | "s3" | "sftp" | "rclone" | "b2" | "azure" | "gs" | "swift"),
+            _,
+        )) => {
+            return Err(anyhow!(
+                "the {scheme} backend is not supported yet; use a local path"
+            ));
+        }
+        _ => location,
+    };
+    Ok(Arc::new(LocalBackend::new(path)))
+}

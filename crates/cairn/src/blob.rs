@@ -1,0 +1,73 @@
+//! Loading blobs: read from the pack, decrypt, decompress, verify.
+
+use crate::index::BlobLocation;
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use cairn_format::{decompress_blob, BlobType, Id, Tree};
+
+impl Repository {
+    /// Turns the stored bytes of a blob into its verified plaintext.
+    pub fn decode_blob(&self, loc: &BlobLocation, mut stored: Vec<u8>) -> Result<Vec<u8>> {
+        let fail = |reason: String| Error::BadBlob {
+            pack: loc.pack,
+            blob_type: loc.blob_type,
+            id: loc.id,
+            reason,
+        };
+        self.key()
+            .open_in_place(&mut stored)
+            .map_err(|e| fail(e.to_string()))?;
+        let plain = match loc.uncompressed_length {
+            Some(n) => decompress_blob(&stored, n).map_err(|e| fail(e.to_string()))?,
+            None => stored,
+        };
+        let actual = Id::hash(&plain);
+        if actual != loc.id {
+            return Err(fail(format!("content has SHA-256 {actual}")));
+        }
+        Ok(plain)
+    }
+
+    /// Reads one blob at a known location.
+    pub fn load_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        let stored = self.backend().read_range(
+            FileType::Pack,
+            &loc.pack.to_hex(),
+            loc.offset,
+            u64::from(loc.length),
+        )?;
+        self.decode_blob(loc, stored)
+    }
+
+    /// Loads a blob by ID. If a copy is damaged, the other copies the index
+    /// knows of are tried before failing with the first error.
+    pub fn load_blob(&self, blob_type: BlobType, id: &Id) -> Result<Vec<u8>> {
+        let locations = self.index().lookup_all(blob_type, id);
+        let mut first_error = None;
+        for loc in &locations {
+            match self.load_blob_at(loc) {
+                Ok(plain) => return Ok(plain),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or(Error::BlobNotFound { blob_type, id: *id }))
+    }
+
+    /// Loads and parses a tree.
+    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
+        let plain = self.load_blob(BlobType::Tree, id)?;
+        Tree::from_json(&plain).map_err(|e| Error::BadBlob {
+            pack: self
+                .index()
+                .lookup(BlobType::Tree, id)
+                .map(|l| l.pack)
+                .unwrap_or_default(),
+            blob_type: BlobType::Tree,
+            id: *id,
+            reason: e.to_string(),
+        })
+    }
+}

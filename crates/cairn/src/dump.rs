@@ -1,0 +1,246 @@
+//! `dump`: write a file's content, or a directory as a tar or zip archive.
+
+use crate::repository::Repository;
+use crate::walk::{find_node, walk, Visit};
+use crate::{Error, Result};
+use cairn_format::{BlobType, Id, Node, NodeType};
+use rayon::prelude::*;
+use std::io::{self, Write};
+
+/// How many blobs are decoded in parallel ahead of the writer.
+const BLOBS_IN_FLIGHT: usize = 8;
+
+/// Archive format for dumping a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ArchiveFormat {
+    /// POSIX tar (restic's default).
+    #[default]
+    Tar,
+    /// Zip.
+    Zip,
+}
+
+/// Writes the content of a file node to `out`, in order, decoding blobs in
+/// parallel a few at a time.
+pub fn write_file_content(repo: &Repository, node: &Node, out: &mut dyn Write) -> Result<()> {
+    let content = node.content.as_deref().unwrap_or(&[]);
+    for window in content.chunks(BLOBS_IN_FLIGHT) {
+        let blobs: Vec<Result<Vec<u8>>> = window
+            .par_iter()
+            .map(|id| repo.load_blob(BlobType::Data, id))
+            .collect();
+        for blob in blobs {
+            out.write_all(&blob?)
+                .map_err(|e| Error::io("<output>", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Dumps `path` of the snapshot tree `root`: a file's content as is, a
+/// directory (or the root) as an archive.
+pub fn dump(
+    repo: &Repository,
+    root: &Id,
+    path: &[u8],
+    format: ArchiveFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (node, _) = find_node(repo, root, path)?;
+    match node {
+        Some(n) if n.node_type == NodeType::File => write_file_content(repo, &n, out),
+        Some(n) if n.node_type == NodeType::Dir => {
+            let sub = n
+                .subtree
+                .ok_or_else(|| Error::PathNotFound(String::from_utf8_lossy(path).into()))?;
+            write_archive(repo, &sub, format, out)
+        }
+        Some(_) => Err(Error::InvalidArgument(format!(
+            "{}: cannot dump this node type",
+            String::from_utf8_lossy(path)
+        ))),
+        None => write_archive(repo, root, format, out),
+    }
+}
+
+fn write_archive(
+    repo: &Repository,
+    tree: &Id,
+    format: ArchiveFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match format {
+        ArchiveFormat::Tar => write_tar(repo, tree, out),
+        ArchiveFormat::Zip => write_zip(repo, tree, out),
+    }
+}
+
+fn io_err(e: io::Error) -> Error {
+    Error::io("<output>", e)
+}
+
+fn write_tar(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
+    let mut builder = tar::Builder::new(out);
+    let mut failure: Option<Error> = None;
+    walk(
+        repo,
+        tree,
+        &mut |path, node| {
+            let name = &path[1..];
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(node.mode & 0o7777 | unix_setid_bits(node.mode));
+            header.set_uid(u64::from(node.uid));
+            header.set_gid(u64::from(node.gid));
+            header.set_mtime(node.mtime.unix_secs.max(0) as u64);
+            let _ = header.set_username(&node.user);
+            let _ = header.set_groupname(&node.group);
+            let result = match node.node_type {
+                NodeType::File => {
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_size(content_length(repo, node)?);
+                    let reader = ContentReader::new(repo, node);
+                    builder.append_data(&mut header, os_path(name), reader)
+                }
+                NodeType::Dir => {
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_size(0);
+                    builder.append_data(&mut header, os_path(name), io::empty())
+                }
+                NodeType::Symlink => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder.append_link(&mut header, os_path(name), os_path(&node.link_target))
+                }
+                _ => return Ok(Visit::Continue),
+            };
+            result.map_err(io_err)?;
+            Ok(Visit::Continue)
+        },
+        &mut |_, e| {
+            failure.get_or_insert(e);
+            Ok(())
+        },
+    )?;
+    builder.finish().map_err(io_err)?;
+    failure.map_or(Ok(()), Err)
+}
+
+fn write_zip(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
+    // Zip needs a seekable writer; build it in memory-backed temp storage.
+    let mut buf = io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let mut failure: Option<Error> = None;
+        walk(
+            repo,
+            tree,
+            &mut |path, node| {
+                let name = String::from_utf8_lossy(&path[1..]).into_owned();
+                let opts = zip::write::SimpleFileOptions::default()
+                    .unix_permissions(node.mode & 0o777)
+                    .large_file(node.size >= u32::MAX as u64);
+                let zerr = |e: zip::result::ZipError| Error::InvalidArgument(format!("zip: {e}"));
+                match node.node_type {
+                    NodeType::File => {
+                        zip.start_file(name, opts).map_err(zerr)?;
+                        write_file_content(repo, node, &mut zip)?;
+                    }
+                    NodeType::Dir => zip.add_directory(name, opts).map_err(zerr)?,
+                    NodeType::Symlink => zip
+                        .add_symlink(name, String::from_utf8_lossy(&node.link_target), opts)
+                        .map_err(zerr)?,
+                    _ => {}
+                }
+                Ok(Visit::Continue)
+            },
+            &mut |_, e| {
+                failure.get_or_insert(e);
+                Ok(())
+            },
+        )?;
+        zip.finish()
+            .map_err(|e| Error::InvalidArgument(format!("zip: {e}")))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    out.write_all(buf.get_ref()).map_err(io_err)
+}
+
+/// The length of a file's content according to the index (the node's
+/// `size` field may be stale for files that changed while being read).
+fn content_length(repo: &Repository, node: &Node) -> Result<u64> {
+    let mut total = 0;
+    for id in node.content.as_deref().unwrap_or(&[]) {
+        let loc = repo
+            .index()
+            .lookup(BlobType::Data, id)
+            .ok_or(Error::BlobNotFound {
+                blob_type: BlobType::Data,
+                id: *id,
+            })?;
+        total += loc.plain_length();
+    }
+    Ok(total)
+}
+
+/// Streams a file's content blob by blob, so that large files are never
+/// held in memory whole.
+struct ContentReader<'a> {
+    repo: &'a Repository,
+    ids: &'a [Id],
+    next: usize,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<'a> ContentReader<'a> {
+    fn new(repo: &'a Repository, node: &'a Node) -> Self {
+        ContentReader {
+            repo,
+            ids: node.content.as_deref().unwrap_or(&[]),
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl io::Read for ContentReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(id) = self.ids.get(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            self.buf = self
+                .repo
+                .load_blob(BlobType::Data, id)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn unix_setid_bits(go_mode: u32) -> u32 {
+    let mut bits = 0;
+    if go_mode & (1 << 23) != 0 {
+        bits |= 0o4000;
+    }
+    if go_mode & (1 << 22) != 0 {
+        bits |= 0o2000;
+    }
+    if go_mode & (1 << 20) != 0 {
+        bits |= 0o1000;
+    }
+    bits
+}
+
+fn os_path(raw: &[u8]) -> &std::path::Path {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::Path::new(std::ffi::OsStr::from_bytes(raw))
+}

@@ -1,0 +1,114 @@
+//! The library's error type.
+
+use cairn_backend::{BackendError, FileType};
+use cairn_format::{BlobType, FormatError, Id};
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library, matchable by kind.
+///
+/// Messages name the repository file or blob concerned and never contain
+/// passwords or keys.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// There is no repository at the location (no `config` file).
+    #[error("repository does not exist: unable to open config file at {location}")]
+    NoRepository {
+        /// Where we looked.
+        location: String,
+    },
+    /// No key file opens with the given password.
+    #[error("wrong password or no key found")]
+    WrongPassword,
+    /// A storage operation failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A repository file does not match its SHA-256 name.
+    #[error("{file_type}/{name}: content does not match its name (SHA-256 {actual})")]
+    HashMismatch {
+        /// Type of the file.
+        file_type: FileType,
+        /// Its name.
+        name: String,
+        /// SHA-256 of what was read.
+        actual: Id,
+    },
+    /// A repository file could not be decrypted or parsed.
+    #[error("{file_type}/{name}: {source}")]
+    BadFile {
+        /// Type of the file.
+        file_type: FileType,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: FormatError,
+    },
+    /// A repository file could not be decrypted.
+    #[error("{file_type}/{name}: {source}")]
+    Decrypt {
+        /// Type of the file.
+        file_type: FileType,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: cairn_crypto::CryptoError,
+    },
+    /// The index knows no such blob.
+    #[error("{blob_type} blob {id} not found in index")]
+    BlobNotFound {
+        /// Blob type.
+        blob_type: BlobType,
+        /// Blob ID.
+        id: Id,
+    },
+    /// A blob was found but is damaged.
+    #[error("pack {pack}: {blob_type} blob {id}: {reason}")]
+    BadBlob {
+        /// The pack holding it.
+        pack: Id,
+        /// Blob type.
+        blob_type: BlobType,
+        /// Blob ID.
+        id: Id,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No snapshot matches an ID, prefix or filter.
+    #[error("no matching ID found for prefix {0:?}")]
+    SnapshotNotFound(String),
+    /// A prefix matches more than one file.
+    #[error("prefix {0:?} is ambiguous")]
+    AmbiguousPrefix(String),
+    /// A path inside a snapshot does not exist.
+    #[error("path {0:?} not found in snapshot")]
+    PathNotFound(String),
+    /// Local file-system trouble (restore targets, dump output).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The local path concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An argument that cannot be used.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The operation was interrupted (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,296 @@
+//! The in-memory index: where every blob lives.
+//!
+//! Built from all index files of a repository. It is kept compact, since
+//! large repositories hold many millions of blobs: each blob costs one
+//! 48-byte entry (its ID, a pack number, offset, length and uncompressed
+//! length) in a sorted vector per blob type, and each pack one 32-byte ID.
+//! Lookups are binary searches.
+
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use cairn_format::{BlobType, Id, IndexFile};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// One blob's place in the index: 48 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    id: [u8; 32],
+    pack: u32,
+    offset: u32,
+    length: u32,
+    /// 0 when the blob is stored uncompressed.
+    uncompressed_length: u32,
+}
+
+/// Where a blob is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlobLocation {
+    /// The blob's ID.
+    pub id: Id,
+    /// Data or tree.
+    pub blob_type: BlobType,
+    /// The pack file holding it.
+    pub pack: Id,
+    /// Offset of the encrypted blob in the pack.
+    pub offset: u64,
+    /// Length of the encrypted blob.
+    pub length: u32,
+    /// Length after decryption and decompression, if it is compressed.
+    pub uncompressed_length: Option<u32>,
+}
+
+impl BlobLocation {
+    /// The blob's plaintext size.
+    pub fn plain_length(&self) -> u64 {
+        match self.uncompressed_length {
+            Some(n) => u64::from(n),
+            None => u64::from(self.length).saturating_sub(cairn_crypto::OVERHEAD as u64),
+        }
+    }
+}
+
+/// All blobs of a repository and the packs they are in.
+#[derive(Debug, Default)]
+pub struct Index {
+    packs: Vec<Id>,
+    data: Vec<Entry>,
+    trees: Vec<Entry>,
+}
+
+/// Accumulates index files into an [`Index`].
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    packs: Vec<Id>,
+    pack_numbers: HashMap<Id, u32>,
+    data: Vec<Entry>,
+    trees: Vec<Entry>,
+}
+
+impl IndexBuilder {
+    /// Adds every blob of one index file.
+    pub fn add(&mut self, file: &IndexFile) -> std::result::Result<(), String> {
+        for pack in &file.packs {
+            let next = self.packs.len() as u32;
+            let number = *self.pack_numbers.entry(pack.id).or_insert(next);
+            if number == next {
+                self.packs.push(pack.id);
+            }
+            for blob in &pack.blobs {
+                let offset = u32::try_from(blob.offset).map_err(|_| {
+                    format!("pack {}: blob offset {} too large", pack.id, blob.offset)
+                })?;
+                let entry = Entry {
+                    id: blob.id.0,
+                    pack: number,
+                    offset,
+                    length: blob.length,
+                    uncompressed_length: blob.uncompressed_length.unwrap_or(0),
+                };
+                match blob.blob_type {
+                    BlobType::Data => self.data.push(entry),
+                    BlobType::Tree => self.trees.push(entry),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts and finishes the index. A blob listed twice for the same pack
+    /// is kept once; a blob in several packs keeps every location.
+    pub fn finish(self) -> Index {
+        let mut data = self.data;
+        let mut trees = self.trees;
+        for v in [&mut data, &mut trees] {
+            v.par_sort_unstable();
+            v.dedup_by(|a, b| a.id == b.id && a.pack == b.pack);
+            v.shrink_to_fit();
+        }
+        Index {
+            packs: self.packs,
+            data,
+            trees,
+        }
+    }
+}
+
+impl Index {
+    /// Loads and merges every index file, in parallel. Files that cannot be
+    /// read or parsed are returned as problems beside the index built from
+    /// the others, so that everything still reachable can be used.
+    pub fn load(repo: &Repository) -> Result<(Index, Vec<Error>)> {
+        let ids = repo.list_ids(FileType::Index)?;
+        let loaded: Vec<Result<IndexFile>> = ids
+            .par_iter()
+            .map(|(id, _)| {
+                let plain = repo.load_unpacked(FileType::Index, id)?;
+                IndexFile::from_json(&plain)
+                    .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
+            })
+            .collect();
+        let mut builder = IndexBuilder::default();
+        let mut problems = Vec::new();
+        for (file, (id, _)) in loaded.into_iter().zip(&ids) {
+            match file {
+                Ok(file) => {
+                    if let Err(msg) = builder.add(&file) {
+                        problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        Ok((builder.finish(), problems))
+    }
+
+    fn table(&self, blob_type: BlobType) -> &[Entry] {
+        match blob_type {
+            BlobType::Data => &self.data,
+            BlobType::Tree => &self.trees,
+        }
+    }
+
+    fn location(&self, blob_type: BlobType, e: &Entry) -> BlobLocation {
+        BlobLocation {
+            id: Id(e.id),
+            blob_type,
+            pack: self.packs[e.pack as usize],
+            offset: u64::from(e.offset),
+            length: e.length,
+            uncompressed_length: (e.uncompressed_length != 0).then_some(e.uncompressed_length),
+        }
+    }
+
+    /// Every place a blob is stored (usually one).
+    pub fn lookup_all(&self, blob_type: BlobType, id: &Id) -> Vec<BlobLocation> {
+        let table = self.table(blob_type);
+        let start = table.partition_point(|e| e.id < id.0);
+        table[start..]
+            .iter()
+            .take_while(|e| e.id == id.0)
+            .map(|e| self.location(blob_type, e))
+            .collect()
+    }
+
+    /// One place a blob is stored, if any.
+    pub fn lookup(&self, blob_type: BlobType, id: &Id) -> Option<BlobLocation> {
+        let table = self.table(blob_type);
+        let i = table.partition_point(|e| e.id < id.0);
+        table
+            .get(i)
+            .filter(|e| e.id == id.0)
+            .map(|e| self.location(blob_type, e))
+    }
+
+    /// True if the blob is in the index.
+    pub fn contains(&self, blob_type: BlobType, id: &Id) -> bool {
+        self.lookup(blob_type, id).is_some()
+    }
+
+    /// Every stored blob location, data blobs first, each type sorted by ID.
+    pub fn iter(&self) -> impl Iterator<Item = BlobLocation> + '_ {
+        let data = self.data.iter().map(|e| self.location(BlobType::Data, e));
+        let trees = self.trees.iter().map(|e| self.location(BlobType::Tree, e));
+        data.chain(trees)
+    }
+
+    /// Number of (blob, pack) entries.
+    pub fn len(&self) -> usize {
+        self.data.len() + self.trees.len()
+    }
+
+    /// True if the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every pack named in the index.
+    pub fn packs(&self) -> &[Id] {
+        &self.packs
+    }
+
+    /// Heap bytes held by the index, for measuring its compactness.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Entry>();
+        (self.data.capacity() + self.trees.capacity()) * entry
+            + self.packs.capacity() * std::mem::size_of::<Id>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::{IndexBlob, IndexPack};
+    use proptest::prelude::*;
+
+    fn file(pack: u8, blobs: &[(u8, BlobType, u64, u32, Option<u32>)]) -> IndexFile {
+        IndexFile {
+            packs: vec![IndexPack {
+                id: Id([pack; 32]),
+                blobs: blobs
+                    .iter()
+                    .map(
+                        |&(id, blob_type, offset, length, uncompressed_length)| IndexBlob {
+                            id: Id([id; 32]),
+                            blob_type,
+                            offset,
+                            length,
+                            uncompressed_length,
+                        },
+                    )
+                    .collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn entries_are_48_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+    }
+
+    #[test]
+    fn lookups_separate_types_and_keep_every_pack() {
+        let mut b = IndexBuilder::default();
+        b.add(&file(
+            1,
+            &[
+                (7, BlobType::Data, 0, 100, None),
+                (8, BlobType::Tree, 100, 50, Some(70)),
+            ],
+        ))
+        .unwrap();
+        b.add(&file(2, &[(7, BlobType::Data, 10, 100, None)]))
+            .unwrap();
+        let idx = b.finish();
+        assert_eq!(idx.len(), 3);
+        assert!(idx.lookup(BlobType::Tree, &Id([7; 32])).is_none());
+        let tree = idx.lookup(BlobType::Tree, &Id([8; 32])).unwrap();
+        assert_eq!(
+            (tree.pack, tree.offset, tree.length),
+            (Id([1; 32]), 100, 50)
+        );
+        assert_eq!(tree.uncompressed_length, Some(70));
+        assert_eq!(tree.plain_length(), 70);
+        let all = idx.lookup_all(BlobType::Data, &Id([7; 32]));
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].plain_length(), 68);
+    }
+
+    proptest! {
+        #[test]
+        fn every_added_blob_is_found(ids in proptest::collection::btree_set(any::<[u8; 32]>(), 0..200)) {
+            let mut b = IndexBuilder::default();
+            let blobs: Vec<IndexBlob> = ids.iter().enumerate().map(|(i, id)| IndexBlob {
+                id: Id(*id), blob_type: BlobType::Data, offset: i as u64 * 10, length: 10, uncompressed_length: None,
+            }).collect();
+            b.add(&IndexFile { packs: vec![IndexPack { id: Id([9; 32]), blobs }] }).unwrap();
+            let idx = b.finish();
+            for (i, id) in ids.iter().enumerate() {
+                let loc = idx.lookup(BlobType::Data, &Id(*id)).unwrap();
+                prop_assert_eq!(loc.offset, i as u64 * 10);
+                prop_assert!(idx.lookup(BlobType::Tree, &Id(*id)).is_none());
+            }
+        }
+    }
+}
