@@ -43,6 +43,7 @@ enum Command {
 
 fn main() {
     exit::install_interrupt_handler();
+    drop_empty_restic_variables();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Cat(a) => commands::cat::run(&cli.global, a),
@@ -55,4 +56,17 @@ fn main() {
         Command::Version => commands::version::run(&cli.global),
     };
     std::process::exit(exit::report(result));
+}
+
+/// restic treats an empty `RESTIC_*` variable as unset; clap would take it
+/// as an empty value, so such variables are removed before parsing.
+fn drop_empty_restic_variables() {
+    let empty: Vec<_> = std::env::vars_os()
+        .filter(|(k, v)| k.to_string_lossy().starts_with("RESTIC_") && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        // Single-threaded at this point: nothing else reads the environment.
+        std::env::remove_var(k);
+    }
 }
