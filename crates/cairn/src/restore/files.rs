@@ -16,8 +16,9 @@ use std::path::Path;
 ///   `remove_dirs`, i.e. under `--delete`);
 /// * a read-only file is made writable (its mode is restored later).
 ///
-/// New files are created with mode 0600. With `sparse`, the length is
-/// set without writing, leaving a hole for every blob not written.
+/// New files are created with mode 0600. The length is set without
+/// writing, so whatever is not written later (zeros skipped by sparse
+/// writes) is a hole.
 pub(crate) fn prepare_file(path: &Path, size: u64, remove_dirs: bool) -> io::Result<()> {
     let replace = match std::fs::symlink_metadata(path) {
         Ok(m) => !m.is_file() || m.nlink() > 1,

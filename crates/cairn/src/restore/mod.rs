@@ -10,11 +10,13 @@
 //!    blob in parallel), and create the directories.
 //! 2. **Contents**: every needed data blob is read once, pack by pack in
 //!    large range reads, decoded in parallel and written with positional
-//!    writes to every place it occurs (see `fetch`).
+//!    writes to every place it occurs (see `fetch`). `--verify` then
+//!    re-reads every written file (before the metadata pass, so that the
+//!    reads do not disturb the restored access times).
 //! 3. **Finish**: symlinks, FIFOs, devices and hard links are created and
-//!    metadata is restored bottom-up, a directory after its contents; then
-//!    `--delete` removes what the snapshot lacks, and `--verify` re-reads
-//!    every written file.
+//!    metadata is restored bottom-up, a directory after its contents;
+//!    `--delete` removes what the snapshot lacks in each directory just
+//!    before that directory's metadata is set.
 //!
 //! Damaged blobs and files that cannot be written do not stop a restore:
 //! they are collected in [`RestoreSummary::errors`] (with the file and the
