@@ -27,9 +27,11 @@ impl FastCdc {
         let in_range = (v2020::MINIMUM_MIN..=v2020::MINIMUM_MAX).contains(&min)
             && (v2020::AVERAGE_MIN..=v2020::AVERAGE_MAX).contains(&avg)
             && (v2020::MAXIMUM_MIN..=v2020::MAXIMUM_MAX).contains(&max);
-        if !in_range || min > avg || avg > max {
+        // The crate tests positions in pairs from min/2 * 2, so an odd
+        // min would allow chunks one byte shorter than min.
+        if !in_range || min > avg || avg > max || min % 2 == 1 {
             return Err(Error::InvalidSizes(format!(
-                "FastCDC needs {}<=min<={}, {}<=avg<={}, {}<=max<={} and min<=avg<=max; got {min}, {avg}, {max}",
+                "FastCDC needs {}<=min<={}, {}<=avg<={}, {}<=max<={} and min<=avg<=max with min even; got {min}, {avg}, {max}",
                 v2020::MINIMUM_MIN,
                 v2020::MINIMUM_MAX,
                 v2020::AVERAGE_MIN,
@@ -102,5 +104,6 @@ mod tests {
         assert!(FastCdc::new(2048, 8192, 1 << 30).is_err());
         assert!(FastCdc::new(16384, 8192, 32768).is_err());
         assert!(FastCdc::new(2048, 8192, 4096).is_err());
+        assert!(FastCdc::new(2049, 8192, 32768).is_err());
     }
 }

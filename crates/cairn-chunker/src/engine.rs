@@ -21,7 +21,8 @@ pub enum ChunkerKind {
     ///
     /// **Does not deduplicate with restic**: it cuts elsewhere, so no blob
     /// restic wrote will be reused. Limits: `64 <= min <= 1 MiB`,
-    /// `256 <= avg <= 4 MiB`, `1 KiB <= max <= 16 MiB`, `min <= avg <= max`.
+    /// `256 <= avg <= 4 MiB`, `1 KiB <= max <= 16 MiB`, `min <= avg <= max`,
+    /// `min` even.
     FastCdc {
         /// Smallest chunk (except a stream's last).
         min: u32,

@@ -78,17 +78,21 @@ impl Polynomial {
         Polynomial(gf2::mul_mod(self.0, other.0, modulus.0))
     }
 
-    /// `self mod modulus`.
-    ///
-    /// # Panics
-    /// If `modulus` is zero.
-    pub fn rem(self, modulus: Polynomial) -> Polynomial {
-        Polynomial(gf2::rem(self.0, modulus.0))
-    }
-
     /// Greatest common divisor.
     pub fn gcd(self, other: Polynomial) -> Polynomial {
         Polynomial(gf2::gcd(self.0, other.0))
+    }
+}
+
+/// Remainder of GF(2) polynomial division (not integer `%`).
+///
+/// # Panics
+/// If the divisor is zero.
+impl std::ops::Rem for Polynomial {
+    type Output = Polynomial;
+
+    fn rem(self, modulus: Polynomial) -> Polynomial {
+        Polynomial(gf2::rem(self.0, modulus.0))
     }
 }
 
@@ -163,6 +167,19 @@ mod tests {
         assert!(!Polynomial((1 << 53) | 1).is_irreducible());
         assert!(!Polynomial(0).is_irreducible());
         assert!(!Polynomial(1).is_irreducible());
+    }
+
+    #[test]
+    fn arithmetic_wrappers() {
+        let (a, m) = (Polynomial(0b1001), Polynomial(0b11));
+        assert_eq!(a % m, Polynomial(0));
+        assert_eq!(Polynomial(0b10011) % Polynomial(0b1001), Polynomial(1));
+        assert_eq!(a.gcd(Polynomial(0b101)), m);
+        assert_eq!(
+            Polynomial(0b10).mul_mod(Polynomial(0b100), Polynomial(0b1011)),
+            Polynomial(0b11)
+        );
+        assert_eq!(Polynomial(0x1234).value(), 0x1234);
     }
 
     #[test]

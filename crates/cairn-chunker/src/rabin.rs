@@ -159,9 +159,21 @@ impl Rabin {
     /// Digest after rolling in `new` while `old` leaves the window.
     #[inline(always)]
     pub(crate) fn roll(&self, digest: u64, old: u8, new: u8) -> u64 {
+        self.roll_with_shift(digest, old, new, self.shift)
+    }
+
+    /// [`Rabin::roll`] with the shift passed in, so callers can make it a
+    /// compile-time constant. `shift` must equal `self.shift()`.
+    #[inline(always)]
+    pub(crate) fn roll_with_shift(&self, digest: u64, old: u8, new: u8, shift: u32) -> u64 {
         let d = digest ^ self.out[old as usize];
         // d < 2^deg, so d >> shift < 256 and the cast only drops zeros.
-        ((d << 8) | u64::from(new)) ^ self.reduce[(d >> self.shift) as u8 as usize]
+        ((d << 8) | u64::from(new)) ^ self.reduce[(d >> shift) as u8 as usize]
+    }
+
+    /// `degree - 8`.
+    pub(crate) fn shift(&self) -> u32 {
+        self.shift
     }
 
     /// Fingerprint of exactly one window of bytes (`window` as a polynomial

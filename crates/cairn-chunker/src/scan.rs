@@ -10,7 +10,10 @@
 //! past the first hit is wasted, both small against a 16 KiB segment and
 //! ~1 MiB average distance between cuts.
 
-use crate::rabin::{Rabin, WINDOW_SIZE};
+use crate::rabin::{Rabin, SPLIT_MASK, WINDOW_SIZE};
+
+/// `degree - 8` for restic's degree-53 polynomials.
+const RESTIC_SHIFT: u32 = 45;
 
 /// Number of interleaved rolling hashes.
 const LANES: usize = 4;
@@ -77,6 +80,24 @@ fn single(rabin: &Rabin, data: &[u8], from: usize) -> Option<usize> {
 /// candidate in the block.
 #[inline(never)]
 fn lanes<const SEG: usize>(rabin: &Rabin, data: &[u8], pos: usize) -> Option<usize> {
+    // restic's parameters get their own copy of the loop with the shift
+    // and mask as immediates, which frees registers.
+    if rabin.shift() == RESTIC_SHIFT && rabin.mask() == SPLIT_MASK {
+        lanes_with::<SEG>(rabin, data, pos, RESTIC_SHIFT, SPLIT_MASK)
+    } else {
+        lanes_with::<SEG>(rabin, data, pos, rabin.shift(), rabin.mask())
+    }
+}
+
+/// [`lanes`] with `shift == rabin.shift()` and `mask == rabin.mask()`.
+#[inline(always)]
+fn lanes_with<const SEG: usize>(
+    rabin: &Rabin,
+    data: &[u8],
+    pos: usize,
+    shift: u32,
+    mask: u64,
+) -> Option<usize> {
     // `block[63 + i]` is `data[pos + i]`; the fixed length lets the
     // compiler drop bounds checks on the constant-offset indexing below.
     let block = &data[pos + 1 - WINDOW_SIZE..pos + LANES * SEG];
@@ -92,17 +113,16 @@ fn lanes<const SEG: usize>(rabin: &Rabin, data: &[u8], pos: usize) -> Option<usi
     if hit[0].is_some() {
         return hit[0];
     }
-    let mask = rabin.mask();
     let [mut d0, mut d1, mut d2, mut d3] = d;
     // Step j rolls in lane k's byte at block index base + k*SEG + 1 + j,
     // dropping the one 64 bytes earlier.
     for j in 0..SEG - 1 {
         let n = base + 1 + j;
         let o = j;
-        d0 = rabin.roll(d0, block[o], block[n]);
-        d1 = rabin.roll(d1, block[o + SEG], block[n + SEG]);
-        d2 = rabin.roll(d2, block[o + 2 * SEG], block[n + 2 * SEG]);
-        d3 = rabin.roll(d3, block[o + 3 * SEG], block[n + 3 * SEG]);
+        d0 = rabin.roll_with_shift(d0, block[o], block[n], shift);
+        d1 = rabin.roll_with_shift(d1, block[o + SEG], block[n + SEG], shift);
+        d2 = rabin.roll_with_shift(d2, block[o + 2 * SEG], block[n + 2 * SEG], shift);
+        d3 = rabin.roll_with_shift(d3, block[o + 3 * SEG], block[n + 3 * SEG], shift);
         if (d0 & mask == 0) | (d1 & mask == 0) | (d2 & mask == 0) | (d3 & mask == 0) {
             for (k, dk) in [d0, d1, d2, d3].into_iter().enumerate() {
                 if dk & mask == 0 && hit[k].is_none() {
