@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial, Rabin, RabinState};
+use cairn_chunker::{ChunkEngine, Chunker, ChunkerKind, Polynomial, Rabin, RabinState};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -87,7 +87,12 @@ fn bench(c: &mut Criterion<CpuTime>) {
     g.bench_function("rabin/reader", |b| {
         let mut buf = Vec::new();
         b.iter(|| {
-            let mut chunker = rabin.chunker(black_box(&data[..]));
+            // Reuse the buffer across inputs, as a backup pipeline should.
+            let mut chunker = Chunker::with_buffer(
+                rabin.clone(),
+                black_box(&data[..]),
+                std::mem::take(&mut buf),
+            );
             let mut n = 0;
             while let Some(chunk) = chunker.read_chunk().unwrap() {
                 n += chunk.len();

@@ -5,11 +5,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::cdc::FastCdc;
+use crate::scan;
 use crate::{Chunker, Error, Polynomial, Rabin, RabinSizes};
 
 /// Minimum number of new bytes worth a scan while a chunk is still
 /// growing (fewer would waste the scanner's per-call warm-up).
 const RESCAN_MIN: usize = 1 << 20;
+const _: () = assert!(RESCAN_MIN >= scan::BLOCK);
 
 /// Which content-defined chunking algorithm to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,10 +130,18 @@ impl ChunkEngine {
             Inner::Rabin(r) => {
                 let sizes = r.sizes();
                 let complete = eof || chunk.len() >= sizes.max;
-                let pending = chunk.len().saturating_sub((*scanned).max(sizes.min - 1));
-                if !complete && pending < RESCAN_MIN {
-                    return None;
-                }
+                let chunk = if complete {
+                    chunk
+                } else {
+                    // Scan whole lane blocks only, and only once enough
+                    // new bytes have arrived.
+                    let from = (*scanned).max(sizes.min - 1);
+                    let pending = chunk.len().saturating_sub(from);
+                    if pending < RESCAN_MIN {
+                        return None;
+                    }
+                    &chunk[..from + pending / scan::BLOCK * scan::BLOCK]
+                };
                 match r.find_boundary_from(chunk, *scanned) {
                     Some(n) => n,
                     None if eof => chunk.len(),

@@ -2,7 +2,7 @@
 //!
 //! restic splits file contents into chunks with a Rabin fingerprint over a
 //! sliding 64-byte window, using a random irreducible polynomial of degree
-//! 53 stored in each repository's config. Identical chunks dedupliate, so
+//! 53 stored in each repository's config. Identical chunks deduplicate, so
 //! Cairn must cut exactly where restic cuts. This crate provides:
 //!
 //! * [`Polynomial`] — generation ([`Polynomial::random`]), the

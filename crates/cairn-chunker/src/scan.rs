@@ -20,6 +20,10 @@ const LANES: usize = 4;
 /// Bytes per lane per block.
 const SEGMENT: usize = 16 * 1024;
 
+/// Bytes the lanes cover per step; scanning whole multiples of this
+/// avoids the slower single-hash tail.
+pub(crate) const BLOCK: usize = LANES * SEGMENT;
+
 /// First candidate position `p >= from` with `p < data.len()`.
 ///
 /// Requires `from >= 63` so the window at `from` lies inside `data`.
