@@ -99,6 +99,14 @@ pub enum Error {
     /// The operation was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
+    /// Another process holds a conflicting lock.
+    #[error("repository is already locked {}by {holder}", if *exclusive { "exclusively " } else { "" })]
+    Locked {
+        /// Who holds it: PID, host, user, lock time and age, storage ID.
+        holder: String,
+        /// Whether the conflicting lock is exclusive.
+        exclusive: bool,
+    },
 }
 
 impl Error {

@@ -1,0 +1,302 @@
+//! A held lock and the thread that keeps it fresh.
+
+use super::LockOptions;
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::{Backend, FileType};
+use cairn_crypto::MasterKey;
+use cairn_format::{encode_unpacked, GoTime, Id, Lock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+/// A lock held in a repository.
+///
+/// While the guard lives, a background thread rewrites the lock file every
+/// refresh interval (a new file with the new time, then the old one is
+/// removed, so the ID changes). If no refresh succeeds for long enough
+/// that other processes may consider the lock stale, the thread makes one
+/// careful attempt (is our lock still there? write a new one, wait, is the
+/// old one still there?) and otherwise gives the lock up:
+/// [`LockGuard::is_valid`] turns false and [`LockGuard::check`] fails, and
+/// long-running work must stop. Dropping the guard stops the thread and
+/// removes the lock file.
+pub struct LockGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("id", &self.id())
+            .field("valid", &self.is_valid())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    backend: Arc<dyn Backend>,
+    key: MasterKey,
+    repo_version: u32,
+    refresh_interval: Duration,
+    refreshability_timeout: Duration,
+    wait_before_check: Duration,
+    valid: AtomicBool,
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+struct State {
+    id: Id,
+    lock: Lock,
+    /// Wall-clock time of the last successful write (suspend-proof).
+    last_refresh: SystemTime,
+    /// When the last refresh was attempted.
+    last_attempt: SystemTime,
+    /// Why the last refresh failed, if it did.
+    last_error: Option<String>,
+    stop: bool,
+    /// The lock file has been removed (or given up).
+    released: bool,
+}
+
+impl LockGuard {
+    pub(super) fn start(repo: &Repository, id: Id, lock: Lock, opts: &LockOptions) -> LockGuard {
+        let now = SystemTime::now();
+        let shared = Arc::new(Shared {
+            backend: Arc::clone(repo.backend()),
+            key: repo.key().clone(),
+            repo_version: repo.config().version,
+            refresh_interval: opts.refresh_interval,
+            refreshability_timeout: opts.refreshability_timeout(),
+            wait_before_check: opts.wait_before_check,
+            valid: AtomicBool::new(true),
+            state: Mutex::new(State {
+                id,
+                lock,
+                last_refresh: now,
+                last_attempt: now,
+                last_error: None,
+                stop: false,
+                released: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("cairn-lock-refresh".into())
+            .spawn(move || worker.run())
+            .ok();
+        if thread.is_none() {
+            // Without a thread the lock cannot be refreshed; it stays
+            // valid for the stale timeout, which short commands fit into.
+            shared.state().last_error = Some("cannot start the lock refresh thread".into());
+        }
+        LockGuard { shared, thread }
+    }
+
+    /// The ID of the lock file currently held (it changes on refresh).
+    pub fn id(&self) -> Id {
+        self.shared.state().id
+    }
+
+    /// The lock as last written.
+    pub fn lock(&self) -> Lock {
+        self.shared.state().lock.clone()
+    }
+
+    /// False once the lock could not be refreshed in time and was given
+    /// up; the repository must then no longer be changed.
+    pub fn is_valid(&self) -> bool {
+        self.shared.valid.load(Ordering::SeqCst)
+    }
+
+    /// Fails once the lock has been given up (see [`LockGuard::is_valid`]).
+    pub fn check(&self) -> Result<()> {
+        if self.is_valid() {
+            return Ok(());
+        }
+        let state = self.shared.state();
+        let why = state
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "refresh failed".to_string());
+        Err(Error::Io {
+            path: format!("locks/{}", state.id.to_hex()).into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("failed to refresh lock in time: {why}"),
+            ),
+        })
+    }
+
+    /// Removes the lock now, reporting a failure to do so (dropping the
+    /// guard does the same but cannot report).
+    pub fn release(mut self) -> Result<()> {
+        self.stop_thread();
+        self.shared.remove_lock_file()
+    }
+
+    fn stop_thread(&mut self) {
+        self.shared.state().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.stop_thread();
+        let _ = self.shared.remove_lock_file();
+    }
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the mutex leaves plain data behind, which
+        // is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The refresh loop. It wakes at least once a second (wall-clock
+    /// checks survive suspend, where sleeping timers would not).
+    fn run(&self) {
+        let poll = Duration::from_secs(1).min(self.refresh_interval / 5);
+        loop {
+            let (due_refresh, overdue) = {
+                let mut state = self.state();
+                if state.stop {
+                    return;
+                }
+                state = self
+                    .wake
+                    .wait_timeout(state, poll)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                if state.stop {
+                    return;
+                }
+                let now = SystemTime::now();
+                let since = |t: SystemTime| now.duration_since(t).unwrap_or(Duration::ZERO);
+                let overdue = since(state.last_refresh) > self.refreshability_timeout;
+                let due = since(state.last_attempt) >= self.refresh_interval;
+                if due {
+                    state.last_attempt = now;
+                }
+                (due && !overdue, overdue)
+            };
+            if overdue {
+                if let Err(e) = self.refresh_stale() {
+                    self.state().last_error = Some(e.to_string());
+                    self.valid.store(false, Ordering::SeqCst);
+                    let _ = self.remove_lock_file();
+                    return;
+                }
+            } else if due_refresh {
+                if let Err(e) = self.refresh() {
+                    self.state().last_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Writes `lock` with the current time; returns the new ID and lock.
+    fn write_new(&self, mut lock: Lock) -> Result<(Id, Lock)> {
+        lock.time = GoTime::now_local();
+        let sealed = self
+            .key
+            .seal(&encode_unpacked(self.repo_version, &lock.to_json()));
+        let id = Id::hash(&sealed);
+        self.backend.write(FileType::Lock, &id.to_hex(), &sealed)?;
+        Ok((id, lock))
+    }
+
+    /// Replaces the current lock file with the new one in the state and
+    /// removes the old file.
+    fn switch_to(&self, id: Id, lock: Lock) -> Result<()> {
+        let old = {
+            let mut state = self.state();
+            let old = state.id;
+            state.id = id;
+            state.lock = lock;
+            state.last_refresh = SystemTime::now();
+            state.last_error = None;
+            old
+        };
+        match self.backend.remove(FileType::Lock, &old.to_hex()) {
+            Err(e) if !e.is_not_found() => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The regular refresh: new file first, then the old one goes.
+    fn refresh(&self) -> Result<()> {
+        let lock = self.state().lock.clone();
+        let (id, lock) = self.write_new(lock)?;
+        self.switch_to(id, lock)
+    }
+
+    /// The refresh of a lock others may already consider stale: only if
+    /// our file still exists before and after writing the new one.
+    fn refresh_stale(&self) -> Result<()> {
+        let (old, lock) = {
+            let state = self.state();
+            (state.id, state.lock.clone())
+        };
+        if !self.exists(&old)? {
+            return Err(lock_removed(&old));
+        }
+        let (id, lock) = self.write_new(lock)?;
+        std::thread::sleep(self.wait_before_check);
+        match self.exists(&old) {
+            Ok(true) => self.switch_to(id, lock),
+            Ok(false) => {
+                let _ = self.backend.remove(FileType::Lock, &id.to_hex());
+                Err(lock_removed(&old))
+            }
+            Err(e) => {
+                let _ = self.backend.remove(FileType::Lock, &id.to_hex());
+                Err(e)
+            }
+        }
+    }
+
+    fn exists(&self, id: &Id) -> Result<bool> {
+        let name = id.to_hex();
+        Ok(self
+            .backend
+            .list(FileType::Lock)?
+            .iter()
+            .any(|f| f.name == name))
+    }
+
+    /// Removes the current lock file, once.
+    fn remove_lock_file(&self) -> Result<()> {
+        let id = {
+            let mut state = self.state();
+            if state.released {
+                return Ok(());
+            }
+            state.released = true;
+            state.id
+        };
+        match self.backend.remove(FileType::Lock, &id.to_hex()) {
+            Err(e) if !e.is_not_found() => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn lock_removed(id: &Id) -> Error {
+    Error::Io {
+        path: format!("locks/{}", id.to_hex()).into(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "lock file was removed in the meantime",
+        ),
+    }
+}
