@@ -10,7 +10,6 @@ pub const PARTIAL: i32 = 3;
 /// The repository does not exist.
 pub const NO_REPOSITORY: i32 = 10;
 /// The repository could not be locked.
-#[allow(dead_code)]
 pub const LOCK_FAILED: i32 = 11;
 /// Wrong password.
 pub const WRONG_PASSWORD: i32 = 12;
@@ -55,6 +54,7 @@ pub fn report(result: anyhow::Result<()>) -> i32 {
     let code = match err.downcast_ref::<cairn::Error>() {
         Some(cairn::Error::NoRepository { .. }) => NO_REPOSITORY,
         Some(cairn::Error::WrongPassword) => WRONG_PASSWORD,
+        Some(cairn::Error::Locked { .. }) => LOCK_FAILED,
         Some(cairn::Error::Interrupted) => INTERRUPTED,
         _ => FATAL,
     };

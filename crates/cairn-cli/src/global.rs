@@ -79,6 +79,9 @@ pub struct GlobalOptions {
     /// Set extended option (key=value, can be specified multiple times)
     #[arg(short = 'o', long = "option", global = true)]
     pub options: Vec<String>,
+    /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
+    #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
+    pub retry_lock: Option<std::time::Duration>,
 }
 
 impl GlobalOptions {
@@ -160,6 +163,42 @@ impl GlobalOptions {
             eprintln!("Warning: {problem}");
         }
         Ok(repo)
+    }
+
+    /// Locks the repository as a command that honours `--no-lock` does
+    /// (`None` with `--no-lock`), retrying for `--retry-lock`.
+    pub fn lock(&self, repo: &Repository, exclusive: bool) -> Result<Option<cairn::LockGuard>> {
+        if self.no_lock {
+            return Ok(None);
+        }
+        self.lock_always(repo, exclusive).map(Some)
+    }
+
+    /// Locks the repository even with `--no-lock` (restic's `key add`,
+    /// `key passwd`, `key remove`, `prune`, … ignore that flag).
+    pub fn lock_always(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
+        fn announce(budget: std::time::Duration) {
+            println!(
+                "repo already locked, waiting up to {} for the lock",
+                cairn::lock::go_duration_string(budget)
+            );
+        }
+        let mut opts = cairn::LockOptions::new(exclusive);
+        opts.retry = self.retry_lock;
+        opts.on_wait = (!self.json).then_some(announce as fn(std::time::Duration));
+        repo.lock_with(&opts).map_err(|e| match e {
+            // restic prints this one without "Fatal:" and exits with 11.
+            cairn::Error::Locked { .. } => anyhow::Error::new(crate::exit::ExitCode(
+                crate::exit::LOCK_FAILED,
+                format!("unable to create lock in backend: {e}\nthe `unlock` command can be used to remove stale locks"),
+            )),
+            cairn::Error::BadFile { file_type: cairn::FileType::Lock, .. }
+            | cairn::Error::Decrypt { file_type: cairn::FileType::Lock, .. }
+            | cairn::Error::HashMismatch { file_type: cairn::FileType::Lock, .. } => anyhow!(
+                "invalid lock file: {e}. The `unlock --remove-all` command can be used to remove invalid locks. Make sure that no other restic process is accessing the repository when running the command"
+            ),
+            other => anyhow::Error::new(other).context("unable to create lock in backend"),
+        })
     }
 
     /// True when progress output should be shown.

@@ -29,6 +29,10 @@ enum Command {
     Dump(commands::dump::Args),
     /// Find files in snapshots
     Find(commands::find::Args),
+    /// Initialize a new repository
+    Init(commands::init::Args),
+    /// Manage keys (passwords)
+    Key(commands::key::Args),
     /// List objects in the repository
     List(commands::list::Args),
     /// List files in a snapshot
@@ -37,6 +41,8 @@ enum Command {
     Restore(commands::restore::Args),
     /// List all snapshots
     Snapshots(commands::snapshots::Args),
+    /// Remove locks other processes created
+    Unlock(commands::unlock::Args),
     /// Print version information
     Version,
 }
@@ -49,10 +55,13 @@ fn main() {
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
+        Command::Init(a) => commands::init::run(&cli.global, a),
+        Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
+        Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
     };
     std::process::exit(exit::report(result));

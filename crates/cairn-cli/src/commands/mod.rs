@@ -3,10 +3,13 @@
 pub mod cat;
 pub mod dump;
 pub mod find;
+pub mod init;
+pub mod key;
 pub mod list;
 pub mod ls;
 pub mod restore;
 pub mod snapshots;
+pub mod unlock;
 pub mod version;
 
 use cairn::SnapshotFilter;
