@@ -21,6 +21,8 @@
 mod blob;
 pub mod dump;
 mod error;
+pub mod host;
+mod init;
 pub mod filter;
 mod index;
 mod keys;
@@ -34,6 +36,7 @@ pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend}
 pub use cairn_format as format;
 pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
 pub use error::{Error, Result};
+pub use init::{default_scrypt_params, InitOptions};
 pub use index::{BlobLocation, Index, IndexBuilder};
 pub use keys::{KeyInfo, KeyOptions};
 pub use lock::{LockGuard, LockOptions};
