@@ -155,14 +155,22 @@ impl GlobalOptions {
         Ok(Repository::open(backend, &password)?)
     }
 
-    /// Opens the repository and loads its index, warning about index files
-    /// that could not be read.
-    pub fn open_with_index(&self) -> Result<Repository> {
-        let mut repo = self.open_repository()?;
+    /// Opens the repository under a shared lock (none with `--no-lock`),
+    /// as restic's read-only commands do. Keep the guard while working.
+    pub fn open_shared(&self) -> Result<(Repository, Option<cairn::LockGuard>)> {
+        let repo = self.open_repository()?;
+        let lock = self.lock(&repo, false)?;
+        Ok((repo, lock))
+    }
+
+    /// [`GlobalOptions::open_shared`], then loads the index, warning about
+    /// index files that could not be read.
+    pub fn open_with_index(&self) -> Result<(Repository, Option<cairn::LockGuard>)> {
+        let (mut repo, lock) = self.open_shared()?;
         for problem in repo.load_index()? {
             eprintln!("Warning: {problem}");
         }
-        Ok(repo)
+        Ok((repo, lock))
     }
 
     /// Locks the repository as a command that honours `--no-lock` does

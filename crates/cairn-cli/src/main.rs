@@ -38,7 +38,7 @@ enum Command {
     /// List files in a snapshot
     Ls(commands::ls::Args),
     /// Extract the data from a snapshot
-    Restore(commands::restore::Args),
+    Restore(Box<commands::restore::Args>),
     /// List all snapshots
     Snapshots(commands::snapshots::Args),
     /// Remove locks other processes created
@@ -59,7 +59,7 @@ fn main() {
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
-        Command::Restore(a) => commands::restore::run(&cli.global, a),
+        Command::Restore(a) => commands::restore::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),

@@ -53,25 +53,26 @@ pub fn dump(
             let sub = n
                 .subtree
                 .ok_or_else(|| Error::PathNotFound(String::from_utf8_lossy(path).into()))?;
-            write_archive(repo, &sub, format, out)
+            write_archive(repo, &sub, path, format, out)
         }
         Some(_) => Err(Error::InvalidArgument(format!(
             "{}: cannot dump this node type",
             String::from_utf8_lossy(path)
         ))),
-        None => write_archive(repo, root, format, out),
+        None => write_archive(repo, root, b"", format, out),
     }
 }
 
 fn write_archive(
     repo: &Repository,
     tree: &Id,
+    prefix: &[u8],
     format: ArchiveFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
     match format {
-        ArchiveFormat::Tar => write_tar(repo, tree, out),
-        ArchiveFormat::Zip => write_zip(repo, tree, out),
+        ArchiveFormat::Tar => write_tar(repo, tree, prefix, out),
+        ArchiveFormat::Zip => write_zip(repo, tree, prefix, out),
     }
 }
 
@@ -79,19 +80,45 @@ fn io_err(e: io::Error) -> Error {
     Error::io("<output>", e)
 }
 
-fn write_tar(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
+/// The archive member name of a node: its full path in the snapshot,
+/// without the leading `/` (as restic names members).
+fn member_name(prefix: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut name = prefix.to_vec();
+    name.extend_from_slice(path);
+    while name.first() == Some(&b'/') {
+        name.remove(0);
+    }
+    name
+}
+
+fn write_tar(repo: &Repository, tree: &Id, prefix: &[u8], out: &mut dyn Write) -> Result<()> {
     let mut builder = tar::Builder::new(out);
     let mut failure: Option<Error> = None;
     walk(
         repo,
         tree,
         &mut |path, node| {
-            let name = &path[1..];
-            let mut header = tar::Header::new_gnu();
-            header.set_mode(node.mode & 0o7777 | unix_setid_bits(node.mode));
+            let mut name = member_name(prefix, path);
+            // Extended attributes travel as PAX records, as restic writes them.
+            if !node.extended_attributes.is_empty() {
+                // Go writes PAX records sorted by key.
+                let mut records: Vec<(String, &[u8])> = node
+                    .extended_attributes
+                    .iter()
+                    .map(|x| (format!("SCHILY.xattr.{}", x.name), x.value.as_slice()))
+                    .collect();
+                records.sort();
+                builder
+                    .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+                    .map_err(io_err)?;
+            }
+            let mut header = tar::Header::new_ustar();
+            header.set_mode(node.mode & 0o777 | unix_setid_bits(node.mode));
             header.set_uid(u64::from(node.uid));
             header.set_gid(u64::from(node.gid));
-            header.set_mtime(node.mtime.unix_secs.max(0) as u64);
+            // Go's tar writer rounds to the nearest second, halves up.
+            let secs = node.mtime.unix_secs + i64::from(node.mtime.nanos >= 500_000_000);
+            header.set_mtime(secs.max(0) as u64);
             let _ = header.set_username(&node.user);
             let _ = header.set_groupname(&node.group);
             let result = match node.node_type {
@@ -99,19 +126,25 @@ fn write_tar(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
                     header.set_entry_type(tar::EntryType::Regular);
                     header.set_size(content_length(repo, node)?);
                     let reader = ContentReader::new(repo, node);
-                    builder.append_data(&mut header, os_path(name), reader)
+                    builder.append_data(&mut header, os_path(&name), reader)
                 }
                 NodeType::Dir => {
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_size(0);
-                    builder.append_data(&mut header, os_path(name), io::empty())
+                    name.push(b'/');
+                    builder.append_data(&mut header, os_path(&name), io::empty())
                 }
                 NodeType::Symlink => {
                     header.set_entry_type(tar::EntryType::Symlink);
                     header.set_size(0);
-                    builder.append_link(&mut header, os_path(name), os_path(&node.link_target))
+                    builder.append_link(&mut header, os_path(&name), os_path(&node.link_target))
                 }
-                _ => return Ok(Visit::Continue),
+                // restic writes other node types as empty regular files.
+                _ => {
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_size(0);
+                    builder.append_data(&mut header, os_path(&name), io::empty())
+                }
             };
             result.map_err(io_err)?;
             Ok(Visit::Continue)
@@ -125,7 +158,7 @@ fn write_tar(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
     failure.map_or(Ok(()), Err)
 }
 
-fn write_zip(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
+fn write_zip(repo: &Repository, tree: &Id, prefix: &[u8], out: &mut dyn Write) -> Result<()> {
     // Zip needs a seekable writer; build it in memory-backed temp storage.
     let mut buf = io::Cursor::new(Vec::new());
     {
@@ -135,7 +168,7 @@ fn write_zip(repo: &Repository, tree: &Id, out: &mut dyn Write) -> Result<()> {
             repo,
             tree,
             &mut |path, node| {
-                let name = String::from_utf8_lossy(&path[1..]).into_owned();
+                let name = String::from_utf8_lossy(&member_name(prefix, path)).into_owned();
                 let opts = zip::write::SimpleFileOptions::default()
                     .unix_permissions(node.mode & 0o777)
                     .large_file(node.size >= u32::MAX as u64);

@@ -44,7 +44,7 @@ impl SnapshotFilter {
 
     /// True if the snapshot passes the filter.
     pub fn matches(&self, sn: &Snapshot) -> bool {
-        let host_ok = self.hosts.is_empty() || self.hosts.iter().any(|h| *h == sn.hostname);
+        let host_ok = self.hosts.is_empty() || self.hosts.contains(&sn.hostname);
         let tags_ok = self.tags.is_empty()
             || self.tags.iter().any(|list| {
                 if list.is_empty() {

@@ -28,7 +28,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         (None, true) => bail!("type {:?} needs an ID", args.kind),
         (_, false) => String::new(),
     };
-    let mut repo = global.open_repository()?;
+    let (mut repo, _lock) = global.open_shared()?;
     let out = &mut std::io::stdout().lock();
     match args.kind.as_str() {
         "config" => {

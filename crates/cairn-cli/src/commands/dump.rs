@@ -15,7 +15,7 @@ pub struct Args {
     pub snapshot: String,
     /// Path of the file or directory inside the snapshot
     #[arg(value_name = "file")]
-    pub file: String,
+    pub file: std::ffi::OsString,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Set archive format as "tar" or "zip"
@@ -33,20 +33,23 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         "zip" => ArchiveFormat::Zip,
         other => bail!("unknown archive format {other:?}"),
     };
-    let repo = global.open_with_index()?;
+    let (repo, _lock) = global.open_with_index()?;
     let sn = repo.find_snapshot(&args.snapshot, &args.filter.filter())?;
-    let path = cairn::clean_path(&format!("/{}", args.file));
+    use std::os::unix::ffi::OsStrExt;
+    let mut raw = b"/".to_vec();
+    raw.extend_from_slice(args.file.as_bytes());
+    let path = cairn::filter::clean(&raw);
     match &args.target {
         Some(t) => {
             let f = std::fs::File::create(t)
                 .with_context(|| format!("cannot create {}", t.display()))?;
             let mut w = std::io::BufWriter::new(f);
-            dump(&repo, &sn.snapshot.tree, path.as_bytes(), format, &mut w)?;
+            dump(&repo, &sn.snapshot.tree, &path, format, &mut w)?;
             w.flush()?;
         }
         None => {
             let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            dump(&repo, &sn.snapshot.tree, path.as_bytes(), format, &mut w)?;
+            dump(&repo, &sn.snapshot.tree, &path, format, &mut w)?;
             w.flush()?;
         }
     }

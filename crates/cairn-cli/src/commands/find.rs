@@ -26,13 +26,43 @@ pub struct Args {
     /// Ignore case for pattern
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
+    /// Oldest modification date/time
+    #[arg(short = 'O', long)]
+    pub oldest: Option<String>,
+    /// Newest modification date/time
+    #[arg(short = 'N', long)]
+    pub newest: Option<String>,
+}
+
+/// Parses restic's `find` time bounds: `2006-01-02`, `2006-01-02 15:04`
+/// or `2006-01-02 15:04:05`, in local time, to Unix seconds.
+fn parse_bound(s: &str) -> Result<i64> {
+    use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        })
+        .map_err(|_| anyhow::anyhow!("unable to parse time: {s:?}"))?;
+    let local = Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .ok_or_else(|| anyhow::anyhow!("time {s:?} does not exist in the local time zone"))?;
+    Ok(local.timestamp())
 }
 
 /// Prints every node whose path matches one of the patterns, per snapshot.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let repo = global.open_with_index()?;
+    let (repo, _lock) = global.open_with_index()?;
     let patterns = PatternList::new(args.patterns.iter().map(|p| p.as_bytes()), args.ignore_case)?;
     let filter = args.filter.filter();
+    let oldest = args.oldest.as_deref().map(parse_bound).transpose()?;
+    let newest = args.newest.as_deref().map(parse_bound).transpose()?;
+    let in_time = |n: &cairn::Node| {
+        let t = (n.mtime.unix_secs, n.mtime.nanos);
+        oldest.is_none_or(|o| t >= (o, 0)) && newest.is_none_or(|o| t <= (o, 0))
+    };
     let snaps: Vec<StoredSnapshot> = if args.snapshots.is_empty() {
         let (snaps, problems) = repo.snapshots()?;
         for p in problems {
@@ -60,7 +90,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             &sn.snapshot.tree,
             &mut |path, node| {
                 let found = patterns.matches(path);
-                if !found {
+                if !found || !in_time(node) {
                     let descend = node.node_type != NodeType::Dir || patterns.child_may_match(path);
                     return Ok(if descend {
                         Visit::Continue

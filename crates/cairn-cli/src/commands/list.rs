@@ -16,7 +16,7 @@ pub struct Args {
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let file_type = match args.kind.as_str() {
         "blobs" => {
-            let repo = global.open_with_index()?;
+            let (repo, _lock) = global.open_with_index()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for loc in repo.index().iter() {
                 use std::io::Write;
@@ -31,7 +31,12 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         "locks" => FileType::Lock,
         other => bail!("invalid type {other:?}"),
     };
-    let repo = global.open_repository()?;
+    // Listing locks must work while the repository is locked.
+    let (repo, _lock) = if file_type == FileType::Lock {
+        (global.open_repository()?, None)
+    } else {
+        global.open_shared()?
+    };
     for (id, _) in repo.list_ids(file_type)? {
         println!("{id}");
     }

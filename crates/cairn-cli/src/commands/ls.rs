@@ -38,7 +38,7 @@ fn has_prefix(base: &[u8], path: &[u8]) -> bool {
 
 /// Lists a snapshot's nodes, restricted to `dirs` as restic does.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let repo = global.open_with_index()?;
+    let (repo, _lock) = global.open_with_index()?;
     let sn = repo.find_snapshot(&args.snapshot, &args.filter.filter())?;
     let dirs: Vec<Vec<u8>> = args
         .dirs

@@ -122,7 +122,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         threads: 0,
     };
 
-    let repo = global.open_with_index()?;
+    let (repo, _lock) = global.open_with_index()?;
     let (spec, sub) = split_snapshot_spec(&args.snapshot);
     let sn = repo.find_snapshot(spec, &args.filter.filter())?;
     if !global.json && !global.quiet {

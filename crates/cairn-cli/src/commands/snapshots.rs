@@ -23,7 +23,7 @@ pub struct Args {
 
 /// Lists snapshots as a table or as restic's JSON array.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let repo = global.open_repository()?;
+    let (repo, _lock) = global.open_shared()?;
     let filter = args.filter.filter();
     let mut snaps: Vec<StoredSnapshot> = if args.ids.is_empty() {
         let (snaps, problems) = repo.snapshots()?;
