@@ -26,7 +26,13 @@ pub fn username() -> String {
     // has the length passed; on success `result` points at `pwd`, whose
     // string fields point into `buf`, which outlives their use below.
     let rc = unsafe {
-        libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
     };
     if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
         return String::new();

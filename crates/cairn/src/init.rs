@@ -32,9 +32,7 @@ impl Default for InitOptions {
 /// restic's calibration budget: half a second and 60 MiB per derivation.
 pub fn default_scrypt_params() -> ScryptParams {
     static PARAMS: std::sync::OnceLock<ScryptParams> = std::sync::OnceLock::new();
-    *PARAMS.get_or_init(|| {
-        ScryptParams::calibrate(std::time::Duration::from_millis(500), 60 << 20)
-    })
+    *PARAMS.get_or_init(|| ScryptParams::calibrate(std::time::Duration::from_millis(500), 60 << 20))
 }
 
 /// Writes a new key file for `master`, protected by `password`; returns
@@ -66,7 +64,11 @@ impl Repository {
     /// The folders are made first, then the key, then the config, so an
     /// interrupted init leaves no config: the location is still "not a
     /// repository" and init can be run again.
-    pub fn init(backend: Arc<dyn Backend>, password: &str, opts: &InitOptions) -> Result<Repository> {
+    pub fn init(
+        backend: Arc<dyn Backend>,
+        password: &str,
+        opts: &InitOptions,
+    ) -> Result<Repository> {
         if !(1..=2).contains(&opts.version) {
             return Err(Error::InvalidArgument(format!(
                 "unsupported repository version {}, must be 1 or 2",
@@ -74,7 +76,9 @@ impl Repository {
             )));
         }
         if password.is_empty() {
-            return Err(Error::InvalidArgument("an empty password is not allowed".into()));
+            return Err(Error::InvalidArgument(
+                "an empty password is not allowed".into(),
+            ));
         }
         let polynomial = match opts.chunker_polynomial {
             Some(p) if !cairn_chunker::Polynomial(p).is_irreducible() => {
@@ -101,7 +105,9 @@ impl Repository {
     /// Encrypts (and in v2 compresses) an unpacked file (snapshot, index,
     /// lock), stores it under its SHA-256 and returns the ID.
     pub fn save_unpacked(&self, file_type: FileType, json: &[u8]) -> Result<Id> {
-        let sealed = self.key().seal(&encode_unpacked(self.config().version, json));
+        let sealed = self
+            .key()
+            .seal(&encode_unpacked(self.config().version, json));
         let id = Id::hash(&sealed);
         self.backend().write(file_type, &id.to_hex(), &sealed)?;
         Ok(id)

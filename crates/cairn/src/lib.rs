@@ -21,10 +21,10 @@
 mod blob;
 pub mod dump;
 mod error;
-pub mod host;
-mod init;
 pub mod filter;
+pub mod host;
 mod index;
+mod init;
 mod keys;
 pub mod lock;
 mod repository;
@@ -36,8 +36,8 @@ pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend}
 pub use cairn_format as format;
 pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
 pub use error::{Error, Result};
-pub use init::{default_scrypt_params, InitOptions};
 pub use index::{BlobLocation, Index, IndexBuilder};
+pub use init::{default_scrypt_params, InitOptions};
 pub use keys::{KeyInfo, KeyOptions};
 pub use lock::{LockGuard, LockOptions};
 pub use repository::Repository;
