@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// A fatal error.
 pub const FATAL: i32 = 1;
 /// Some files could not be read; the command still finished (backup).
-#[allow(dead_code)]
 pub const PARTIAL: i32 = 3;
 /// The repository does not exist.
 pub const NO_REPOSITORY: i32 = 10;

@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a new backup of files and/or directories
+    Backup(Box<commands::backup::Args>),
     /// Print internal objects to stdout
     Cat(commands::cat::Args),
     /// Print the contents of a file or directory of a snapshot
@@ -52,6 +54,7 @@ fn main() {
     drop_empty_restic_variables();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Backup(a) => commands::backup::run(&cli.global, *a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),

@@ -43,3 +43,104 @@ impl cairn::restore::RestoreProgress for RestoreBar {
         self.bar.inc(1);
     }
 }
+
+/// Backup progress: a bar on a terminal, or restic's JSON status lines
+/// (at most one a second) with `--json`.
+pub struct BackupBar {
+    bar: ProgressBar,
+    json: bool,
+    started: std::time::Instant,
+    last_status: std::sync::Mutex<std::time::Instant>,
+    files: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+    errors: std::sync::atomic::AtomicU64,
+}
+
+impl BackupBar {
+    /// A bar shown when `visible`; JSON status lines when `json`.
+    pub fn new(visible: bool, json: bool) -> Self {
+        let bar = if visible && !json {
+            ProgressBar::new_spinner()
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("[{elapsed_precise}] {msg}")
+                .expect("static template is valid"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        let now = std::time::Instant::now();
+        BackupBar {
+            bar,
+            json,
+            started: now,
+            last_status: std::sync::Mutex::new(now),
+            files: Default::default(),
+            bytes: Default::default(),
+            errors: Default::default(),
+        }
+    }
+
+    fn update(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (files, bytes) = (self.files.load(Relaxed), self.bytes.load(Relaxed));
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        self.bar.set_message(format!(
+            "{files} files, {} ({}/s), {} errors",
+            crate::output::format_bytes(bytes),
+            crate::output::format_bytes((bytes as f64 / secs) as u64),
+            self.errors.load(Relaxed)
+        ));
+        if self.json {
+            let mut last = self.last_status.lock().expect("status lock poisoned");
+            if last.elapsed() >= std::time::Duration::from_secs(1) {
+                *last = std::time::Instant::now();
+                let mut o = crate::output::JsonObject::default();
+                o.set("message_type", "status");
+                o.set("seconds_elapsed", self.started.elapsed().as_secs());
+                o.set("files_done", files);
+                o.set("bytes_done", bytes);
+                o.set("error_count", self.errors.load(Relaxed));
+                println!("{}", o.to_json());
+            }
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl cairn::backup::BackupProgress for BackupBar {
+    fn bytes_done(&self, n: u64) {
+        self.bytes
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.update();
+    }
+
+    fn file_done(&self, _path: &std::path::Path, size: u64, read: bool) {
+        self.files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !read {
+            self.bytes
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.update();
+    }
+
+    fn error(&self, path: &std::path::Path, error: &cairn::Error) {
+        self.errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.json {
+            let mut o = crate::output::JsonObject::default();
+            o.set("message_type", "error");
+            o.set("error", serde_json::json!({ "message": error.to_string() }));
+            o.set("during", "archival");
+            o.set("item", path.to_string_lossy().into_owned());
+            eprintln!("{}", o.to_json());
+        } else {
+            self.bar.suspend(|| eprintln!("error: {error}"));
+        }
+    }
+}

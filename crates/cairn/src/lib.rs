@@ -18,6 +18,7 @@
 //! # Ok::<(), cairn::Error>(())
 //! ```
 
+pub mod backup;
 mod blob;
 pub mod dump;
 mod error;
@@ -25,12 +26,14 @@ pub mod filter;
 pub mod host;
 mod index;
 mod init;
+pub mod interrupt;
 mod keys;
 pub mod lock;
 mod repository;
 pub mod restore;
 mod snapshots;
 pub mod walk;
+pub mod write;
 
 pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend};
 pub use cairn_format as format;

@@ -138,6 +138,11 @@ impl Repository {
         Ok(problems)
     }
 
+    /// The loaded index as a shared handle (empty if not loaded).
+    pub fn index_arc(&self) -> Arc<Index> {
+        self.index.clone().unwrap_or_default()
+    }
+
     /// The loaded index, or an empty one if [`Repository::load_index`] was
     /// not called.
     pub fn index(&self) -> &Index {

@@ -34,9 +34,9 @@ pub struct Args {
     pub newest: Option<String>,
 }
 
-/// Parses restic's `find` time bounds: `2006-01-02`, `2006-01-02 15:04`
+/// Parses restic's time arguments: `2006-01-02`, `2006-01-02 15:04`
 /// or `2006-01-02 15:04:05`, in local time, to Unix seconds.
-fn parse_bound(s: &str) -> Result<i64> {
+pub fn parse_local_time(s: &str) -> Result<i64> {
     use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
@@ -57,8 +57,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let (repo, _lock) = global.open_with_index()?;
     let patterns = PatternList::new(args.patterns.iter().map(|p| p.as_bytes()), args.ignore_case)?;
     let filter = args.filter.filter();
-    let oldest = args.oldest.as_deref().map(parse_bound).transpose()?;
-    let newest = args.newest.as_deref().map(parse_bound).transpose()?;
+    let oldest = args.oldest.as_deref().map(parse_local_time).transpose()?;
+    let newest = args.newest.as_deref().map(parse_local_time).transpose()?;
     let in_time = |n: &cairn::Node| {
         let t = (n.mtime.unix_secs, n.mtime.nanos);
         oldest.is_none_or(|o| t >= (o, 0)) && newest.is_none_or(|o| t <= (o, 0))

@@ -1,5 +1,6 @@
 //! One module per command: argument parsing and printing only.
 
+pub mod backup;
 pub mod cat;
 pub mod dump;
 pub mod find;

@@ -1,0 +1,367 @@
+//! `cairn backup`.
+
+use super::find::parse_local_time;
+use crate::exit::ExitCode;
+use crate::global::GlobalOptions;
+use crate::output::{format_bytes, JsonObject};
+use crate::progress::BackupBar;
+use anyhow::{bail, Context, Result};
+use cairn::backup::{
+    backup, BackupOptions, ChunkerChoice, ExcludeOptions, NodeOptions, ParentChoice, StdinSource,
+};
+use cairn::filter::{read_pattern_file, PatternList};
+use cairn::format::GoTime;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Arguments of `backup`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files and directories to back up (or the command for --stdin-from-command)
+    #[arg(value_name = "FILE/DIR")]
+    pub paths: Vec<std::ffi::OsString>,
+    /// Read backup from stdin
+    #[arg(long)]
+    pub stdin: bool,
+    /// Filename to use when reading from stdin
+    #[arg(long, default_value = "stdin")]
+    pub stdin_filename: String,
+    /// Interpret arguments as command to execute and store its stdout
+    #[arg(long)]
+    pub stdin_from_command: bool,
+    /// Read the files to backup from file (can be combined with file args; can be specified multiple times)
+    #[arg(long)]
+    pub files_from: Vec<PathBuf>,
+    /// Read the files to backup from file (can be combined with file args; can be specified multiple times)
+    #[arg(long)]
+    pub files_from_verbatim: Vec<PathBuf>,
+    /// Read the files to backup from file (can be combined with file args; can be specified multiple times)
+    #[arg(long)]
+    pub files_from_raw: Vec<PathBuf>,
+    /// Exclude a pattern (can be specified multiple times)
+    #[arg(short = 'e', long)]
+    pub exclude: Vec<String>,
+    /// Same as --exclude pattern but ignores the casing of filenames
+    #[arg(long)]
+    pub iexclude: Vec<String>,
+    /// Read exclude patterns from a file (can be specified multiple times)
+    #[arg(long)]
+    pub exclude_file: Vec<PathBuf>,
+    /// Same as --exclude-file but ignores casing of filenames in patterns
+    #[arg(long)]
+    pub iexclude_file: Vec<PathBuf>,
+    /// Takes filename[:header], exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)
+    #[arg(long)]
+    pub exclude_if_present: Vec<String>,
+    /// Excludes cache directories that are marked with a CACHEDIR.TAG file
+    #[arg(long)]
+    pub exclude_caches: bool,
+    /// Max size of the files to be backed up (allowed suffixes: k/K, m/M, g/G, t/T)
+    #[arg(long)]
+    pub exclude_larger_than: Option<String>,
+    /// Exclude other file systems, don't cross filesystem boundaries and subvolumes
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Set the hostname for the snapshot manually
+    #[arg(short = 'H', long, env = "RESTIC_HOST")]
+    pub host: Option<String>,
+    /// Time of the backup (ex. '2012-11-01 22:08:41') (default: now)
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Use this parent snapshot (default: latest snapshot in the group determined by --group-by and not newer than the timestamp determined by --time)
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Force re-reading the source files/directories (overrides the "parent" flag)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Ignore inode number and ctime changes when checking for modified files
+    #[arg(long)]
+    pub ignore_inode: bool,
+    /// Ignore ctime changes when checking for modified files
+    #[arg(long)]
+    pub ignore_ctime: bool,
+    /// Store the atime for all files and directories
+    #[arg(long)]
+    pub with_atime: bool,
+    /// Skip snapshot creation if identical to parent snapshot
+    #[arg(long)]
+    pub skip_if_unchanged: bool,
+    /// Read n files concurrently
+    #[arg(long, env = "RESTIC_READ_CONCURRENCY", default_value_t = 2)]
+    pub read_concurrency: usize,
+    /// Do not upload or write any data, just show what would be done
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Do not run scanner to estimate size of backup
+    #[arg(long)]
+    pub no_scan: bool,
+    /// Chunker: rabin (restic's, deduplicates with restic) or fastcdc (faster, does not deduplicate with restic's backups)
+    #[arg(long, default_value = "rabin")]
+    pub chunker: String,
+}
+
+/// A child process's standard output that fails at its end if the
+/// process failed, so that no snapshot is saved from a failed command.
+struct CommandOutput {
+    child: std::process::Child,
+    stdout: std::process::ChildStdout,
+}
+
+impl Read for CommandOutput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let status = self.child.wait()?;
+            if !status.success() {
+                return Err(std::io::Error::other(format!("command failed: {status}")));
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn patterns(inline: &[String], files: &[PathBuf], ci: bool) -> Result<Option<PatternList>> {
+    let mut all: Vec<Vec<u8>> = inline.iter().map(|p| p.as_bytes().to_vec()).collect();
+    for f in files {
+        all.extend(read_pattern_file(f)?);
+    }
+    Ok((!all.is_empty())
+        .then(|| PatternList::new(all, ci))
+        .transpose()?)
+}
+
+fn files_from(args: &Args) -> Result<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::new();
+    for f in &args.files_from {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("unable to read {}", f.display()))?;
+        for line in text.lines().map(str::trim_end) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let matches: Vec<PathBuf> = glob::glob(line)
+                .map(|g| g.flatten().collect())
+                .unwrap_or_default();
+            if matches.is_empty() {
+                out.push(PathBuf::from(line));
+            } else {
+                out.extend(matches);
+            }
+        }
+    }
+    for f in &args.files_from_verbatim {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("unable to read {}", f.display()))?;
+        out.extend(text.lines().filter(|l| !l.is_empty()).map(PathBuf::from));
+    }
+    for f in &args.files_from_raw {
+        let raw = std::fs::read(f).with_context(|| format!("unable to read {}", f.display()))?;
+        out.extend(
+            raw.split(|&b| b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| PathBuf::from(std::ffi::OsString::from_vec(p.to_vec()))),
+        );
+    }
+    Ok(out)
+}
+
+/// Builds the library options from the flags.
+fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
+    let mut opts = BackupOptions::default();
+    let excludes: Vec<PatternList> = [
+        patterns(&args.exclude, &args.exclude_file, false)?,
+        patterns(&args.iexclude, &args.iexclude_file, true)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    opts.recorded_excludes = args.exclude.iter().chain(&args.iexclude).cloned().collect();
+    opts.exclude = ExcludeOptions {
+        excludes,
+        exclude_if_present: args.exclude_if_present.clone(),
+        exclude_caches: args.exclude_caches,
+        exclude_larger_than: args
+            .exclude_larger_than
+            .as_deref()
+            .map(cairn::backup::exclude::parse_size)
+            .transpose()?,
+        one_file_system: args.one_file_system,
+    };
+    opts.tags = args
+        .tags
+        .iter()
+        .flat_map(|t| cairn::SnapshotFilter::parse_tag_list(t))
+        .collect();
+    opts.host = args.host.clone();
+    if let Some(t) = &args.time {
+        opts.time = Some(GoTime {
+            unix_secs: parse_local_time(t)?,
+            nanos: 0,
+            offset_secs: GoTime::now_local().offset_secs,
+        });
+    }
+    opts.parent = match (&args.parent, args.force) {
+        (_, true) => ParentChoice::None,
+        (Some(p), false) => ParentChoice::Snapshot(p.clone()),
+        (None, false) => ParentChoice::Latest,
+    };
+    opts.node = NodeOptions {
+        with_atime: args.with_atime,
+    };
+    opts.ignore_inode = args.ignore_inode;
+    opts.ignore_ctime = args.ignore_ctime || args.ignore_inode;
+    opts.skip_if_unchanged = args.skip_if_unchanged;
+    opts.chunker = match args.chunker.as_str() {
+        "rabin" => ChunkerChoice::Rabin,
+        "fastcdc" => ChunkerChoice::FastCdc,
+        other => bail!("unknown chunker {other:?} (rabin|fastcdc)"),
+    };
+    opts.write.compression = global.compression.parse()?;
+    if let Some(mib) = global.pack_size {
+        opts.write.pack_size = u64::from(mib) << 20;
+    }
+    opts.write.dry_run = args.dry_run;
+    if args.stdin_from_command {
+        let (cmd, rest) = args
+            .paths
+            .split_first()
+            .context("--stdin-from-command needs a command")?;
+        let mut child = std::process::Command::new(cmd)
+            .args(rest)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", cmd.to_string_lossy()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        opts.stdin = Some(StdinSource {
+            filename: args.stdin_filename.clone(),
+            reader: Box::new(CommandOutput { child, stdout }),
+        });
+    } else if args.stdin {
+        if !args.paths.is_empty() {
+            bail!("--stdin was specified and files/dirs were listed as arguments");
+        }
+        opts.stdin = Some(StdinSource {
+            filename: args.stdin_filename.clone(),
+            reader: Box::new(std::io::stdin()),
+        });
+    } else {
+        opts.paths = args.paths.iter().map(PathBuf::from).collect();
+        opts.paths.extend(files_from(args)?);
+    }
+    Ok(opts)
+}
+
+/// Backs up, prints restic's summary (text or JSON), exits 3 if some
+/// files could not be read.
+pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
+    if args.read_concurrency == 0 {
+        bail!("--read-concurrency must be at least 1");
+    }
+    let opts = options(global, &args)?;
+    let (mut repo, _lock) = {
+        let repo = global.open_repository()?;
+        let lock = if args.dry_run {
+            None
+        } else {
+            Some(global.lock_always(&repo, false)?)
+        };
+        (repo, lock)
+    };
+    for problem in repo.load_index()? {
+        eprintln!("Warning: {problem}");
+    }
+    let started = Instant::now();
+    let bar = BackupBar::new(global.show_progress(), global.json);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(
+            args.read_concurrency
+                .max(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        )
+        .build()
+        .context("cannot start worker threads")?;
+    let summary = pool.install(|| backup(&repo, opts, &bar))?;
+    bar.finish();
+    let sn = &summary.snapshot;
+    let s = sn.summary.as_ref().expect("backup fills the summary");
+    if global.json {
+        let mut o = JsonObject::default();
+        o.set("message_type", "summary");
+        o.set("files_new", s.files_new);
+        o.set("files_changed", s.files_changed);
+        o.set("files_unmodified", s.files_unmodified);
+        o.set("dirs_new", s.dirs_new);
+        o.set("dirs_changed", s.dirs_changed);
+        o.set("dirs_unmodified", s.dirs_unmodified);
+        o.set("data_blobs", s.data_blobs);
+        o.set("tree_blobs", s.tree_blobs);
+        o.set("data_added", s.data_added);
+        o.set("data_added_packed", s.data_added_packed);
+        o.set("total_files_processed", s.total_files_processed);
+        o.set("total_bytes_processed", s.total_bytes_processed);
+        o.set("total_duration", started.elapsed().as_secs_f64());
+        o.set("backup_start", s.backup_start.to_rfc3339_nano());
+        o.set("backup_end", s.backup_end.to_rfc3339_nano());
+        if let Some(id) = summary.snapshot_id {
+            o.set("snapshot_id", id.to_hex());
+        }
+        if args.dry_run {
+            o.set("dry_run", true);
+        }
+        println!("{}", o.to_json());
+    } else if !global.quiet {
+        match summary.parent {
+            Some(p) => println!("using parent snapshot {}", p.short()),
+            None => println!("no parent snapshot found, will read all files"),
+        }
+        println!();
+        println!(
+            "Files:       {:5} new, {:5} changed, {:5} unmodified",
+            s.files_new, s.files_changed, s.files_unmodified
+        );
+        println!(
+            "Dirs:        {:5} new, {:5} changed, {:5} unmodified",
+            s.dirs_new, s.dirs_changed, s.dirs_unmodified
+        );
+        let verb = if args.dry_run { "Would add" } else { "Added" };
+        println!(
+            "{verb} to the repository: {} ({} stored)",
+            format_bytes(s.data_added),
+            format_bytes(s.data_added_packed)
+        );
+        println!();
+        println!(
+            "processed {} files, {} in {}",
+            s.total_files_processed,
+            format_bytes(s.total_bytes_processed),
+            format_duration(started.elapsed())
+        );
+        match summary.snapshot_id {
+            Some(id) => println!("snapshot {} saved", id.short()),
+            None if args.dry_run => {}
+            None => println!("skipped creating snapshot"),
+        }
+    }
+    if !summary.errors.is_empty() {
+        return Err(ExitCode(
+            crate::exit::PARTIAL,
+            "Warning: at least one source file could not be read".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// restic's `m:ss` / `h:mm:ss`.
+fn format_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,233 @@
+//! Turning a file-system tree into blobs and trees.
+//!
+//! Directories are processed depth first; the entries of each directory
+//! are processed in parallel on rayon's pool, so small files from many
+//! places keep both cores busy. A file is read and chunked sequentially,
+//! and each batch of chunks is hashed, compressed and encrypted in
+//! parallel. A tree blob is saved once all its entries are done.
+
+use super::exclude::Excluder;
+use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
+use super::{BackupProgress, Counts};
+use crate::write::BlobWriter;
+use crate::{interrupt, Error, Repository, Result};
+use cairn_chunker::ChunkEngine;
+use cairn_format::{BlobType, Id, Node, NodeType, Tree};
+use rayon::prelude::*;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Chunks of one file hashed, compressed and encrypted at the same time.
+/// With restic's 8 MiB maximum chunk this bounds a file's in-flight data
+/// at 32 MiB per reading thread.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// What the archiver needs, shared by every thread.
+pub(crate) struct Archiver<'a> {
+    pub repo: &'a Repository,
+    pub writer: &'a BlobWriter,
+    pub engine: ChunkEngine,
+    pub excluder: &'a Excluder,
+    pub node_opts: NodeOptions,
+    pub ignore_inode: bool,
+    pub ignore_ctime: bool,
+    pub progress: &'a dyn BackupProgress,
+    pub counts: Counts,
+    /// Problems with single files or folders; the backup goes on.
+    pub errors: Mutex<Vec<(PathBuf, Error)>>,
+}
+
+impl Archiver<'_> {
+    fn report(&self, path: &Path, e: Error) {
+        self.progress.error(path, &e);
+        self.errors
+            .lock()
+            .expect("error list lock poisoned")
+            .push((path.to_path_buf(), e));
+    }
+
+    /// The parent's node of the same name, if it is of the same type.
+    fn parent_node<'t>(parent: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
+        parent.and_then(|t| t.nodes.iter().find(|n| n.name == name))
+    }
+
+    fn load_parent_subtree(&self, node: Option<&Node>) -> Option<Tree> {
+        let node = node?;
+        if node.node_type != NodeType::Dir {
+            return None;
+        }
+        self.repo.load_tree(node.subtree.as_ref()?).ok()
+    }
+
+    /// Backs up one file-system entry (any type). `Ok(None)` means it was
+    /// excluded or failed (failures are reported, not returned).
+    pub fn save_entry(
+        &self,
+        path: &Path,
+        name: &[u8],
+        parent: Option<&Node>,
+    ) -> Result<Option<Node>> {
+        interrupt::check()?;
+        if self.excluder.excluded_by_name(path.as_os_str().as_bytes()) {
+            return Ok(None);
+        }
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.report(path, Error::io(path, e));
+                return Ok(None);
+            }
+        };
+        if self.excluder.excluded(path, &meta) {
+            return Ok(None);
+        }
+        let node = match node_from_metadata(path, name, &meta, &self.node_opts) {
+            Ok(n) => n,
+            Err(e) => {
+                self.report(path, Error::io(path, e));
+                return Ok(None);
+            }
+        };
+        let saved = match node.node_type {
+            NodeType::Dir => {
+                let parent_tree = self.load_parent_subtree(parent);
+                self.save_dir_node(path, node, parent, parent_tree.as_ref())
+            }
+            NodeType::File => self.save_file(path, node, parent),
+            // restic never saves sockets.
+            NodeType::Socket => return Ok(None),
+            _ => Ok(node),
+        };
+        match saved {
+            Ok(n) => Ok(Some(n)),
+            Err(Error::Interrupted) => Err(Error::Interrupted),
+            Err(e) if is_fatal(&e) => Err(e),
+            Err(e) => {
+                self.report(path, e);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Saves a directory's content as a tree and returns its node with the
+    /// subtree set, counting it as new, changed or unmodified.
+    pub fn save_dir_node(
+        &self,
+        path: &Path,
+        mut node: Node,
+        parent: Option<&Node>,
+        parent_tree: Option<&Tree>,
+    ) -> Result<Node> {
+        let tree = self.save_dir_contents(path, parent_tree)?;
+        let id = self.save_tree(&tree)?;
+        node.subtree = Some(id);
+        self.counts.dir(parent.and_then(|p| p.subtree), id);
+        Ok(node)
+    }
+
+    /// Reads a directory and saves every entry below it, in parallel.
+    pub fn save_dir_contents(&self, path: &Path, parent_tree: Option<&Tree>) -> Result<Tree> {
+        let read = fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for entry in read {
+            match entry {
+                Ok(e) => names.push(e.file_name().as_bytes().to_vec()),
+                Err(e) => self.report(path, Error::io(path, e)),
+            }
+        }
+        names.sort();
+        let nodes: Vec<Result<Option<Node>>> = names
+            .par_iter()
+            .map(|name| {
+                let child = path.join(OsStr::from_bytes(name));
+                self.save_entry(&child, name, Self::parent_node(parent_tree, name))
+            })
+            .collect();
+        let mut tree = Tree {
+            nodes: Vec::with_capacity(nodes.len()),
+        };
+        for n in nodes {
+            if let Some(node) = n? {
+                tree.nodes.push(node);
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Saves a tree blob.
+    pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
+        Ok(self.writer.save_blob(BlobType::Tree, &tree.to_json())?.id)
+    }
+
+    fn save_file(&self, path: &Path, mut node: Node, parent: Option<&Node>) -> Result<Node> {
+        if let Some(old) = parent.filter(|p| p.node_type == NodeType::File) {
+            let content = old.content.as_deref().unwrap_or(&[]);
+            if is_unchanged(old, &node, self.ignore_inode, self.ignore_ctime)
+                && content
+                    .iter()
+                    .all(|id| self.writer.has_blob(BlobType::Data, id))
+            {
+                node.content = Some(content.to_vec());
+                self.counts.file_unmodified(node.size);
+                self.progress.file_done(path, node.size, false);
+                return Ok(node);
+            }
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NOATIME)
+            .open(path)
+            .or_else(|_| File::open(path))
+            .map_err(|e| Error::io(path, e))?;
+        let (content, size) = self.save_content(path, file)?;
+        node.content = Some(content);
+        node.size = size;
+        self.counts
+            .file_saved(parent.is_some_and(|p| p.node_type == NodeType::File), size);
+        self.progress.file_done(path, size, true);
+        Ok(node)
+    }
+
+    /// Chunks a stream and saves its data blobs; returns their IDs and the
+    /// number of bytes read.
+    pub fn save_content(&self, path: &Path, reader: impl Read) -> Result<(Vec<Id>, u64)> {
+        let mut chunker = self.engine.chunker(reader);
+        let mut ids = Vec::new();
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(CHUNKS_IN_FLIGHT);
+        let mut total = 0u64;
+        loop {
+            interrupt::check()?;
+            let chunk = chunker.read_chunk().map_err(|e| Error::io(path, e))?;
+            let done = chunk.is_none();
+            if let Some(c) = chunk {
+                total += c.len() as u64;
+                self.progress.bytes_done(c.len() as u64);
+                batch.push(c.to_vec());
+            }
+            if batch.len() == CHUNKS_IN_FLIGHT || (done && !batch.is_empty()) {
+                let saved: Vec<Result<Id>> = batch
+                    .par_iter()
+                    .map(|c| self.writer.save_blob(BlobType::Data, c).map(|s| s.id))
+                    .collect();
+                for s in saved {
+                    ids.push(s?);
+                }
+                batch.clear();
+            }
+            if done {
+                return Ok((ids, total));
+            }
+        }
+    }
+}
+
+/// Errors that end the whole backup rather than skipping one entry:
+/// anything from the repository side.
+fn is_fatal(e: &Error) -> bool {
+    !matches!(e, Error::Io { .. })
+}

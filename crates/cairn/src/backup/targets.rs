@@ -1,0 +1,114 @@
+//! The virtual root of a backup: the tree of path components leading to
+//! each target, as restic mirrors absolute paths (`/srv/www` is stored as
+//! `srv` → `www`).
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// A node of the virtual tree: either a target (backed up whole) or an
+/// intermediate directory holding further components.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct VirtualDir {
+    /// Children by raw name, sorted like restic sorts tree nodes.
+    pub children: BTreeMap<Vec<u8>, VirtualEntry>,
+}
+
+/// One entry of a [`VirtualDir`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum VirtualEntry {
+    /// A target path, backed up with everything below it.
+    Target(PathBuf),
+    /// A directory on the way to one or more targets.
+    Intermediate(PathBuf, VirtualDir),
+}
+
+/// What the root of the snapshot is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Root {
+    /// `/` itself is a target: the root tree is its content.
+    WholeFileSystem,
+    /// The root tree is made of these entries.
+    Virtual(VirtualDir),
+}
+
+/// Builds the virtual tree for absolute, cleaned target paths. A target
+/// inside another target is covered by the outer one and dropped.
+pub fn build(targets: &[PathBuf]) -> Root {
+    if targets.iter().any(|t| t == Path::new("/")) {
+        return Root::WholeFileSystem;
+    }
+    let mut root = VirtualDir::default();
+    for target in targets {
+        let parts: Vec<&[u8]> = target
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        insert(&mut root, Path::new("/"), &parts, target);
+    }
+    Root::Virtual(root)
+}
+
+fn insert(dir: &mut VirtualDir, at: &Path, parts: &[&[u8]], target: &Path) {
+    let Some((first, rest)) = parts.split_first() else {
+        return;
+    };
+    let path = at.join(std::ffi::OsStr::from_bytes(first));
+    if rest.is_empty() {
+        dir.children
+            .insert(first.to_vec(), VirtualEntry::Target(target.to_path_buf()));
+        return;
+    }
+    let entry = dir
+        .children
+        .entry(first.to_vec())
+        .or_insert_with(|| VirtualEntry::Intermediate(path.clone(), VirtualDir::default()));
+    if let VirtualEntry::Intermediate(_, sub) = entry {
+        insert(sub, &path, rest, target);
+    }
+    // A Target here already covers everything below it.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_absolute_paths_and_merges_prefixes() {
+        let root = build(&["/srv/www".into(), "/srv/db/dump.sql".into(), "/etc".into()]);
+        let Root::Virtual(root) = root else {
+            panic!("not virtual")
+        };
+        let names: Vec<_> = root.children.keys().cloned().collect();
+        assert_eq!(names, [b"etc".to_vec(), b"srv".to_vec()]);
+        assert_eq!(
+            root.children[&b"etc".to_vec()],
+            VirtualEntry::Target("/etc".into())
+        );
+        let VirtualEntry::Intermediate(p, srv) = &root.children[&b"srv".to_vec()] else {
+            panic!()
+        };
+        assert_eq!(p, Path::new("/srv"));
+        assert_eq!(srv.children.len(), 2);
+        assert!(
+            matches!(&srv.children[&b"db".to_vec()], VirtualEntry::Intermediate(p, _) if p == Path::new("/srv/db"))
+        );
+    }
+
+    #[test]
+    fn inner_targets_are_covered_by_outer_ones() {
+        for order in [["/a".into(), "/a/b".into()], ["/a/b".into(), "/a".into()]] {
+            let Root::Virtual(root) = build(&order) else {
+                panic!()
+            };
+            assert_eq!(
+                root.children[&b"a".to_vec()],
+                VirtualEntry::Target("/a".into())
+            );
+        }
+        assert_eq!(build(&["/".into(), "/x".into()]), Root::WholeFileSystem);
+    }
+}

@@ -1,0 +1,348 @@
+//! Writing blobs into packs, and packs into the repository with their index.
+//!
+//! A [`BlobWriter`] is shared by every thread of a backup. Callers hand it
+//! plaintext blobs; it skips blobs the repository (or this writer) already
+//! has, compresses and encrypts new ones in the calling thread (so that
+//! this work spreads over all cores), and appends them to an open pack per
+//! blob type. Full packs are finished and handed to upload threads.
+//!
+//! Crash safety comes from the order of writes: a pack is written before
+//! any index file names it, and [`BlobWriter::flush`] writes the last
+//! index only after every pack upload has finished. Snapshots are saved by
+//! the caller after `flush`. A crash at any moment therefore leaves at most
+//! packs that no index names, which restic's `check` accepts and `prune`
+//! removes.
+//!
+//! Memory is bounded: at most two open packs (data and tree) plus
+//! [`UPLOAD_QUEUE`] finished packs waiting, plus one per upload thread, each
+//! about the target pack size.
+
+mod pack;
+mod upload;
+
+pub use pack::PackBuilder;
+
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::Backend;
+use cairn_crypto::MasterKey;
+use cairn_format::{compress_blob, BlobType, Id};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use upload::Uploader;
+
+/// Finished packs that may wait for an upload thread.
+pub const UPLOAD_QUEUE: usize = 2;
+
+/// The default target pack size (restic's 16 MiB).
+pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
+
+/// How data blobs are compressed in a version 2 repository.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// restic's default: a fast zstd level.
+    #[default]
+    Auto,
+    /// Store data blobs uncompressed (trees are still compressed).
+    Off,
+    /// The fastest zstd level.
+    Fastest,
+    /// Better compression, slower.
+    Better,
+    /// The best compression, slowest.
+    Max,
+}
+
+impl Compression {
+    /// The zstd level for data blobs, or `None` for no compression.
+    pub fn zstd_level(self) -> Option<i32> {
+        match self {
+            Compression::Auto => Some(3),
+            Compression::Off => None,
+            Compression::Fastest => Some(1),
+            Compression::Better => Some(7),
+            Compression::Max => Some(19),
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Compression> {
+        Ok(match s {
+            "auto" => Compression::Auto,
+            "off" => Compression::Off,
+            "fastest" => Compression::Fastest,
+            "better" => Compression::Better,
+            "max" => Compression::Max,
+            other => return Err(Error::InvalidArgument(format!(
+                "invalid compression mode {other:?}, must be one of (auto|off|max|fastest|better)"
+            ))),
+        })
+    }
+}
+
+/// How a [`BlobWriter`] writes.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Target pack size in bytes (restic: 4 to 128 MiB, default 16 MiB).
+    pub pack_size: u64,
+    /// Compression of data blobs (ignored in version 1 repositories).
+    pub compression: Compression,
+    /// Threads uploading finished packs.
+    pub upload_threads: usize,
+    /// An index file is written once it lists this many blobs.
+    pub index_blobs: usize,
+    /// Do everything but write to the repository (`--dry-run`).
+    pub dry_run: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            pack_size: DEFAULT_PACK_SIZE,
+            compression: Compression::Auto,
+            upload_threads: 2,
+            index_blobs: 50_000,
+            dry_run: false,
+        }
+    }
+}
+
+impl WriteOptions {
+    /// Checks the pack size against restic's limits (4 to 128 MiB).
+    pub fn validate(&self) -> Result<()> {
+        let mib = self.pack_size >> 20;
+        if self.pack_size % (1 << 20) != 0 || !(4..=128).contains(&mib) {
+            return Err(Error::InvalidArgument(format!(
+                "pack size {} is not a whole number of MiB between 4 and 128",
+                self.pack_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What became of a saved blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavedBlob {
+    /// The blob's ID (SHA-256 of its plaintext).
+    pub id: Id,
+    /// True if this call stored it; false if it was already there.
+    pub new: bool,
+    /// Bytes it takes in its pack (0 when not new).
+    pub stored: u64,
+}
+
+/// Counts of what a writer added, for a snapshot's summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// New data blobs.
+    pub data_blobs: u64,
+    /// New tree blobs.
+    pub tree_blobs: u64,
+    /// Plaintext bytes of new blobs.
+    pub data_added: u64,
+    /// Stored bytes of new blobs (compressed and encrypted).
+    pub data_added_packed: u64,
+    /// Packs written.
+    pub packs: u64,
+}
+
+/// Blobs known to this writer, sharded to keep lock contention low.
+struct KnownBlobs {
+    shards: Vec<Mutex<HashSet<(BlobType, Id)>>>,
+}
+
+impl KnownBlobs {
+    fn new() -> Self {
+        KnownBlobs {
+            shards: (0..64).map(|_| Mutex::new(HashSet::new())).collect(),
+        }
+    }
+
+    /// Inserts; true if it was not there yet.
+    fn insert(&self, blob_type: BlobType, id: Id) -> bool {
+        let shard = &self.shards[usize::from(id.0[0]) % self.shards.len()];
+        shard
+            .lock()
+            .expect("known-blobs lock poisoned")
+            .insert((blob_type, id))
+    }
+
+    fn contains(&self, blob_type: BlobType, id: &Id) -> bool {
+        let shard = &self.shards[usize::from(id.0[0]) % self.shards.len()];
+        shard
+            .lock()
+            .expect("known-blobs lock poisoned")
+            .contains(&(blob_type, *id))
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    data_blobs: AtomicU64,
+    tree_blobs: AtomicU64,
+    data_added: AtomicU64,
+    data_added_packed: AtomicU64,
+}
+
+/// Saves blobs into packs; shared by all threads of a backup.
+pub struct BlobWriter {
+    key: MasterKey,
+    version: u32,
+    index: Arc<crate::Index>,
+    opts: WriteOptions,
+    known: KnownBlobs,
+    open: [Mutex<PackBuilder>; 2],
+    uploader: Uploader,
+    counters: Counters,
+}
+
+impl BlobWriter {
+    /// A writer for `repo`, deduplicating against its loaded index.
+    pub fn new(repo: &Repository, opts: WriteOptions) -> Result<BlobWriter> {
+        opts.validate()?;
+        let backend: Arc<dyn Backend> = repo.backend().clone();
+        let version = repo.config().version;
+        let uploader = Uploader::start(backend, repo.key().clone(), version, &opts);
+        Ok(BlobWriter {
+            key: repo.key().clone(),
+            version,
+            index: repo.index_arc(),
+            opts,
+            known: KnownBlobs::new(),
+            open: [
+                Mutex::new(PackBuilder::new()),
+                Mutex::new(PackBuilder::new()),
+            ],
+            uploader,
+            counters: Counters::default(),
+        })
+    }
+
+    /// True if the repository or this writer already has the blob.
+    pub fn has_blob(&self, blob_type: BlobType, id: &Id) -> bool {
+        self.index.contains(blob_type, id) || self.known.contains(blob_type, id)
+    }
+
+    /// Saves a blob unless it is already stored; returns its ID.
+    pub fn save_blob(&self, blob_type: BlobType, plain: &[u8]) -> Result<SavedBlob> {
+        self.save_blob_with_id(blob_type, Id::hash(plain), plain)
+    }
+
+    /// Like [`BlobWriter::save_blob`] with the ID already computed (it
+    /// must be the SHA-256 of `plain`).
+    pub fn save_blob_with_id(
+        &self,
+        blob_type: BlobType,
+        id: Id,
+        plain: &[u8],
+    ) -> Result<SavedBlob> {
+        self.uploader.check()?;
+        if self.index.contains(blob_type, &id) || !self.known.insert(blob_type, id) {
+            return Ok(SavedBlob {
+                id,
+                new: false,
+                stored: 0,
+            });
+        }
+        let level = match (self.version, blob_type) {
+            (1, _) => None,
+            (_, BlobType::Tree) => Compression::Auto.zstd_level(),
+            (_, BlobType::Data) => self.opts.compression.zstd_level(),
+        };
+        // An empty blob cannot be marked compressed (length 0 means raw).
+        let (payload, uncompressed_length) = match level {
+            Some(level) if !plain.is_empty() => {
+                (compress_blob(plain, level), Some(blob_len(plain.len())?))
+            }
+            _ => (plain.to_vec(), None),
+        };
+        let sealed = self.key.seal(&payload);
+        let stored = sealed.len() as u64;
+        self.append(blob_type, id, sealed, uncompressed_length)?;
+        let c = &self.counters;
+        match blob_type {
+            BlobType::Data => c.data_blobs.fetch_add(1, Ordering::Relaxed),
+            BlobType::Tree => c.tree_blobs.fetch_add(1, Ordering::Relaxed),
+        };
+        c.data_added
+            .fetch_add(plain.len() as u64, Ordering::Relaxed);
+        c.data_added_packed.fetch_add(stored, Ordering::Relaxed);
+        Ok(SavedBlob {
+            id,
+            new: true,
+            stored,
+        })
+    }
+
+    fn append(
+        &self,
+        blob_type: BlobType,
+        id: Id,
+        sealed: Vec<u8>,
+        uncompressed: Option<u32>,
+    ) -> Result<()> {
+        // A blob as large as a whole pack gets a pack of its own.
+        if sealed.len() as u64 >= self.opts.pack_size {
+            let mut own = PackBuilder::new();
+            own.add(blob_type, id, &sealed, uncompressed)?;
+            return self.uploader.submit(own);
+        }
+        let slot = match blob_type {
+            BlobType::Data => &self.open[0],
+            BlobType::Tree => &self.open[1],
+        };
+        let full = {
+            let mut pack = slot.lock().expect("pack lock poisoned");
+            pack.add(blob_type, id, &sealed, uncompressed)?;
+            if pack.is_full(self.opts.pack_size) {
+                Some(std::mem::replace(&mut *pack, PackBuilder::new()))
+            } else {
+                None
+            }
+        };
+        match full {
+            Some(pack) => self.uploader.submit(pack),
+            None => Ok(()),
+        }
+    }
+
+    /// Finishes the open packs, waits for every upload and writes the
+    /// remaining index. Returns the index files written by this writer.
+    /// After `flush`, every blob saved so far is in the repository and
+    /// indexed, so a snapshot referring to them can be saved.
+    pub fn flush(self) -> Result<(WriteStats, Vec<Id>)> {
+        for slot in &self.open {
+            let pack = std::mem::replace(
+                &mut *slot.lock().expect("pack lock poisoned"),
+                PackBuilder::new(),
+            );
+            if !pack.is_empty() {
+                self.uploader.submit(pack)?;
+            }
+        }
+        let (packs, index_ids) = self.uploader.finish()?;
+        let c = &self.counters;
+        let stats = WriteStats {
+            data_blobs: c.data_blobs.load(Ordering::Relaxed),
+            tree_blobs: c.tree_blobs.load(Ordering::Relaxed),
+            data_added: c.data_added.load(Ordering::Relaxed),
+            data_added_packed: c.data_added_packed.load(Ordering::Relaxed),
+            packs,
+        };
+        Ok((stats, index_ids))
+    }
+
+    /// Abandons the writer: stops the upload threads without writing an
+    /// index. Packs already uploaded stay unreferenced (and harmless).
+    pub fn abort(self) {
+        self.uploader.abort();
+    }
+}
+
+fn blob_len(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::InvalidArgument(format!("blob of {n} bytes is too large")))
+}
