@@ -29,14 +29,24 @@ impl std::fmt::Display for ExitCode {
 
 impl std::error::Error for ExitCode {}
 
-/// On Ctrl-C: note it, and exit with 130 unless a command handles it.
+/// How long a command may take to wind down after Ctrl-C before the
+/// process exits anyway.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// On Ctrl-C (or SIGTERM): ask the running operation to stop, so that it
+/// unwinds, removes its lock and exits with 130. A second signal, or a
+/// command that does not stop within [`GRACE`], exits at once.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED_FLAG.swap(true, Ordering::SeqCst) {
             std::process::exit(INTERRUPTED);
         }
         eprintln!("signal interrupt received, cleaning up");
-        std::process::exit(INTERRUPTED);
+        cairn::interrupt::request();
+        std::thread::spawn(|| {
+            std::thread::sleep(GRACE);
+            std::process::exit(INTERRUPTED);
+        });
     });
 }
 

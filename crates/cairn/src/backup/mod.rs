@@ -327,6 +327,18 @@ pub fn backup(
     })
 }
 
+impl Repository {
+    /// Backs up into this repository (its index must be loaded; the
+    /// caller holds a lock). See [`backup`].
+    pub fn backup(
+        &self,
+        opts: BackupOptions,
+        progress: &dyn BackupProgress,
+    ) -> Result<BackupSummary> {
+        backup(self, opts, progress)
+    }
+}
+
 /// restic's parent choice: the newest snapshot with this host and exactly
 /// these paths, unless one is named or `--force` is given.
 fn find_parent(
