@@ -51,7 +51,7 @@ pub struct Args {
     /// Same as --exclude-file but ignores casing of filenames in patterns
     #[arg(long)]
     pub iexclude_file: Vec<PathBuf>,
-    /// Takes filename[:header], exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)
+    /// Takes filename or filename:header, exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)
     #[arg(long)]
     pub exclude_if_present: Vec<String>,
     /// Excludes cache directories that are marked with a CACHEDIR.TAG file

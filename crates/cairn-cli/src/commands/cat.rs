@@ -14,7 +14,7 @@ pub struct Args {
     /// One of config, masterkey, key, lock, snapshot, index, pack, blob, tree
     #[arg(value_name = "type")]
     pub kind: String,
-    /// The object's ID (for tree: snapshot[:subfolder])
+    /// The object's ID (for tree: a snapshot, optionally with :subfolder)
     #[arg(value_name = "ID")]
     pub id: Option<String>,
 }

@@ -76,11 +76,15 @@ impl std::str::FromStr for Compression {
             "fastest" => Compression::Fastest,
             "better" => Compression::Better,
             "max" => Compression::Max,
-            other => return Err(Error::InvalidArgument(format!(
-                "invalid compression mode {other:?}, must be one of (auto|off|max|fastest|better)"
-            ))),
+            other => return Err(invalid_compression(other)),
         })
     }
+}
+
+fn invalid_compression(mode: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "invalid compression mode {mode:?}, must be one of (auto|off|max|fastest|better)"
+    ))
 }
 
 /// How a [`BlobWriter`] writes.
