@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
 /// Largest single read from a pack.
-pub(crate) const MAX_RANGE: u64 = 16 << 20;
+pub(crate) const MAX_RANGE: u64 = 8 << 20;
 /// Unneeded bytes between two blobs that are still read through rather
 /// than starting a new read.
 pub(crate) const MAX_GAP: u64 = 1 << 20;
 const READERS: usize = 2;
-const QUEUE: usize = 2;
+const QUEUE: usize = 1;
 
 /// Where blob data comes from; the repository, or a fake in tests.
 pub(crate) trait BlobSource: Sync {
