@@ -23,6 +23,7 @@ mod blob;
 pub mod dump;
 mod error;
 pub mod filter;
+pub mod forget;
 pub mod host;
 mod index;
 mod init;
@@ -32,6 +33,7 @@ pub mod lock;
 mod repository;
 pub mod restore;
 mod snapshots;
+pub mod tag;
 pub mod walk;
 pub mod write;
 
@@ -39,9 +41,11 @@ pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend}
 pub use cairn_format as format;
 pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
 pub use error::{Error, Result};
+pub use forget::{ForgetOptions, ForgetResult, KeepPolicy};
 pub use index::{BlobLocation, Index, IndexBuilder};
 pub use init::{default_scrypt_params, InitOptions};
 pub use keys::{KeyInfo, KeyOptions};
 pub use lock::{LockGuard, LockOptions};
 pub use repository::Repository;
 pub use snapshots::{clean_path, latest_per_group, sort_by_time, SnapshotFilter, StoredSnapshot};
+pub use tag::TagChange;
