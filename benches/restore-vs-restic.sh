@@ -19,36 +19,16 @@
 #
 # Environment: RESTIC (default: restic from PATH), CAIRN (default: builds
 # target/release/cairn with `cargo build --release -p cairn-cli`), WORK
-# (default: a new temp directory), KEEP=1 keeps WORK afterwards.
+# (default: a new temp directory), KEEP=1 keeps WORK afterwards. The
+# shared helpers are in lib.sh.
 set -euo pipefail
-export LC_ALL=C
-
 size_mb=${1:-1024}
 runs=${2:-3}
-case "$size_mb$runs" in *[!0-9]*) echo "usage: $0 [SIZE_MB] [RUNS]" >&2; exit 2 ;; esac
-[ "$runs" -ge 1 ] || { echo "RUNS must be at least 1" >&2; exit 2; }
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-restic=${RESTIC:-$(command -v restic || true)}
-[ -x "$restic" ] || { echo "restic not found (set RESTIC)" >&2; exit 1; }
-if [ ! -x /usr/bin/time ]; then
-    echo "installing GNU time (needed for peak RSS)" >&2
-    apt-get install -y time >/dev/null
-fi
-if [ -z "${CAIRN:-}" ]; then
-    echo "building cairn (release)..." >&2
-    (cd "$root" && cargo build --release -q -p cairn-cli)
-    CAIRN=$root/target/release/cairn
-fi
+. "$(dirname "$0")/lib.sh"
 if ! "$CAIRN" restore --help >/dev/null 2>&1; then
     echo "$CAIRN has no working 'restore' command" >&2
     exit 1
 fi
-
-work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/cairn-restore-bench.XXXXXX")}
-mkdir -p "$work"
-cleanup() { if [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi; }
-trap cleanup EXIT
 
 src=$work/src
 export RESTIC_REPOSITORY=$work/repo RESTIC_PASSWORD_FILE=$work/password
@@ -56,17 +36,7 @@ echo "cairn-restore-bench" >"$RESTIC_PASSWORD_FILE"
 
 # --- 1. test tree -----------------------------------------------------------
 echo "== building a ${size_mb} MiB test tree in $src" >&2
-mkdir -p "$src"
-# `shuf` with a constant random source gives the same selection every time
-# on the same machine; sizes are apparent sizes, so sparse files count fully.
-find /usr/lib /usr/share /usr/bin -xdev \( -type f -o -type l \) -printf '%s\t%P\t%H\n' 2>/dev/null |
-    shuf --random-source=<(yes) |
-    awk -F'\t' -v limit=$((size_mb * 1024 * 1024)) '
-        # Skip files that would overshoot, so one huge library cannot blow
-        # up a small test size. Read to the end (no early exit): shuf would
-        # die of SIGPIPE and fail the pipeline.
-        sum + $1 <= limit { sum += $1; sub("^/", "", $3); print ($3 == "" ? "" : $3 "/") $2 }' >"$work/files"
-tar -C / --no-recursion -cf - -T "$work/files" | tar -C "$src" -xf -
+build_tree "$size_mb" "$src"
 read -r src_bytes src_files < <(find "$src" -type f -printf '%s\n' | awk '{ s += $1; n++ } END { print s + 0, n + 0 }')
 src_dirs=$(find "$src" -type d | wc -l)
 echo "   $src_files files, $src_dirs directories, $((src_bytes / 1024 / 1024)) MiB" >&2
@@ -81,39 +51,15 @@ repo_mb=$(du -sm "$RESTIC_REPOSITORY" | cut -f1)
 echo "   took ${backup_secs}s; repository is ${repo_mb} MiB" >&2
 
 # --- 3. restores -----------------------------------------------------------------
-# run_restore TOOL TARGET: one timed restore; appends "secs kib" to
-# $work/TOOL.times. Both tools get --no-cache: the repository is local, and
-# restic's cache would otherwise be built (and timed) on its first run only.
-run_restore() {
-    local tool=$1 target=$2 bin out
-    case $tool in restic) bin=$restic ;; cairn) bin=$CAIRN ;; esac
-    rm -rf "$target"
-    sync # flush the previous run's writes so they are not charged to this one
-    out=$work/$tool.time.txt
-    if ! /usr/bin/time -v -o "$out" "$bin" --no-cache -q restore latest --target "$target" \
-        >"$work/$tool.log" 2>&1; then
-        echo "$tool restore failed:" >&2
-        tail -20 "$work/$tool.log" >&2
-        exit 1
-    fi
-    awk -F': ' '
-        /Elapsed \(wall clock\)/ {
-            n = split($2, p, ":"); s = 0
-            for (i = 1; i <= n; i++) s = s * 60 + p[i]
-        }
-        /Maximum resident set size/ { rss = $2 }
-        END { printf "%.3f %d\n", s, rss }' "$out" >>"$work/$tool.times"
-    printf '   %-6s run %d: %6.2f s, %7.1f MiB peak RSS\n' "$tool" "$i" \
-        $(tail -1 "$work/$tool.times" | awk '{ print $1, $2 / 1024 }') >&2
-}
-
+# Both tools get --no-cache: the repository is local, and restic's cache
+# would otherwise be built (and timed) on its first run only.
 echo "== restoring $runs times with each tool" >&2
-: >"$work/restic.times"
-: >"$work/cairn.times"
 for i in $(seq 1 "$runs"); do
     if [ $((i % 2)) = 1 ]; then order="restic cairn"; else order="cairn restic"; fi
     for tool in $order; do
-        run_restore "$tool" "$work/restore-$tool"
+        case $tool in restic) bin=$restic ;; cairn) bin=$CAIRN ;; esac
+        rm -rf "$work/restore-$tool"
+        timed "$tool-restore" "$bin" --no-cache -q restore latest --target "$work/restore-$tool"
     done
 done
 
@@ -141,24 +87,12 @@ fi
 entries=$(wc -l <"$work/meta-restic.txt")
 
 # --- 5. report --------------------------------------------------------------------
-median() { # column $1 of file $2
-    awk -v c="$1" '{ print $c }' "$2" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-rt=$(median 1 "$work/restic.times")
-ct=$(median 1 "$work/cairn.times")
-rm_=$(median 2 "$work/restic.times")
-cm=$(median 2 "$work/cairn.times")
-
 echo
 echo "restore of latest snapshot: $src_files files, $src_dirs dirs, $((src_bytes / 1024 / 1024)) MiB;" \
     "repository ${repo_mb} MiB; median of $runs runs each"
 echo "restic: $("$restic" version | cut -d' ' -f1-2); cairn: $("$CAIRN" version 2>/dev/null | head -1 || echo "$CAIRN")"
-printf '%-16s %12s %12s %14s\n' "" restic cairn "cairn/restic"
-awk -v rt="$rt" -v ct="$ct" -v rm="$rm_" -v cm="$cm" 'BEGIN {
-    printf "%-16s %12.2f %12.2f %14.2f\n", "wall time (s)", rt, ct, (rt > 0 ? ct / rt : 0)
-    printf "%-16s %12.1f %12.1f %14.2f\n", "peak RSS (MiB)", rm / 1024, cm / 1024, (rm > 0 ? cm / rm : 0)
-}'
+report_header
+report_row restore
 echo "restored trees identical ($entries entries, content + metadata): $identical"
 echo "note: page caches could not be dropped (no privilege here), so the repository"
 echo "      and source were warm in memory: this compares CPU, decryption and write"
