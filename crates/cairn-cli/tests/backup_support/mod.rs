@@ -156,6 +156,15 @@ impl Repo {
         v
     }
 
+    /// The snapshot whose ID starts with `id` (restic 0.14's `--json`
+    /// summary prints the short ID, Cairn the full one).
+    pub fn snapshot(&self, id: &str) -> Value {
+        self.snapshots()
+            .into_iter()
+            .find(|s| s["id"].as_str().unwrap().starts_with(id))
+            .unwrap_or_else(|| panic!("no snapshot {id}"))
+    }
+
     /// Paths (as restic's `ls --json` prints them) in snapshot `id`.
     pub fn ls_paths(&self, id: &str) -> BTreeSet<String> {
         self.restic(["ls", "--json", id])
