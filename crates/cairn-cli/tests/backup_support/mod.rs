@@ -87,7 +87,19 @@ impl Repo {
 
     /// Base command: repository, password, per-tool cache, UTC, C locale.
     pub fn command(&self, tool: Tool) -> Command {
-        let mut c = Command::new(tool.program());
+        self.command_via(tool, &[])
+    }
+
+    /// `command`, but run through `wrapper` (e.g. `setpriv --reuid=…`).
+    pub fn command_via(&self, tool: Tool, wrapper: &[&str]) -> Command {
+        let mut c = match wrapper.split_first() {
+            None => Command::new(tool.program()),
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(tool.program());
+                c
+            }
+        };
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("RESTIC_") {
                 c.env_remove(&k);
