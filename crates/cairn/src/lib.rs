@@ -20,6 +20,7 @@
 
 pub mod backup;
 mod blob;
+pub mod check;
 pub mod dump;
 mod error;
 pub mod filter;
@@ -40,6 +41,7 @@ pub mod write;
 pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend};
 pub use cairn_format as format;
 pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
+pub use check::{CheckOptions, CheckProgress, CheckReport, ReadDataSubset};
 pub use error::{Error, Result};
 pub use forget::{ForgetOptions, ForgetResult, KeepPolicy};
 pub use index::{BlobLocation, Index, IndexBuilder};
