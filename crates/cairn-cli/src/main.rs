@@ -39,6 +39,13 @@ enum Command {
     List(commands::list::Args),
     /// List files in a snapshot
     Ls(commands::ls::Args),
+    /// Remove unneeded data from the repository
+    Prune(Box<commands::prune::Args>),
+    /// Repair a repository
+    Repair(commands::repair::Args),
+    /// Build a new index (the old name of `repair index`)
+    #[command(name = "rebuild-index", hide = true)]
+    RebuildIndex(commands::repair::IndexArgs),
     /// Extract the data from a snapshot
     Restore(Box<commands::restore::Args>),
     /// List all snapshots
@@ -62,6 +69,9 @@ fn main() {
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
+        Command::Prune(a) => commands::prune::run(&cli.global, *a),
+        Command::Repair(a) => commands::repair::run(&cli.global, a),
+        Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),

@@ -8,6 +8,8 @@ pub mod init;
 pub mod key;
 pub mod list;
 pub mod ls;
+pub mod prune;
+pub mod repair;
 pub mod restore;
 pub mod snapshots;
 pub mod unlock;

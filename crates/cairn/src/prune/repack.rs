@@ -1,0 +1,180 @@
+//! Copying the blobs still needed out of packs into new packs.
+//!
+//! Every blob is read, decrypted, decompressed and checked against its ID
+//! before it is copied, so a damaged blob stops the prune instead of being
+//! carried over. It is then stored the way a backup would store it now:
+//! compressed in version 2 (data blobs as the compression option says),
+//! raw in version 1. New packs are only written, never indexed here: the
+//! caller writes the new index naming them afterwards.
+
+use super::used::BlobSet;
+use super::PruneProgress;
+use crate::index::BlobLocation;
+use crate::repository::Repository;
+use crate::write::{Compression, PackBuilder, WriteOptions};
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use cairn_format::{compress_blob, BlobType, Id, IndexBlob, IndexPack};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// Copies every blob of `keep` found in `packs` into new packs and
+/// returns those packs (not yet indexed). Blobs copied are removed from
+/// `keep`; a blob stored in several of the packs is copied once.
+pub(crate) fn repack(
+    repo: &Repository,
+    packs: &BTreeSet<Id>,
+    keep: &mut BlobSet,
+    write: &WriteOptions,
+    progress: &dyn PruneProgress,
+) -> Result<Vec<IndexPack>> {
+    let mut work: BTreeMap<Id, Vec<BlobLocation>> =
+        packs.iter().map(|p| (*p, Vec::new())).collect();
+    for loc in repo.index().iter() {
+        if let Some(list) = work.get_mut(&loc.pack) {
+            if keep.remove(&(loc.blob_type, loc.id)) {
+                list.push(loc);
+            }
+        }
+    }
+    let writer = Packer::new(repo, write);
+    let work: Vec<(Id, Vec<BlobLocation>)> = work.into_iter().collect();
+    work.par_iter()
+        .try_for_each(|(pack, blobs)| -> Result<()> {
+            crate::interrupt::check()?;
+            copy_pack(repo, &writer, pack, blobs)?;
+            progress.pack_repacked();
+            Ok(())
+        })?;
+    writer.finish()
+}
+
+/// Copies `blobs` (all in `pack`) through `writer`, reading the pack once.
+fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocation]) -> Result<()> {
+    let Some(start) = blobs.iter().map(|b| b.offset).min() else {
+        return Ok(());
+    };
+    let end = blobs
+        .iter()
+        .map(|b| b.offset + u64::from(b.length))
+        .max()
+        .unwrap_or(start);
+    let bytes = repo
+        .backend()
+        .read_range(FileType::Pack, &pack.to_hex(), start, end - start)?;
+    for loc in blobs {
+        let from = (loc.offset - start) as usize;
+        let to = from + loc.length as usize;
+        let stored = bytes.get(from..to).ok_or_else(|| Error::BadBlob {
+            pack: *pack,
+            blob_type: loc.blob_type,
+            id: loc.id,
+            reason: "pack file is shorter than the index says".into(),
+        })?;
+        let plain = repo.decode_blob(loc, stored.to_vec())?;
+        writer.save(loc.blob_type, loc.id, &plain)?;
+    }
+    Ok(())
+}
+
+/// A small pack writer: one open pack per blob type, each finished pack
+/// written at once by the thread that filled it.
+struct Packer<'a> {
+    repo: &'a Repository,
+    pack_size: u64,
+    compression: Compression,
+    open: [Mutex<PackBuilder>; 2],
+    written: Mutex<Vec<IndexPack>>,
+}
+
+impl<'a> Packer<'a> {
+    fn new(repo: &'a Repository, write: &WriteOptions) -> Self {
+        Packer {
+            repo,
+            pack_size: write.pack_size,
+            compression: write.compression,
+            open: [
+                Mutex::new(PackBuilder::new()),
+                Mutex::new(PackBuilder::new()),
+            ],
+            written: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Encodes and appends one blob; writes the pack when it is full.
+    fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
+        let level = match (self.repo.config().version, blob_type) {
+            (1, _) => None,
+            (_, BlobType::Tree) => Compression::Auto.zstd_level(),
+            (_, BlobType::Data) => self.compression.zstd_level(),
+        };
+        // An empty blob cannot be marked compressed (length 0 means raw).
+        let (payload, uncompressed) = match level {
+            Some(level) if !plain.is_empty() => {
+                let n = u32::try_from(plain.len())
+                    .map_err(|_| Error::InvalidArgument(format!("blob {id} is too large")))?;
+                (compress_blob(plain, level), Some(n))
+            }
+            _ => (plain.to_vec(), None),
+        };
+        let sealed = self.repo.key().seal(&payload);
+        if sealed.len() as u64 >= self.pack_size {
+            let mut own = PackBuilder::new();
+            own.add(blob_type, id, &sealed, uncompressed)?;
+            return self.write_pack(own);
+        }
+        let slot = match blob_type {
+            BlobType::Data => &self.open[0],
+            BlobType::Tree => &self.open[1],
+        };
+        let full = {
+            let mut pack = slot.lock().expect("pack lock poisoned");
+            pack.add(blob_type, id, &sealed, uncompressed)?;
+            if pack.is_full(self.pack_size) {
+                Some(std::mem::take(&mut *pack))
+            } else {
+                None
+            }
+        };
+        match full {
+            Some(pack) => self.write_pack(pack),
+            None => Ok(()),
+        }
+    }
+
+    /// Seals the header and stores the pack.
+    fn write_pack(&self, pack: PackBuilder) -> Result<()> {
+        let done = pack.finish(self.repo.key());
+        self.repo
+            .backend()
+            .write(FileType::Pack, &done.id.to_hex(), &done.bytes)?;
+        let entry = IndexPack {
+            id: done.id,
+            blobs: done
+                .blobs
+                .into_iter()
+                .map(|b| IndexBlob {
+                    id: b.id,
+                    blob_type: b.blob_type,
+                    offset: b.offset,
+                    length: b.length,
+                    uncompressed_length: b.uncompressed_length,
+                })
+                .collect(),
+        };
+        self.written.lock().expect("pack list poisoned").push(entry);
+        Ok(())
+    }
+
+    /// Writes the packs still open; returns every pack written.
+    fn finish(self) -> Result<Vec<IndexPack>> {
+        for slot in &self.open {
+            let pack = std::mem::take(&mut *slot.lock().expect("pack lock poisoned"));
+            if !pack.is_empty() {
+                self.write_pack(pack)?;
+            }
+        }
+        Ok(self.written.into_inner().expect("pack list poisoned"))
+    }
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the option parsing and the pack decisions.
