@@ -27,10 +27,14 @@ enum Command {
     Backup(Box<commands::backup::Args>),
     /// Print internal objects to stdout
     Cat(commands::cat::Args),
+    /// Check the repository for errors
+    Check(commands::check::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
     /// Find files in snapshots
     Find(commands::find::Args),
+    /// Remove snapshots from the repository
+    Forget(Box<commands::forget::Args>),
     /// Initialize a new repository
     Init(commands::init::Args),
     /// Manage keys (passwords)
@@ -50,6 +54,8 @@ enum Command {
     Restore(Box<commands::restore::Args>),
     /// List all snapshots
     Snapshots(commands::snapshots::Args),
+    /// Modify tags on snapshots
+    Tag(commands::tag::Args),
     /// Remove locks other processes created
     Unlock(commands::unlock::Args),
     /// Print version information
@@ -63,8 +69,10 @@ fn main() {
     let result = match cli.command {
         Command::Backup(a) => commands::backup::run(&cli.global, *a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
+        Command::Check(a) => commands::check::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
+        Command::Forget(a) => commands::forget::run(&cli.global, *a),
         Command::Init(a) => commands::init::run(&cli.global, a),
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
@@ -74,6 +82,7 @@ fn main() {
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
+        Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
     };

@@ -350,11 +350,11 @@ pub fn go_time_string(t: &GoTime) -> String {
 }
 
 /// A node as restic's `ls` and `find` print it: the path, or with `long`
-/// the mode, owner, size, local mtime, path and link target.
-pub fn format_node(path: &[u8], node: &Node, long: bool) -> String {
-    let path = String::from_utf8_lossy(path);
+/// the mode, owner, size, local mtime, path and link target. Names are
+/// printed as their raw bytes, as restic does.
+pub fn format_node(path: &[u8], node: &Node, long: bool) -> Vec<u8> {
     if !long {
-        return path.into_owned();
+        return path.to_vec();
     }
     let type_bits: u32 = match node.node_type {
         NodeType::Dir => 1 << 31,
@@ -365,19 +365,19 @@ pub fn format_node(path: &[u8], node: &Node, long: bool) -> String {
         NodeType::Socket => 1 << 24,
         _ => 0,
     };
-    let target = if node.node_type == NodeType::Symlink {
-        format!(" -> {}", String::from_utf8_lossy(&node.link_target))
-    } else {
-        String::new()
-    };
-    format!(
-        "{} {:5} {:5} {:6} {} {}{}",
+    let mut line = format!(
+        "{} {:5} {:5} {:6} {} ",
         mode_string(type_bits | node.mode),
         node.uid,
         node.gid,
         node.size,
         local_time(&node.mtime),
-        path,
-        target
     )
+    .into_bytes();
+    line.extend_from_slice(path);
+    if node.node_type == NodeType::Symlink {
+        line.extend_from_slice(b" -> ");
+        line.extend_from_slice(&node.link_target);
+    }
+    line
 }

@@ -128,7 +128,9 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
                             local_time(&sn.snapshot.time)
                         );
                     }
-                    let _ = writeln!(out, "{}", format_node(path, node, args.long));
+                    let mut line = format_node(path, node, args.long);
+                    line.push(b'\n');
+                    let _ = out.write_all(&line);
                 }
                 Ok(Visit::Continue)
             },

@@ -70,12 +70,13 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         &mut |path, node| {
             let within = dirs.is_empty() || dirs.iter().any(|d| has_prefix(d, path));
             if within {
-                let line = if global.json {
-                    node_json(path, node).to_json()
+                let mut line = if global.json {
+                    node_json(path, node).to_json().into_bytes()
                 } else {
                     format_node(path, node, args.long)
                 };
-                if let Err(e) = writeln!(out, "{line}") {
+                line.push(b'\n');
+                if let Err(e) = out.write_all(&line) {
                     write_error = Some(e);
                     return Ok(Visit::Stop);
                 }

@@ -2,8 +2,10 @@
 
 pub mod backup;
 pub mod cat;
+pub mod check;
 pub mod dump;
 pub mod find;
+pub mod forget;
 pub mod init;
 pub mod key;
 pub mod list;
@@ -12,6 +14,7 @@ pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod snapshots;
+pub mod tag;
 pub mod unlock;
 pub mod version;
 
