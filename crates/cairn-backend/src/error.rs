@@ -1,7 +1,8 @@
 use crate::FileType;
 use std::io;
 
-/// What went wrong in a backend. Messages name the file, never credentials.
+/// What went wrong in a backend. Messages are one line and name the file or
+/// the location, never credentials.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {
@@ -45,6 +46,44 @@ pub enum BackendError {
         #[source]
         source: io::Error,
     },
+    /// A repository string that cannot be parsed (restic's wording).
+    #[error("{0}")]
+    InvalidLocation(String),
+    /// A backend option (`-o key=value`, `--cacert`, ...) that is unknown
+    /// or has a bad value.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// A kind of repository Cairn cannot open yet.
+    #[error("the {scheme} backend is not supported yet")]
+    Unsupported {
+        /// The scheme of the location (`s3`, `sftp`, ...).
+        scheme: String,
+    },
+    /// The server refused the credentials (HTTP 401 or 403 on access).
+    #[error("{location}: authentication failed (HTTP {status}); check the user name and password")]
+    Auth {
+        /// The location, with any password masked.
+        location: String,
+        /// The HTTP status the server answered.
+        status: u16,
+    },
+    /// An unexpected HTTP answer.
+    #[error("{context}: unexpected HTTP response ({status})")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The request (`POST data/1234...`), without credentials.
+        context: String,
+    },
+    /// A failure that may go away when tried again: connection refused or
+    /// reset, timeouts, an interrupted transfer, an injected fault.
+    #[error("{context}: {message}")]
+    Transient {
+        /// The operation.
+        context: String,
+        /// What happened, one line, without credentials.
+        message: String,
+    },
 }
 
 impl BackendError {
@@ -53,10 +92,45 @@ impl BackendError {
         matches!(self, BackendError::NotFound { .. })
     }
 
+    /// True if trying again later may succeed: [`BackendError::Transient`],
+    /// HTTP 5xx, 408 and 429, and I/O errors that are timeouts or broken
+    /// connections. Never for missing or existing files, bad names,
+    /// short reads, authentication or configuration errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BackendError::Transient { .. } => true,
+            BackendError::Http { status, .. } => {
+                // 507 Insufficient Storage will not go away by itself.
+                (*status >= 500 && *status != 507) || *status == 408 || *status == 429
+            }
+            BackendError::Io { source, .. } => {
+                use io::ErrorKind::*;
+                matches!(
+                    source.kind(),
+                    TimedOut
+                        | Interrupted
+                        | ConnectionReset
+                        | ConnectionAborted
+                        | ConnectionRefused
+                        | BrokenPipe
+                        | UnexpectedEof
+                ) || source.raw_os_error() == Some(libc::ESTALE)
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         BackendError::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    pub(crate) fn transient(context: impl Into<String>, message: impl Into<String>) -> Self {
+        BackendError::Transient {
+            context: context.into(),
+            message: message.into(),
         }
     }
 }

@@ -5,6 +5,11 @@
 //! a [`FileType`] and a name. Every store implements the one object-safe
 //! [`Backend`] trait, so the rest of Cairn works with `Arc<dyn Backend>`.
 //!
+//! [`Location::parse`] reads restic's repository strings and [`open`]
+//! gives the backend one names. Wrappers add behaviour to any backend:
+//! [`RetryBackend`] retries transient failures, [`LimitBackend`] bounds the
+//! operations in flight, [`FaultBackend`] injects failures in tests.
+//!
 //! ```
 //! use cairn_backend::{Backend, FileType, LocalBackend};
 //! let dir = tempfile::tempdir().unwrap();
@@ -18,10 +23,22 @@
 //! ```
 
 mod error;
+mod fault;
+mod limit;
 mod local;
+pub mod location;
+mod open;
+mod rest;
+mod retry;
 
 pub use error::{BackendError, Result};
+pub use fault::{Fault, FaultBackend, Op};
+pub use limit::LimitBackend;
 pub use local::LocalBackend;
+pub use location::{strip_password, Location, RestLocation};
+pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
+pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
+pub use retry::{RetryBackend, RetryPolicy, RetryReport};
 
 /// The kinds of file a repository holds, each in its own place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,4 +140,11 @@ pub trait Backend: Send + Sync {
 
     /// The size of one file, or [`BackendError::NotFound`].
     fn stat(&self, file_type: FileType, name: &str) -> Result<FileInfo>;
+
+    /// True if `write` replaces an existing file atomically. A store that
+    /// refuses to overwrite instead (rest-server) returns false, so a
+    /// retried upload first removes what a failed try may have stored.
+    fn has_atomic_replace(&self) -> bool {
+        true
+    }
 }

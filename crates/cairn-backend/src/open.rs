@@ -1,0 +1,198 @@
+//! Opening the backend a [`Location`] names, with restic's options.
+
+use crate::{
+    Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
+    RetryPolicy,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach a backend: restic's `-o key=value` extended options,
+/// `--cacert`, `--tls-client-cert`, and Cairn's timeouts.
+#[derive(Clone, Debug)]
+pub struct BackendOptions {
+    /// Extended options (`rest.connections=8`), keys lowercase, parsed
+    /// by [`BackendOptions::set_extended`].
+    pub extended: Vec<(String, String)>,
+    /// PEM files with the only root certificates to trust (`--cacert`);
+    /// empty means the system's and Mozilla's roots.
+    pub cacerts: Vec<PathBuf>,
+    /// A PEM file with a TLS client certificate and its private key
+    /// (`--tls-client-cert`).
+    pub tls_client_cert: Option<PathBuf>,
+    /// How long to wait for a TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Longest time one request may take in total; `None` for no limit
+    /// (packs may be large and links slow).
+    pub request_timeout: Option<Duration>,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        BackendOptions {
+            extended: Vec::new(),
+            cacerts: Vec::new(),
+            tls_client_cert: None,
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: None,
+        }
+    }
+}
+
+impl BackendOptions {
+    /// Adds `-o` values as restic reads them: `key=value` with the key
+    /// lowercased and both sides trimmed; no `=` means an empty value; an
+    /// empty key, or one given twice with different values, is an error.
+    pub fn set_extended<S: AsRef<str>>(&mut self, items: &[S]) -> Result<()> {
+        for item in items {
+            let (key, value) = item.as_ref().split_once('=').unwrap_or((item.as_ref(), ""));
+            let key = key.trim().to_lowercase();
+            let value = value.trim().to_string();
+            if key.is_empty() {
+                return Err(BackendError::InvalidOption(
+                    "empty key is not a valid option".into(),
+                ));
+            }
+            match self.extended.iter().find(|(k, _)| *k == key) {
+                Some((_, v)) if *v != value => {
+                    return Err(BackendError::InvalidOption(format!(
+                        "key {key:?} present more than once"
+                    )))
+                }
+                Some(_) => {}
+                None => self.extended.push((key, value)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The options of one namespace (`rest`), without the prefix.
+    fn namespace(&self, ns: &str) -> Vec<(&str, &str)> {
+        self.extended
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(ns)
+                    .and_then(|k| k.strip_prefix('.'))
+                    .map(|k| (k, v.as_str()))
+            })
+            .collect()
+    }
+
+    /// The connection limit for `scheme` from `-o SCHEME.connections=N`,
+    /// checking that every option of that namespace is known (restic:
+    /// "option rest.foo is not known"). Options of other backends are
+    /// ignored, as restic does.
+    pub fn connections(&self, scheme: &str) -> Result<Option<usize>> {
+        let mut connections = None;
+        for (key, value) in self.namespace(scheme) {
+            match key {
+                "connections" => {
+                    let n: usize = value.parse().map_err(|_| {
+                        BackendError::InvalidOption(format!(
+                            "invalid value {value:?} for option {scheme}.connections"
+                        ))
+                    })?;
+                    if n == 0 {
+                        return Err(BackendError::InvalidOption(format!(
+                            "{scheme}.connections must be at least 1"
+                        )));
+                    }
+                    connections = Some(n);
+                }
+                _ => {
+                    return Err(BackendError::InvalidOption(format!(
+                        "option {scheme}.{key} is not known"
+                    )))
+                }
+            }
+        }
+        Ok(connections)
+    }
+}
+
+/// restic's default number of concurrent connections for network backends.
+pub const DEFAULT_CONNECTIONS: usize = 5;
+
+/// Opens the store a location names, without wrappers. Local folders and
+/// rest-servers are supported; other schemes fail with
+/// [`BackendError::Unsupported`].
+pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
+    match location {
+        Location::Local { path } => {
+            opts.connections("local")?;
+            Ok(Arc::new(LocalBackend::new(path)))
+        }
+        Location::Rest(rest) => {
+            let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
+            Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        other => Err(BackendError::Unsupported {
+            scheme: other.scheme().to_string(),
+        }),
+    }
+}
+
+/// [`open`], then limits concurrency (network backends to
+/// `SCHEME.connections`, default 5; local folders only when the option is
+/// given) and retries transient failures with `policy`.
+pub fn open_wrapped(
+    location: &Location,
+    opts: &BackendOptions,
+    policy: RetryPolicy,
+) -> Result<Arc<dyn Backend>> {
+    let mut backend = open(location, opts)?;
+    let limit = match location {
+        Location::Local { .. } => opts.connections("local")?,
+        other => Some(
+            opts.connections(other.scheme())?
+                .unwrap_or(DEFAULT_CONNECTIONS),
+        ),
+    };
+    if let Some(n) = limit {
+        backend = Arc::new(LimitBackend::new(backend, n));
+    }
+    Ok(Arc::new(RetryBackend::new(backend, policy)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_options_follow_restics_rules() {
+        let mut o = BackendOptions::default();
+        o.set_extended(&[" Rest.Connections = 8 ", "s3.region=x", "flag"])
+            .unwrap();
+        assert_eq!(o.connections("rest").unwrap(), Some(8));
+        assert_eq!(o.connections("local").unwrap(), None);
+        o.set_extended(&["rest.connections=8"]).unwrap();
+        assert!(o.set_extended(&["rest.connections=9"]).is_err());
+        assert!(o.set_extended(&["=1"]).is_err());
+        let mut o = BackendOptions::default();
+        o.set_extended(&["rest.bogus=1"]).unwrap();
+        assert_eq!(
+            o.connections("rest").unwrap_err().to_string(),
+            "option rest.bogus is not known"
+        );
+        let mut o = BackendOptions::default();
+        o.set_extended(&["rest.connections=0"]).unwrap();
+        assert!(o.connections("rest").is_err());
+    }
+
+    #[test]
+    fn unsupported_schemes_say_so() {
+        let o = BackendOptions::default();
+        for s in ["s3:host/bucket", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
+            let l = Location::parse_with_env(s, |_| None).unwrap();
+            let e = open(&l, &o).err().expect(s);
+            assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
+            assert!(e.to_string().ends_with("backend is not supported yet"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let l = Location::parse(dir.path().to_str().unwrap()).unwrap();
+        let be = open_wrapped(&l, &o, RetryPolicy::default()).unwrap();
+        be.create().unwrap();
+        assert_eq!(be.location(), format!("local:{}", dir.path().display()));
+    }
+}
