@@ -164,6 +164,8 @@ impl Repository {
                     }),
                     Err(e) => {
                         progress.warn(&format!("skipped incomplete pack file: {id}: {e}"));
+                        report.packs_added.retain(|p| *p != id);
+                        report.packs_reindexed.retain(|p| p.0 != id);
                         report.packs_skipped.push((id, e.to_string()));
                     }
                 }

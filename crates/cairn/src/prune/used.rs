@@ -13,9 +13,10 @@ pub(crate) type BlobSet = HashSet<(BlobType, Id)>;
 /// refer to.
 ///
 /// Each tree is loaded once; the trees of one depth are loaded in
-/// parallel. A tree the index does not know is kept in the set (so that
-/// the caller reports it as missing) but cannot be descended into; any
-/// other failure to load a tree ends the search.
+/// parallel. A tree the index does not know, or whose pack is missing, is
+/// kept in the set (so that the caller refuses to prune, naming it or its
+/// pack) but cannot be descended into; any other failure to load a tree
+/// ends the search.
 pub(crate) fn find_used_blobs(repo: &Repository, roots: &[Id]) -> Result<BlobSet> {
     let mut used = BlobSet::new();
     let mut frontier: Vec<Id> = Vec::new();
@@ -50,7 +51,10 @@ pub(crate) fn find_used_blobs(repo: &Repository, roots: &[Id]) -> Result<BlobSet
 fn children(repo: &Repository, id: &Id) -> Result<(Vec<Id>, Vec<Id>)> {
     let tree = match repo.load_tree(id) {
         Ok(tree) => tree,
+        // Unknown to the index, or its pack is gone: reported as a missing
+        // blob or a missing needed pack once the walk is over.
         Err(Error::BlobNotFound { .. }) => return Ok((Vec::new(), Vec::new())),
+        Err(Error::Backend(e)) if e.is_not_found() => return Ok((Vec::new(), Vec::new())),
         Err(e) => {
             return Err(Error::InvalidArgument(format!(
                 "unable to load a tree from the repository: {e}"
