@@ -52,6 +52,8 @@ enum Command {
     RebuildIndex(commands::repair::IndexArgs),
     /// Extract the data from a snapshot
     Restore(Box<commands::restore::Args>),
+    /// Serve repositories over HTTP like rest-server
+    Serve(Box<commands::serve::Args>),
     /// List all snapshots
     Snapshots(commands::snapshots::Args),
     /// Modify tags on snapshots
@@ -81,6 +83,7 @@ fn main() {
         Command::Repair(a) => commands::repair::run(&cli.global, a),
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
+        Command::Serve(a) => commands::serve::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
