@@ -153,7 +153,9 @@ mod tests {
         );
         assert_eq!(p("2.5%").unwrap(), ReadDataSubset::Percent(2.5));
         assert_eq!(p("50M").unwrap(), ReadDataSubset::Bytes(50 << 20));
-        assert_eq!(p("4096").unwrap(), ReadDataSubset::Bytes(4096));
+        assert_eq!(p("4096b").unwrap(), ReadDataSubset::Bytes(4096));
+        // A bare number is one `n/t` part too few, as in restic.
+        assert!(p("4096").is_err());
         for bad in [
             "0/2", "3/2", "1/257", "1/2/3", "0%", "101%", "x%", "", "0", "1.5M", "abc",
         ] {
