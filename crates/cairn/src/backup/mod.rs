@@ -26,7 +26,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use targets::{Root, VirtualDir, VirtualEntry};
+use targets::{Root, Target, VirtualDir, VirtualEntry};
 
 /// Which snapshot to compare with to skip unchanged files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -211,24 +211,36 @@ pub fn backup(
     progress: &dyn BackupProgress,
 ) -> Result<BackupSummary> {
     let start = GoTime::now_local();
-    let mut targets = Vec::new();
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let mut targets: Vec<Target> = Vec::new();
+    let mut missing = Vec::new();
     for p in &opts.paths {
-        let abs = absolute_path(p)?;
-        std::fs::symlink_metadata(&abs).map_err(|e| Error::io(&abs, e))?;
-        targets.push(abs);
+        let target = Target::new(p, &cwd);
+        match std::fs::symlink_metadata(&target.path) {
+            Ok(_) => targets.push(target),
+            // restic skips a missing target with a warning when others exist.
+            Err(e) => {
+                let err = Error::io(&target.path, e);
+                progress.error(&target.path, &err);
+                missing.push((target.path, err));
+            }
+        }
     }
-    targets.sort();
-    targets.dedup();
+    targets.sort_by(|a, b| a.path.cmp(&b.path));
+    targets.dedup_by(|a, b| a.path == b.path);
     if targets.is_empty() && opts.stdin.is_none() {
-        return Err(Error::InvalidArgument(
-            "nothing to backup, please specify source files/dirs".into(),
-        ));
+        return Err(match missing.pop() {
+            Some((_, e)) => e,
+            None => {
+                Error::InvalidArgument("nothing to backup, please specify source files/dirs".into())
+            }
+        });
     }
     let snapshot_paths: Vec<String> = match &opts.stdin {
         Some(s) => vec![format!("/{}", s.filename)],
         None => targets
             .iter()
-            .map(|t| t.to_string_lossy().into_owned())
+            .map(|t| t.path.to_string_lossy().into_owned())
             .collect(),
     };
     let hostname = opts.host.clone().unwrap_or_else(host::hostname);
@@ -248,7 +260,8 @@ pub fn backup(
     };
     let engine =
         ChunkEngine::new(engine).map_err(|e| Error::InvalidArgument(format!("chunker: {e}")))?;
-    let excluder = Excluder::new(&opts.exclude, &targets)?;
+    let target_paths: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
+    let excluder = Excluder::new(&opts.exclude, &target_paths)?;
     let writer = BlobWriter::new(repo, opts.write.clone())?;
     let (root, errors, counts) = {
         let archiver = Archiver {
@@ -365,10 +378,10 @@ fn find_parent(
     }
 }
 
-fn save_targets(a: &Archiver<'_>, targets: &[PathBuf], parent: Option<&Tree>) -> Result<Id> {
+fn save_targets(a: &Archiver<'_>, targets: &[Target], parent: Option<&Tree>) -> Result<Id> {
     match targets::build(targets) {
-        Root::WholeFileSystem => {
-            let tree = a.save_dir_contents(Path::new("/"), parent)?;
+        Root::Dir(path) => {
+            let tree = a.save_dir_contents(&path, parent)?;
             a.save_tree(&tree)
         }
         Root::Virtual(dir) => save_virtual(a, &dir, parent),

@@ -26,28 +26,75 @@ pub enum VirtualEntry {
 /// What the root of the snapshot is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Root {
-    /// `/` itself is a target: the root tree is its content.
-    WholeFileSystem,
+    /// A target is stored at the root itself (`/`, or `.` given as a
+    /// relative path): the root tree is that directory's content.
+    Dir(PathBuf),
     /// The root tree is made of these entries.
     Virtual(VirtualDir),
 }
 
-/// Builds the virtual tree for absolute, cleaned target paths. A target
-/// inside another target is covered by the outer one and dropped.
-pub fn build(targets: &[PathBuf]) -> Root {
-    if targets.iter().any(|t| t == Path::new("/")) {
-        return Root::WholeFileSystem;
-    }
-    let mut root = VirtualDir::default();
-    for target in targets {
-        let parts: Vec<&[u8]> = target
+/// One backup target: where it is, and where it goes in the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Its absolute path on this machine.
+    pub path: PathBuf,
+    /// The folder its `components` are relative to: `/` for absolute
+    /// targets, the working directory for relative ones.
+    pub base: PathBuf,
+    /// Its place in the snapshot tree, as restic stores it: the components
+    /// of the path as given (cleaned), so `/srv/www` becomes `srv/www` and
+    /// a relative `src` stays `src`.
+    pub components: Vec<Vec<u8>>,
+}
+
+impl Target {
+    /// Where restic puts `given` (a path as the user typed it), with `cwd`
+    /// for relative paths.
+    pub fn new(given: &Path, cwd: &Path) -> Target {
+        let cleaned = PathBuf::from(std::ffi::OsString::from(std::ffi::OsStr::from_bytes(
+            &crate::filter::clean(given.as_os_str().as_bytes()),
+        )));
+        let absolute = if cleaned.is_absolute() {
+            cleaned.clone()
+        } else {
+            cwd.join(&cleaned)
+        };
+        let absolute = PathBuf::from(std::ffi::OsStr::from_bytes(&crate::filter::clean(
+            absolute.as_os_str().as_bytes(),
+        )));
+        // A relative path leaving the working directory cannot be mirrored;
+        // it is placed by its absolute path.
+        let relative_ok = !cleaned.is_absolute() && !cleaned.starts_with("..");
+        let (base, placed) = if relative_ok {
+            (cwd.to_path_buf(), &cleaned)
+        } else {
+            (PathBuf::from("/"), &absolute)
+        };
+        let components = placed
             .components()
             .filter_map(|c| match c {
-                Component::Normal(n) => Some(n.as_bytes()),
+                Component::Normal(n) => Some(n.as_bytes().to_vec()),
                 _ => None,
             })
             .collect();
-        insert(&mut root, Path::new("/"), &parts, target);
+        Target {
+            path: absolute,
+            base,
+            components,
+        }
+    }
+}
+
+/// Builds the virtual tree for the targets. A target inside another
+/// target is covered by the outer one and dropped.
+pub fn build(targets: &[Target]) -> Root {
+    if let Some(t) = targets.iter().find(|t| t.components.is_empty()) {
+        return Root::Dir(t.path.clone());
+    }
+    let mut root = VirtualDir::default();
+    for target in targets {
+        let parts: Vec<&[u8]> = target.components.iter().map(|c| c.as_slice()).collect();
+        insert(&mut root, &target.base, &parts, &target.path);
     }
     Root::Virtual(root)
 }
@@ -78,7 +125,9 @@ mod tests {
 
     #[test]
     fn mirrors_absolute_paths_and_merges_prefixes() {
-        let root = build(&["/srv/www".into(), "/srv/db/dump.sql".into(), "/etc".into()]);
+        let cwd = Path::new("/home/u");
+        let t = |p: &str| Target::new(Path::new(p), cwd);
+        let root = build(&[t("/srv/www"), t("/srv/db/dump.sql"), t("/etc")]);
         let Root::Virtual(root) = root else {
             panic!("not virtual")
         };
