@@ -88,7 +88,7 @@ impl Table {
         if bits == 0 {
             return 0;
         }
-        (usize::from(u16::from_be_bytes([id[0], id[1]])) >> (16 - bits)) as usize
+        usize::from(u16::from_be_bytes([id[0], id[1]])) >> (16 - bits)
     }
 
     /// The entries with this ID (usually one, or none).

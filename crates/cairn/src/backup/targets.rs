@@ -149,15 +149,35 @@ mod tests {
 
     #[test]
     fn inner_targets_are_covered_by_outer_ones() {
-        for order in [["/a".into(), "/a/b".into()], ["/a/b".into(), "/a".into()]] {
+        let cwd = Path::new("/home/u");
+        let t = |p: &str| Target::new(Path::new(p), cwd);
+        for order in [[t("/a"), t("/a/b")], [t("/a/b"), t("/a")]] {
             let Root::Virtual(root) = build(&order) else {
                 panic!()
             };
-            assert_eq!(
-                root.children[&b"a".to_vec()],
-                VirtualEntry::Target("/a".into())
-            );
+            let a = &root.children[&b"a".to_vec()];
+            assert_eq!(a, &VirtualEntry::Target("/a".into()));
         }
-        assert_eq!(build(&["/".into(), "/x".into()]), Root::WholeFileSystem);
+        assert_eq!(build(&[t("/"), t("/x")]), Root::Dir("/".into()));
+    }
+
+    #[test]
+    fn relative_targets_keep_their_relative_place() {
+        let cwd = Path::new("/home/u");
+        let t = Target::new(Path::new("src/../docs/"), cwd);
+        assert_eq!(t.path, Path::new("/home/u/docs"));
+        assert_eq!(t.components, [b"docs".to_vec()]);
+        let dot = build(&[Target::new(Path::new("."), cwd)]);
+        assert_eq!(dot, Root::Dir("/home/u".into()));
+        let up = Target::new(Path::new("../v"), cwd);
+        assert_eq!(
+            (up.base.as_path(), up.components.len()),
+            (Path::new("/"), 2)
+        );
+        let Root::Virtual(root) = build(&[Target::new(Path::new("a/b"), cwd)]) else {
+            panic!()
+        };
+        let a = &root.children[&b"a".to_vec()];
+        assert!(matches!(a, VirtualEntry::Intermediate(p, _) if p == Path::new("/home/u/a")));
     }
 }
