@@ -249,8 +249,8 @@ fn cairn_outcome(
 ) -> Outcome {
     let selected: Vec<_> = snaps
         .iter()
-        .cloned()
         .filter(|s| filter.matches(&s.snapshot))
+        .cloned()
         .collect();
     let mut out = Outcome::new();
     for (key, group) in group_snapshots(&selected, group_by) {

@@ -96,7 +96,7 @@ pub struct Args {
     /// Do not delete anything, just print what would be done
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Automatically run the 'prune' command if snapshots have been removed (not available yet)
+    /// Automatically run the 'prune' command if snapshots have been removed
     #[arg(long)]
     pub prune: bool,
     /// Tolerate given limit of unused data (prune option)
@@ -114,6 +114,9 @@ pub struct Args {
     /// Repack all uncompressed data (prune option)
     #[arg(long)]
     pub repack_uncompressed: bool,
+    /// Pack below-limit packfiles (prune option; allowed suffixes: k/K, m/M)
+    #[arg(long, value_name = "below-limit")]
+    pub repack_smaller_than: Option<String>,
 }
 
 impl Args {
@@ -137,6 +140,19 @@ impl Args {
                 .iter()
                 .map(|l| l.split(',').map(|t| t.trim().to_string()).collect())
                 .collect(),
+        }
+    }
+
+    /// The `prune` arguments the prune options describe.
+    fn prune_args(&self) -> super::prune::Args {
+        super::prune::Args {
+            dry_run: self.dry_run,
+            max_unused: self.max_unused.clone(),
+            max_repack_size: self.max_repack_size.clone(),
+            repack_cacheable_only: self.repack_cacheable_only,
+            repack_small: self.repack_small,
+            repack_uncompressed: self.repack_uncompressed,
+            repack_smaller_than: self.repack_smaller_than.clone(),
         }
     }
 
@@ -169,8 +185,11 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         now: None,
     };
     opts.policy.validate()?;
+    // As restic, the prune options are checked before anything is done.
+    let prune_args = args.prune_args();
+    prune_args.options(global)?;
     let repo = global.open_repository()?;
-    let _lock = if args.dry_run && global.no_lock {
+    let lock = if args.dry_run && global.no_lock {
         None
     } else {
         Some(global.lock_always(&repo, true)?)
@@ -226,8 +245,14 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
                 plan.remove.len()
             );
         }
-        bail!("prune is not available yet in cairn; the snapshots were forgotten, run `restic prune` to remove the unreferenced data");
+        // restic prunes under forget's lock; prune takes its own, so this
+        // one is given up first.
+        if let Some(lock) = lock {
+            lock.release()?;
+        }
+        return super::prune::run(global, prune_args);
     }
+    drop(lock);
     Ok(())
 }
 
