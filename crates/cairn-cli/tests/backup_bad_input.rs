@@ -38,7 +38,11 @@ fn missing_source_path() {
         "expected a short fatal error:\n{}",
         out.describe()
     );
-    assert!(out.stderr.contains("does-not-exist"), "error must name the path:\n{}", out.describe());
+    assert!(
+        out.stderr.contains("does-not-exist"),
+        "error must name the path:\n{}",
+        out.describe()
+    );
     assert!(r.repo_files("snapshots").is_empty(), "snapshot written");
     assert_no_lock(&r);
 
@@ -47,7 +51,15 @@ fn missing_source_path() {
     let src = r.path("src");
     write(&src.join("f"), b"data\n");
     for tool in [Tool::Restic, Tool::Cairn] {
-        let out = r.run(tool, ["backup".as_ref(), "--json".as_ref(), src.as_os_str(), missing.as_os_str()]);
+        let out = r.run(
+            tool,
+            [
+                "backup".as_ref(),
+                "--json".as_ref(),
+                src.as_os_str(),
+                missing.as_os_str(),
+            ],
+        );
         out.assert_no_panic();
         assert!(
             matches!(out.code, Some(0 | 3)),
@@ -68,12 +80,28 @@ fn missing_repository_and_wrong_password() {
     let src = r.path("src");
     write(&src.join("f"), b"data\n");
     let cases: [(&str, &str, &Path, i32); 2] = [
-        ("missing repository", "RESTIC_REPOSITORY", &r.path("no-repo"), 10),
-        ("wrong password", "RESTIC_PASSWORD_FILE", &r.path("wrong-password"), 12),
+        (
+            "missing repository",
+            "RESTIC_REPOSITORY",
+            &r.path("no-repo"),
+            10,
+        ),
+        (
+            "wrong password",
+            "RESTIC_PASSWORD_FILE",
+            &r.path("wrong-password"),
+            12,
+        ),
     ];
     fs::write(r.path("wrong-password"), "not it\n").unwrap();
     for (what, var, value, code) in cases {
-        let out = r.command(Tool::Cairn).env(var, value).arg("backup").arg(&src).output().unwrap();
+        let out = r
+            .command(Tool::Cairn)
+            .env(var, value)
+            .arg("backup")
+            .arg(&src)
+            .output()
+            .unwrap();
         let out = to_run(Tool::Cairn, vec!["backup".into()], out);
         out.assert_no_panic();
         assert_eq!(out.code, Some(code), "{what}:\n{}", out.describe());
@@ -83,7 +111,11 @@ fn missing_repository_and_wrong_password() {
             "{what}: expected a one-line error:\n{}",
             out.describe()
         );
-        assert!(out.stdout.is_empty(), "{what}: printed output:\n{}", out.describe());
+        assert!(
+            out.stdout.is_empty(),
+            "{what}: printed output:\n{}",
+            out.describe()
+        );
     }
     assert!(!r.path("no-repo").exists(), "backup created a repository");
     assert!(r.repo_files("snapshots").is_empty());
@@ -114,7 +146,12 @@ fn unreadable_files_as_unprivileged_user() {
     for p in [src.join("secret"), src.join("closed")] {
         std::os::unix::fs::lchown(&p, Some(0), Some(0)).unwrap();
     }
-    let setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    let setpriv = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
     let mut ids = Vec::new();
     for tool in [Tool::Restic, Tool::Cairn] {
         let out = r
@@ -124,10 +161,18 @@ fn unreadable_files_as_unprivileged_user() {
             .unwrap_or_else(|e| panic!("setpriv (util-linux) is needed: {e}"));
         let run: Run = to_run(tool, vec!["backup".into()], out);
         run.assert_no_panic();
-        assert_eq!(run.code, Some(3), "{} with unreadable files:\n{}", tool.name(), run.describe());
+        assert_eq!(
+            run.code,
+            Some(3),
+            "{} with unreadable files:\n{}",
+            tool.name(),
+            run.describe()
+        );
         for name in ["secret", "closed"] {
             assert!(
-                run.stderr.lines().any(|l| l.contains(&format!("src/{name}"))),
+                run.stderr
+                    .lines()
+                    .any(|l| l.contains(&format!("src/{name}"))),
                 "{}: no error line names {name}:\n{}",
                 tool.name(),
                 run.describe()
@@ -138,8 +183,14 @@ fn unreadable_files_as_unprivileged_user() {
     let (rp, cp) = (r.ls_paths(&ids[0]), r.ls_paths(&ids[1]));
     assert_eq!(rp, cp, "restic and cairn saved different paths");
     let secret = src.join("secret");
-    assert!(!cp.contains(secret.to_str().unwrap()), "the unreadable file is in the snapshot");
-    assert!(cp.iter().any(|p| p.ends_with("d0/f000.bin")), "readable files missing: {cp:?}");
+    assert!(
+        !cp.contains(secret.to_str().unwrap()),
+        "the unreadable file is in the snapshot"
+    );
+    assert!(
+        cp.iter().any(|p| p.ends_with("d0/f000.bin")),
+        "readable files missing: {cp:?}"
+    );
     assert_no_lock(&r);
     r.check(true);
 }
@@ -171,7 +222,12 @@ fn full_disk_mid_backup() {
     write(&src.join("big.bin"), &prng(60 << 20, 11));
     let out = r.cairn(["backup".as_ref(), src.as_os_str()]);
     out.assert_no_panic();
-    assert_ne!(out.code, Some(0), "backup into a full disk succeeded?\n{}", out.describe());
+    assert_ne!(
+        out.code,
+        Some(0),
+        "backup into a full disk succeeded?\n{}",
+        out.describe()
+    );
     assert!(
         out.stderr.to_lowercase().contains("no space left"),
         "the error must say the disk is full:\n{}",

@@ -15,7 +15,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use backup_support::fstree::{build_random_files, prng, write};
-use backup_support::{snapshot_id, Repo};
+use backup_support::Repo;
 use common::Tool;
 
 /// Files of the tree: 40 x 2.5 MiB random plus 300 small ones.
@@ -174,6 +174,5 @@ fn killed_backups_leave_a_valid_repository() {
     let last = r.snapshots().pop().expect("a snapshot");
     let id = last["id"].as_str().unwrap().to_owned();
     r.assert_restores(Tool::Restic, &id, &src, &src);
-    let _ = snapshot_id;
     eprintln!("crash test took {:?}", started.elapsed());
 }

@@ -13,10 +13,11 @@ mod backup_support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
 use std::process::Stdio;
 
-use backup_support::fstree::{self, build_full, build_random_files, copy_all, prng, write};
+use backup_support::fstree::{
+    self, build_full, build_random_files, build_select, copy_all, mutate, prng, write,
+};
 use backup_support::{num, snapshot_id, summary, to_run, Repo};
 use common::Tool;
 
@@ -83,7 +84,6 @@ fn pack_size_4_makes_several_valid_packs() {
     r.assert_restores(Tool::Restic, &id, &src, &src);
 }
 
-
 /// Cairn backs up into a repository restic made, and restic into one Cairn
 /// made; both pass `check --read-data` and restore with both tools.
 #[test]
@@ -108,28 +108,19 @@ fn cross_tool_repositories() {
 
 /// One tree changed between rounds, backed up alternately by restic and
 /// Cairn into one repository; each uses the other's snapshot as parent.
-fn mutate(src: &Path, round: u64) {
-    let p = |rel: &str| src.join(rel);
-    write(&p("files/small.txt"), format!("round {round}\n").as_bytes());
-    write(&p(&format!("new/round-{round}.bin")), &prng(600_000 + round as usize, 100 + round));
-    let f = fs::OpenOptions::new().write(true).open(p("files/multi-chunk.bin")).unwrap();
-    std::os::unix::fs::FileExt::write_at(&f, &prng(1024, 200 + round), round * 700_000).unwrap();
-    common::tree::set_xattr(&p("xattr/file"), "user.round", round.to_string().as_bytes());
-    match round {
-        1 => fs::remove_file(p("hardlinks/b")).unwrap(),
-        2 => fstree::chmod(&p("perms/r0444"), 0o640),
-        3 => fs::remove_file(p("files/medium.bin")).unwrap(),
-        _ => fs::rename(p("deep/level1"), p("deep/moved")).unwrap(),
-    }
-}
-
 #[test]
 fn interleaved_backups_by_both_tools() {
     let r = Repo::init("interleaved", Tool::Cairn, 2);
     let src = r.path("src");
     build_full(&src);
     let states = r.scratch("states");
-    let tools = [Tool::Restic, Tool::Cairn, Tool::Restic, Tool::Cairn, Tool::Restic];
+    let tools = [
+        Tool::Restic,
+        Tool::Cairn,
+        Tool::Restic,
+        Tool::Cairn,
+        Tool::Restic,
+    ];
     let mut files_total = 0;
     for (round, tool) in tools.iter().enumerate() {
         if round > 0 {
@@ -174,7 +165,10 @@ fn dedup_with_restic_both_ways() {
     {
         let src = r.path(&format!("src-{i}"));
         build_random_files(&src, 5, 4 << 20, 10 + i as u64);
-        write(&src.join("text.txt"), &fstree::prtext(1 << 20, 20 + i as u64));
+        write(
+            &src.join("text.txt"),
+            &fstree::prtext(1 << 20, 20 + i as u64),
+        );
         let a = r.backup(first, [&src]);
         assert!(num(&a, "data_blobs") >= 10, "{a}");
         let b = r.backup(second, ["--force".as_ref(), src.as_os_str()]);
@@ -185,8 +179,15 @@ fn dedup_with_restic_both_ways() {
             second.name(),
             first.name()
         );
-        assert!(num(&b, "data_added") < 64 << 10, "{} added more than trees: {b}", second.name());
-        assert_eq!(num(&b, "total_bytes_processed"), num(&a, "total_bytes_processed"));
+        assert!(
+            num(&b, "data_added") < 64 << 10,
+            "{} added more than trees: {b}",
+            second.name()
+        );
+        assert_eq!(
+            num(&b, "total_bytes_processed"),
+            num(&a, "total_bytes_processed")
+        );
     }
     r.check(true);
 }
@@ -204,8 +205,19 @@ fn incremental_backups_and_their_flags() {
     let rs = r.backup(Tool::Restic, ["--dry-run".as_ref(), s]);
     assert_eq!(r.repo_files(""), repo_before, "restic --dry-run wrote");
     let s1 = r.backup(Tool::Cairn, [s]);
-    for k in ["files_new", "dirs_new", "total_files_processed", "total_bytes_processed", "data_blobs", "tree_blobs"] {
-        assert_eq!(num(&rs, k), num(&s1, k), "{k}: restic --dry-run {rs}\ncairn {s1}");
+    for k in [
+        "files_new",
+        "dirs_new",
+        "total_files_processed",
+        "total_bytes_processed",
+        "data_blobs",
+        "tree_blobs",
+    ] {
+        assert_eq!(
+            num(&rs, k),
+            num(&s1, k),
+            "{k}: restic --dry-run {rs}\ncairn {s1}"
+        );
     }
     let n = num(&s1, "files_new");
     let dirs = num(&s1, "dirs_new");
@@ -213,17 +225,33 @@ fn incremental_backups_and_their_flags() {
     // unchanged: nothing read, nothing added
     let s2 = r.backup(Tool::Cairn, [s]);
     assert_eq!(
-        (num(&s2, "files_new"), num(&s2, "files_changed"), num(&s2, "files_unmodified")),
+        (
+            num(&s2, "files_new"),
+            num(&s2, "files_changed"),
+            num(&s2, "files_unmodified")
+        ),
         (0, 0, n),
         "{s2}"
     );
-    assert_eq!((num(&s2, "dirs_changed"), num(&s2, "dirs_unmodified")), (0, dirs), "{s2}");
-    assert_eq!((num(&s2, "data_blobs"), num(&s2, "tree_blobs")), (0, 0), "{s2}");
+    assert_eq!(
+        (num(&s2, "dirs_changed"), num(&s2, "dirs_unmodified")),
+        (0, dirs),
+        "{s2}"
+    );
+    assert_eq!(
+        (num(&s2, "data_blobs"), num(&s2, "tree_blobs")),
+        (0, 0),
+        "{s2}"
+    );
 
     // one file changed
     write(&src.join("files/small.txt"), b"hello, changed cairn\n");
     let s3 = r.backup(Tool::Cairn, [s]);
-    assert_eq!((num(&s3, "files_changed"), num(&s3, "files_unmodified")), (1, n - 1), "{s3}");
+    assert_eq!(
+        (num(&s3, "files_changed"), num(&s3, "files_unmodified")),
+        (1, n - 1),
+        "{s3}"
+    );
     assert_eq!(num(&s3, "data_blobs"), 1, "{s3}");
 
     // same size and mtime, new content: --ignore-ctime keeps the old
@@ -233,18 +261,34 @@ fn incremental_backups_and_their_flags() {
     common::tree::set_times(&stale, (0, 0), fstree::DEFAULT_MTIME);
     let s4 = r.backup(Tool::Cairn, ["--ignore-ctime".as_ref(), s]);
     assert_eq!(num(&s4, "files_unmodified"), n, "{s4}");
-    let dump = |id: &str| r.restic(["dump".as_ref(), id.as_ref(), stale.as_os_str()]).ok().stdout;
+    let dump = |id: &str| {
+        r.restic(["dump".as_ref(), id.as_ref(), stale.as_os_str()])
+            .ok()
+            .stdout
+    };
     assert_eq!(dump(&snapshot_id(&s4)), b"no trailing newline");
     let s5 = r.backup(Tool::Cairn, ["--force".as_ref(), s]);
-    assert_eq!((num(&s5, "files_new"), num(&s5, "files_unmodified")), (n, 0), "{s5}");
-    assert_eq!(num(&s5, "data_blobs"), 1, "--force must dedup all but the new content: {s5}");
+    assert_eq!(
+        (num(&s5, "files_new"), num(&s5, "files_unmodified")),
+        (n, 0),
+        "{s5}"
+    );
+    assert_eq!(
+        num(&s5, "data_blobs"),
+        1,
+        "--force must dedup all but the new content: {s5}"
+    );
     assert_eq!(dump(&snapshot_id(&s5)), b"NO TRAILING NEWLINE");
 
     // --skip-if-unchanged
     let count = r.snapshots().len();
     let s6 = r.backup(Tool::Cairn, ["--skip-if-unchanged".as_ref(), s]);
     assert!(s6.get("snapshot_id").is_none(), "{s6}");
-    assert_eq!(r.snapshots().len(), count, "--skip-if-unchanged wrote a snapshot");
+    assert_eq!(
+        r.snapshots().len(),
+        count,
+        "--skip-if-unchanged wrote a snapshot"
+    );
     write(&src.join("files/small.txt"), b"changed again\n");
     r.backup(Tool::Cairn, ["--skip-if-unchanged".as_ref(), s]);
     assert_eq!(r.snapshots().len(), count + 1);
@@ -253,7 +297,11 @@ fn incremental_backups_and_their_flags() {
     write(&src.join("new-file"), &prng(300_000, 77));
     let before = r.repo_files("");
     let s7 = r.backup(Tool::Cairn, ["--dry-run".as_ref(), s]);
-    assert_eq!((num(&s7, "files_new"), num(&s7, "data_blobs")), (1, 1), "{s7}");
+    assert_eq!(
+        (num(&s7, "files_new"), num(&s7, "data_blobs")),
+        (1, 1),
+        "{s7}"
+    );
     assert_eq!(r.repo_files(""), before, "--dry-run changed the repository");
     r.check(true);
 }
@@ -267,14 +315,26 @@ fn tags_host_time_and_json_like_restic() {
     let quiet = r.quiet_dir();
     let src = quiet.path().join("src");
     build_random_files(&src, 4, 50_000, 3);
-    let args = ["--tag", "a,b", "--tag", "c", "--host", "elsewhere", "--time", "2021-02-03 04:05:06"];
+    let args = [
+        "--tag",
+        "a,b",
+        "--tag",
+        "c",
+        "--host",
+        "elsewhere",
+        "--time",
+        "2021-02-03 04:05:06",
+    ];
     let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
     all.push(src.as_os_str());
     let rs = r.backup(Tool::Restic, &all);
     let cs = r.backup(Tool::Cairn, &all);
     let rkeys: BTreeSet<&String> = rs.as_object().unwrap().keys().collect();
     let ckeys: BTreeSet<&String> = cs.as_object().unwrap().keys().collect();
-    assert!(rkeys.is_subset(&ckeys), "summary keys: restic {rkeys:?}, cairn {ckeys:?}");
+    assert!(
+        rkeys.is_subset(&ckeys),
+        "summary keys: restic {rkeys:?}, cairn {ckeys:?}"
+    );
     let (rsn, csn) = (r.snapshot(&snapshot_id(&rs)), r.snapshot(&snapshot_id(&cs)));
     for k in ["tags", "hostname", "time", "paths", "username", "tree"] {
         assert_eq!(rsn[k], csn[k], "{k}: restic {rsn}\ncairn {csn}");
@@ -292,32 +352,31 @@ fn relative_targets_make_the_same_tree_as_restic() {
     let r = Repo::init("relative", Tool::Cairn, 2);
     let src = r.path("src");
     build_random_files(&src, 3, 10_000, 4);
-    for (cwd, target) in [(r.dir.path(), "src"), (src.as_path(), "."), (src.as_path(), "d1/../d2")] {
+    for (cwd, target) in [
+        (r.dir.path(), "src"),
+        (src.as_path(), "."),
+        (src.as_path(), "d1/../d2"),
+    ] {
         let mut ids = Vec::new();
         for tool in [Tool::Restic, Tool::Cairn] {
-            let out = r.command(tool).current_dir(cwd).args(["backup", "--json", target]).output().unwrap();
+            let out = r
+                .command(tool)
+                .current_dir(cwd)
+                .args(["backup", "--json", target])
+                .output()
+                .unwrap();
             let run = to_run(tool, vec![target.into()], out).ok();
             ids.push(snapshot_id(&summary(&run)));
         }
         let (rp, cp) = (r.ls_paths(&ids[0]), r.ls_paths(&ids[1]));
-        assert_eq!(rp, cp, "`backup {target}` in {}: restic's tree vs cairn's", cwd.display());
+        assert_eq!(
+            rp,
+            cp,
+            "`backup {target}` in {}: restic's tree vs cairn's",
+            cwd.display()
+        );
         assert_eq!(r.snapshot(&ids[0])["paths"], r.snapshot(&ids[1])["paths"]);
     }
-}
-
-/// Tree for the selection flags: patterns, caches, markers, sizes, names.
-fn build_select(src: &Path) {
-    let p = |rel: &str| src.join(rel);
-    for f in ["a.txt", "b.TMP", "c.tmp", "keep/x.tmp", "sub/deeper/e.txt", "sub/Mixed.Txt", "with space/f", "marked/sub/f", "badcache/data", "cachedir/data"] {
-        write(&p(f), f.as_bytes());
-    }
-    write(&p("big.bin"), &prng(2 << 20, 1));
-    write(&p("exactly-1M.bin"), &prng(1 << 20, 2));
-    write(&p("marked/.nobackup"), b"");
-    write(&p("cachedir/CACHEDIR.TAG"), b"Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n");
-    write(&p("badcache/CACHEDIR.TAG"), b"Signature: wrong\n");
-    write(&fstree::raw(src, b"caf\xe9/f"), b"latin1 dir");
-    std::os::unix::fs::symlink("big.bin", p("link-to-big")).unwrap();
 }
 
 /// The selection flags pick the same paths as restic's and record the same
@@ -334,17 +393,38 @@ fn selection_flags_pick_the_same_paths_as_restic() {
         fs::write(&f, body).unwrap();
         f.to_str().unwrap().to_owned()
     };
-    let excl = list("exclude", format!("# comment\n\n*.bin\n{s}/marked\n  \n").as_bytes());
-    let from = list("from", format!("# comment\n\n{s}/sub/*\n{s}/a.txt\n{s}/keep\n").as_bytes());
+    let excl = list(
+        "exclude",
+        format!("# comment\n\n*.bin\n{s}/marked\n  \n").as_bytes(),
+    );
+    let from = list(
+        "from",
+        format!("# comment\n\n{s}/sub/*\n{s}/a.txt\n{s}/keep\n").as_bytes(),
+    );
     let nomatch = list("nomatch", format!("{s}/a.txt\n{s}/nothing-*\n").as_bytes());
-    let verbatim = list("verbatim", format!("{s}/with space/f\n{s}/b.TMP\n").as_bytes());
+    let verbatim = list(
+        "verbatim",
+        format!("{s}/with space/f\n{s}/b.TMP\n").as_bytes(),
+    );
     let mut rawl = format!("{s}/c.tmp\0{s}/").into_bytes();
     rawl.extend_from_slice(b"caf\xe9\0");
     let rawf = list("raw", &rawl);
     let cases: Vec<Vec<String>> = vec![
-        vec!["--exclude".into(), "*.tmp".into(), "--exclude".into(), "sub/deeper".into(), s.clone()],
+        vec![
+            "--exclude".into(),
+            "*.tmp".into(),
+            "--exclude".into(),
+            "sub/deeper".into(),
+            s.clone(),
+        ],
         vec!["--exclude-file".into(), excl.clone(), s.clone()],
-        vec!["--iexclude".into(), "*.tmp".into(), "--iexclude".into(), "*mixed*".into(), s.clone()],
+        vec![
+            "--iexclude".into(),
+            "*.tmp".into(),
+            "--iexclude".into(),
+            "*mixed*".into(),
+            s.clone(),
+        ],
         vec!["--exclude-if-present".into(), ".nobackup".into(), s.clone()],
         vec!["--exclude-caches".into(), s.clone()],
         vec!["--exclude-larger-than".into(), "1M".into(), s.clone()],
@@ -353,15 +433,31 @@ fn selection_flags_pick_the_same_paths_as_restic() {
         vec!["--files-from".into(), nomatch],
         vec!["--files-from-verbatim".into(), verbatim],
         vec!["--files-from-raw".into(), rawf],
-        vec!["--files-from".into(), from, "--exclude".into(), "e.txt".into(), "--exclude-file".into(), excl],
+        vec![
+            "--files-from".into(),
+            from,
+            "--exclude".into(),
+            "e.txt".into(),
+            "--exclude-file".into(),
+            excl,
+        ],
     ];
     let mut problems = Vec::new();
     for case in &cases {
         let rs = r.backup(Tool::Restic, case);
-        let cr = r.run(Tool::Cairn, ["backup", "--json"].iter().map(|a| a.to_string()).chain(case.iter().cloned()));
+        let cr = r.run(
+            Tool::Cairn,
+            ["backup", "--json"]
+                .iter()
+                .map(|a| a.to_string())
+                .chain(case.iter().cloned()),
+        );
         cr.assert_no_panic();
         if cr.code != Some(0) {
-            problems.push(format!("{case:?}: cairn failed where restic succeeded:\n{}", cr.describe()));
+            problems.push(format!(
+                "{case:?}: cairn failed where restic succeeded:\n{}",
+                cr.describe()
+            ));
             continue;
         }
         let (rid, cid) = (snapshot_id(&rs), snapshot_id(&summary(&cr)));
@@ -378,11 +474,19 @@ fn selection_flags_pick_the_same_paths_as_restic() {
         let (rsn, csn) = (r.snapshot(&rid), r.snapshot(&cid));
         for k in ["paths", "excludes"] {
             if rsn[k] != csn[k] {
-                problems.push(format!("{case:?}: snapshot {k}: restic {}, cairn {}", rsn[k], csn[k]));
+                problems.push(format!(
+                    "{case:?}: snapshot {k}: restic {}, cairn {}",
+                    rsn[k], csn[k]
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// `--stdin`, `--stdin-filename`, `--stdin-from-command`; a failing
@@ -407,7 +511,14 @@ fn stdin_and_stdin_from_command() {
     };
     let dump = |id: &str, path: &str| r.restic(["dump", id, path]).ok().stdout;
     for tool in [Tool::Restic, Tool::Cairn] {
-        let s = summary(&piped(tool, &["--json", "--stdin", "--stdin-filename", "db.sql"], &data).ok());
+        let s = summary(
+            &piped(
+                tool,
+                &["--json", "--stdin", "--stdin-filename", "db.sql"],
+                &data,
+            )
+            .ok(),
+        );
         let id = snapshot_id(&s);
         assert_eq!(dump(&id, "/db.sql"), data, "{} --stdin", tool.name());
         let sn = r.snapshot(&id);
@@ -418,16 +529,44 @@ fn stdin_and_stdin_from_command() {
 
     let s = r.backup(
         Tool::Cairn,
-        ["--stdin-from-command", "--stdin-filename", "cmd.txt", "--", "sh", "-c", "printf 'from a command\\n'"],
+        [
+            "--stdin-from-command",
+            "--stdin-filename",
+            "cmd.txt",
+            "--",
+            "sh",
+            "-c",
+            "printf 'from a command\\n'",
+        ],
     );
     assert_eq!(dump(&snapshot_id(&s), "/cmd.txt"), b"from a command\n");
 
     let count = r.snapshots().len();
-    let bad = r.cairn(["backup", "--stdin-from-command", "--", "sh", "-c", "printf partial; exit 7"]);
+    let bad = r.cairn([
+        "backup",
+        "--stdin-from-command",
+        "--",
+        "sh",
+        "-c",
+        "printf partial; exit 7",
+    ]);
     bad.assert_no_panic();
-    assert_ne!(bad.code, Some(0), "a failing command must fail the backup:\n{}", bad.describe());
-    assert!(!bad.stderr.trim().is_empty(), "no error message:\n{}", bad.describe());
-    assert_eq!(r.snapshots().len(), count, "a snapshot was saved from a failed command");
+    assert_ne!(
+        bad.code,
+        Some(0),
+        "a failing command must fail the backup:\n{}",
+        bad.describe()
+    );
+    assert!(
+        !bad.stderr.trim().is_empty(),
+        "no error message:\n{}",
+        bad.describe()
+    );
+    assert_eq!(
+        r.snapshots().len(),
+        count,
+        "a snapshot was saved from a failed command"
+    );
     assert!(r.repo_files("locks").is_empty(), "lock left behind");
     r.check(false);
 }

@@ -278,3 +278,54 @@ pub fn copy_all(from: &Path, to: &Path) {
         .unwrap();
     assert!(st.success(), "cp -a {} {}", from.display(), to.display());
 }
+
+/// The changes between the rounds of the interleaved test.
+pub fn mutate(src: &Path, round: u64) {
+    let p = |rel: &str| src.join(rel);
+    write(&p("files/small.txt"), format!("round {round}\n").as_bytes());
+    write(
+        &p(&format!("new/round-{round}.bin")),
+        &prng(600_000 + round as usize, 100 + round),
+    );
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(p("files/multi-chunk.bin"))
+        .unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, &prng(1024, 200 + round), round * 700_000).unwrap();
+    set_xattr(&p("xattr/file"), "user.round", round.to_string().as_bytes());
+    match round {
+        1 => fs::remove_file(p("hardlinks/b")).unwrap(),
+        2 => chmod(&p("perms/r0444"), 0o640),
+        3 => fs::remove_file(p("files/medium.bin")).unwrap(),
+        _ => fs::rename(p("deep/level1"), p("deep/moved")).unwrap(),
+    }
+}
+
+/// Tree for the selection flags: patterns, caches, markers, sizes, names.
+pub fn build_select(src: &Path) {
+    let p = |rel: &str| src.join(rel);
+    for f in [
+        "a.txt",
+        "b.TMP",
+        "c.tmp",
+        "keep/x.tmp",
+        "sub/deeper/e.txt",
+        "sub/Mixed.Txt",
+        "with space/f",
+        "marked/sub/f",
+        "badcache/data",
+        "cachedir/data",
+    ] {
+        write(&p(f), f.as_bytes());
+    }
+    write(&p("big.bin"), &prng(2 << 20, 1));
+    write(&p("exactly-1M.bin"), &prng(1 << 20, 2));
+    write(&p("marked/.nobackup"), b"");
+    write(
+        &p("cachedir/CACHEDIR.TAG"),
+        b"Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n",
+    );
+    write(&p("badcache/CACHEDIR.TAG"), b"Signature: wrong\n");
+    write(&raw(src, b"caf\xe9/f"), b"latin1 dir");
+    std::os::unix::fs::symlink("big.bin", p("link-to-big")).unwrap();
+}
