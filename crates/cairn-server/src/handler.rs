@@ -76,7 +76,11 @@ pub(crate) async fn handle(
         )
     });
     let is_head = req.method() == Method::HEAD;
+    let method = req.method().clone();
     let (user, resp) = dispatch(&state, req).await;
+    if let Some(m) = &state.metrics {
+        m.record_request(method.as_str(), resp.status().as_u16());
+    }
     if let (Some(log), Some((request_line, referer, user_agent))) = (&state.access_log, log_info) {
         let size = if is_head {
             0

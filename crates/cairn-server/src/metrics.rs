@@ -3,8 +3,9 @@
 //! The counters have rest-server's names and labels
 //! (`rest_server_blob_{read,write,delete}_total` and `…_bytes_total`,
 //! labelled by user, repository folder and object type), so existing
-//! dashboards keep working. Two gauges are added: the bytes used under
-//! `--path` and the quota.
+//! dashboards keep working. Added: a request counter by method and status
+//! (`cairn_server_http_requests_total`) and two gauges, the bytes used
+//! under `--path` and the quota.
 
 use crate::route::ObjectType;
 use crate::space::Space;
@@ -32,6 +33,7 @@ type Labels = (String, String, ObjectType);
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     counters: Mutex<BTreeMap<Labels, [Counter; 3]>>,
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
 }
 
 /// Escapes a label value for the text format.
@@ -57,6 +59,12 @@ impl Metrics {
             .or_default()[op as usize];
         slot.count += 1;
         slot.bytes += bytes;
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn record_request(&self, method: &str, status: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((method.to_string(), status)).or_default() += 1;
     }
 
     /// The whole exposition text.
@@ -93,6 +101,23 @@ impl Metrics {
                 }
             }
         }
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let _ = writeln!(
+            out,
+            "# HELP cairn_server_http_requests_total HTTP requests answered, by method and status"
+        );
+        let _ = writeln!(out, "# TYPE cairn_server_http_requests_total counter");
+        for ((method, code), n) in requests {
+            let _ = writeln!(
+                out,
+                "cairn_server_http_requests_total{{code=\"{code}\",method=\"{}\"}} {n}",
+                escape(&method)
+            );
+        }
         let _ = writeln!(out, "# HELP cairn_server_space_used_bytes Bytes used by all repositories under the data directory");
         let _ = writeln!(out, "# TYPE cairn_server_space_used_bytes gauge");
         let _ = writeln!(out, "cairn_server_space_used_bytes {}", space.used());
@@ -117,7 +142,9 @@ mod tests {
         let m = Metrics::default();
         m.record("al\"ice", "r", ObjectType::Data, Operation::Write, 10);
         m.record("al\"ice", "r", ObjectType::Data, Operation::Write, 5);
+        m.record_request("GET", 404);
         let text = m.render(&Space::new(7, Some(9)));
+        assert!(text.contains("cairn_server_http_requests_total{code=\"404\",method=\"GET\"} 1"));
         assert!(text.contains(
             "rest_server_blob_write_bytes_total{repo=\"r\",type=\"data\",user=\"al\\\"ice\"} 15"
         ));

@@ -19,6 +19,9 @@ use tokio::io::AsyncWriteExt as _;
 
 /// Write buffer size between the network and the file.
 const BUFFER: usize = 256 * 1024;
+/// An upload that sends nothing for this long is abandoned (and its
+/// temporary file removed), so stalled clients cannot pile up files.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Why an upload was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +167,11 @@ where
     let mut out = tokio::io::BufWriter::with_capacity(BUFFER, file);
     let mut hasher = upload.expected_sha256.map(|_| sha2::Sha256::new());
 
-    while let Some(frame) = body.frame().await {
+    loop {
+        let next = tokio::time::timeout(IDLE_TIMEOUT, body.frame())
+            .await
+            .map_err(|_| SaveError::Body("no data received for 5 minutes".into()))?;
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| SaveError::Body(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers

@@ -253,6 +253,7 @@ fn prometheus_metrics() {
     assert!(value("rest_server_blob_write_total{repo=\"m\",type=\"snapshots\",user=\"\"}") == 1);
     assert_eq!(value("cairn_server_space_used_bytes"), on_disk);
     assert!(text.contains("# TYPE rest_server_blob_delete_total counter"));
+    assert!(value("cairn_server_http_requests_total{code=\"200\",method=\"POST\"}") > 0);
 }
 
 #[test]
