@@ -2,7 +2,7 @@
 
 use crate::{
     Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
-    RetryPolicy,
+    RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -135,11 +135,13 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
 
 /// [`open`], then limits concurrency (network backends to
 /// `SCHEME.connections`, default 5; local folders only when the option is
-/// given) and retries transient failures with `policy`.
+/// given) and retries transient failures with `policy`, calling `report`
+/// before each retry.
 pub fn open_wrapped(
     location: &Location,
     opts: &BackendOptions,
     policy: RetryPolicy,
+    report: Option<RetryReport>,
 ) -> Result<Arc<dyn Backend>> {
     let mut backend = open(location, opts)?;
     let limit = match location {
@@ -152,7 +154,11 @@ pub fn open_wrapped(
     if let Some(n) = limit {
         backend = Arc::new(LimitBackend::new(backend, n));
     }
-    Ok(Arc::new(RetryBackend::new(backend, policy)))
+    let mut retry = RetryBackend::new(backend, policy);
+    if let Some(report) = report {
+        retry = retry.with_report(report);
+    }
+    Ok(Arc::new(retry))
 }
 
 #[cfg(test)]
@@ -191,7 +197,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let l = Location::parse(dir.path().to_str().unwrap()).unwrap();
-        let be = open_wrapped(&l, &o, RetryPolicy::default()).unwrap();
+        let be = open_wrapped(&l, &o, RetryPolicy::default(), None).unwrap();
         be.create().unwrap();
         assert_eq!(be.location(), format!("local:{}", dir.path().display()));
     }

@@ -142,8 +142,10 @@ impl RestBackend {
 
     /// Sends a request; transport failures are transient.
     fn send(&self, req: RequestBuilder, what: &str) -> Result<Response> {
-        req.send()
-            .map_err(|e| BackendError::transient(format!("{} {what}", self.display), chain(&e)))
+        // The URL is in the context already (and never has credentials).
+        req.send().map_err(|e| {
+            BackendError::transient(format!("{} {what}", self.display), chain(&e.without_url()))
+        })
     }
 
     /// Maps a non-success status to an error.

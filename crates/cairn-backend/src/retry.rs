@@ -93,7 +93,8 @@ impl RetryBackend {
         }
     }
 
-    /// Calls `report` before each retry (restic prints these on stderr).
+    /// Calls `report` before each retry once some operation has succeeded
+    /// (restic prints these on stderr).
     pub fn with_report(mut self, report: RetryReport) -> Self {
         self.report = Some(report);
         self
@@ -119,7 +120,8 @@ impl RetryBackend {
                 }
                 return Err(err);
             }
-            let budget = if self.contacted.load(Ordering::Relaxed) {
+            let contacted = self.contacted.load(Ordering::Relaxed);
+            let budget = if contacted {
                 p.max_elapsed
             } else {
                 p.max_elapsed.min(p.first_contact_max_elapsed)
@@ -128,7 +130,9 @@ impl RetryBackend {
             if attempt >= p.max_attempts || start.elapsed() + wait > budget {
                 return Err(err);
             }
-            if let Some(report) = &self.report {
+            // Before first contact the budget is short and the final error
+            // says it all: report only retries of a backend that worked.
+            if let Some(report) = self.report.as_ref().filter(|_| contacted) {
                 report(&what(), &err, wait);
             }
             std::thread::sleep(wait);
