@@ -1,7 +1,7 @@
 //! Options every command takes, and opening the repository they name.
 
 use anyhow::{anyhow, bail, Context, Result};
-use cairn::{Backend, LocalBackend, Repository};
+use cairn::{Backend, Repository};
 use clap::Args;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -77,8 +77,25 @@ pub struct GlobalOptions {
     )]
     pub compression: String,
     /// Set extended option (key=value, can be specified multiple times)
-    #[arg(short = 'o', long = "option", global = true)]
+    #[arg(short = 'o', long = "option", global = true, value_delimiter = ',')]
     pub options: Vec<String>,
+    /// File to load root certificates from (default: use system certificates)
+    #[arg(
+        long = "cacert",
+        env = "RESTIC_CACERT",
+        global = true,
+        value_delimiter = ',',
+        value_name = "file"
+    )]
+    pub cacert: Vec<PathBuf>,
+    /// Path to a file containing PEM encoded TLS client certificate and private key
+    #[arg(
+        long = "tls-client-cert",
+        env = "RESTIC_TLS_CLIENT_CERT",
+        global = true,
+        value_name = "file"
+    )]
+    pub tls_client_cert: Option<PathBuf>,
     /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
     #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
     pub retry_lock: Option<std::time::Duration>,
@@ -142,7 +159,18 @@ impl GlobalOptions {
 
     /// Opens the backend the location names.
     pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        open_backend(&self.location()?)
+        open_backend_with(&self.location()?, &self.backend_options()?)
+    }
+
+    /// `-o`, `--cacert` and `--tls-client-cert` for the backend.
+    pub fn backend_options(&self) -> Result<cairn_backend::BackendOptions> {
+        let mut opts = cairn_backend::BackendOptions {
+            cacerts: self.cacert.clone(),
+            tls_client_cert: self.tls_client_cert.clone(),
+            ..Default::default()
+        };
+        opts.set_extended(&self.options)?;
+        Ok(opts)
     }
 
     /// Opens the repository with its password (the index is not loaded).
@@ -221,17 +249,27 @@ fn first_line(s: &str) -> String {
 
 /// Parses a restic repository string into a backend.
 pub fn open_backend(location: &str) -> Result<Arc<dyn Backend>> {
-    let path = match location.split_once(':') {
-        Some(("local", rest)) => rest,
-        Some((
-            scheme @ ("rest" | "s3" | "sftp" | "rclone" | "b2" | "azure" | "gs" | "swift"),
-            _,
-        )) => {
-            return Err(anyhow!(
-                "the {scheme} backend is not supported yet; use a local path"
-            ));
-        }
-        _ => location,
+    open_backend_with(location, &cairn_backend::BackendOptions::default())
+}
+
+/// Parses a restic repository string and opens its backend with `opts`,
+/// retrying transient failures (reported on stderr as restic does).
+pub fn open_backend_with(
+    location: &str,
+    opts: &cairn_backend::BackendOptions,
+) -> Result<Arc<dyn Backend>> {
+    let loc = cairn_backend::Location::parse(location)
+        .map_err(|e| anyhow!("parsing repository location failed: {e}"))?;
+    let report = |op: &str, err: &cairn::BackendError, wait: std::time::Duration| {
+        eprintln!(
+            "{op} returned error, retrying after {}: {err}",
+            cairn::lock::go_duration_string(wait)
+        );
     };
-    Ok(Arc::new(LocalBackend::new(path)))
+    Ok(cairn_backend::open_wrapped(
+        &loc,
+        opts,
+        cairn_backend::RetryPolicy::default(),
+        Some(Arc::new(report)),
+    )?)
 }
