@@ -345,6 +345,34 @@ mod tests {
     }
 
     #[test]
+    fn estale_and_eintr_are_retried_a_bounded_number_of_times() {
+        let mut calls = 0;
+        let r = retry(|| {
+            calls += 1;
+            match calls {
+                1 => Err(io::Error::from_raw_os_error(libc::ESTALE)),
+                2 => Err(io::Error::from_raw_os_error(libc::EINTR)),
+                _ => Ok(calls),
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+        let mut calls = 0;
+        let r: io::Result<()> = retry(|| {
+            calls += 1;
+            Err(io::Error::from_raw_os_error(libc::ESTALE))
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ESTALE));
+        assert_eq!(calls, TRANSIENT_RETRIES + 1);
+        let mut calls = 0;
+        let r: io::Result<()> = retry(|| {
+            calls += 1;
+            Err(io::Error::from_raw_os_error(libc::EIO))
+        });
+        assert!(r.is_err());
+        assert_eq!(calls, 1, "other errors are not retried");
+    }
+
+    #[test]
     fn written_files_are_read_only_and_leave_no_temp_files() {
         let dir = tempfile::tempdir().unwrap();
         let be = LocalBackend::new(dir.path());
