@@ -7,8 +7,16 @@ if [ "$secs" = 0 ]; then echo "fuzz: skipped (0 seconds)"; exit 0; fi
 if [ ! -d fuzz/fuzz_targets ]; then echo "fuzz: no targets" >&2; exit 1; fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cd fuzz
+# cargo-fuzz needs nightly compiler flags: use a nightly toolchain when the
+# machine has one, else let the stable compiler accept them.
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    toolchain=(+nightly)
+else
+    export RUSTC_BOOTSTRAP=1
+fi
 for t in fuzz_targets/*.rs; do
     name=$(basename "$t" .rs)
     echo "== fuzz $name (${secs}s)"
-    cargo +nightly fuzz run "$name" -- -max_total_time="$secs" -rss_limit_mb=2048
+    cargo "${toolchain[@]}" fuzz run "$name" -- -max_total_time="$secs" -rss_limit_mb=2048
 done

@@ -6,6 +6,9 @@ set -euo pipefail
 need=()
 command -v restic >/dev/null || need+=(restic)
 command -v setfattr >/dev/null || need+=(attr)
+command -v rclone >/dev/null || need+=(rclone)
+command -v curl >/dev/null || need+=(curl)
+command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need root to apt-get install ${need[*]}" >&2

@@ -29,6 +29,17 @@ impl std::fmt::Display for ExitCode {
 
 impl std::error::Error for ExitCode {}
 
+/// Lets a closed pipe end the process quietly, as it ends restic:
+/// `cairn ls latest | head` must not panic when `head` exits.
+pub fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists;
+    // setting a signal's disposition to SIG_DFL installs no handler code
+    // and has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// How long a command may take to wind down after Ctrl-C before the
 /// process exits anyway.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);

@@ -65,6 +65,7 @@ enum Command {
 }
 
 fn main() {
+    exit::restore_sigpipe();
     exit::install_interrupt_handler();
     drop_empty_restic_variables();
     let cli = Cli::parse();

@@ -54,6 +54,8 @@ pub struct BackupBar {
     files: std::sync::atomic::AtomicU64,
     bytes: std::sync::atomic::AtomicU64,
     errors: std::sync::atomic::AtomicU64,
+    total_files: std::sync::atomic::AtomicU64,
+    total_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl BackupBar {
@@ -78,19 +80,40 @@ impl BackupBar {
             files: Default::default(),
             bytes: Default::default(),
             errors: Default::default(),
+            total_files: Default::default(),
+            total_bytes: Default::default(),
         }
     }
 
     fn update(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let (files, bytes) = (self.files.load(Relaxed), self.bytes.load(Relaxed));
+        let (total_files, total_bytes) = (
+            self.total_files.load(Relaxed),
+            self.total_bytes.load(Relaxed),
+        );
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        self.bar.set_message(format!(
-            "{files} files, {} ({}/s), {} errors",
+        let rate = bytes as f64 / secs;
+        // ETA from the byte rate so far, once the scanner has a total.
+        let eta = (total_bytes > bytes && rate > 0.0)
+            .then(|| ((total_bytes - bytes) as f64 / rate) as u64);
+        let percent = if total_bytes > 0 {
+            (bytes as f64 / total_bytes as f64).min(1.0)
+        } else {
+            0.0
+        };
+        let mut msg = format!(
+            "{:.2}%  {files} files {}, total {total_files} files {}, {}/s, {} errors",
+            percent * 100.0,
             crate::output::format_bytes(bytes),
-            crate::output::format_bytes((bytes as f64 / secs) as u64),
+            crate::output::format_bytes(total_bytes),
+            crate::output::format_bytes(rate as u64),
             self.errors.load(Relaxed)
-        ));
+        );
+        if let Some(eta) = eta {
+            msg.push_str(&format!(", ETA {}:{:02}", eta / 60, eta % 60));
+        }
+        self.bar.set_message(msg);
         if self.json {
             let mut last = self.last_status.lock().expect("status lock poisoned");
             if last.elapsed() >= std::time::Duration::from_secs(1) {
@@ -98,7 +121,13 @@ impl BackupBar {
                 let mut o = crate::output::JsonObject::default();
                 o.set("message_type", "status");
                 o.set("seconds_elapsed", self.started.elapsed().as_secs());
+                if let Some(eta) = eta {
+                    o.set("seconds_remaining", eta);
+                }
+                o.set("percent_done", percent);
+                o.set("total_files", total_files);
                 o.set("files_done", files);
+                o.set("total_bytes", total_bytes);
                 o.set("bytes_done", bytes);
                 o.set("error_count", self.errors.load(Relaxed));
                 println!("{}", o.to_json());
@@ -113,6 +142,13 @@ impl BackupBar {
 }
 
 impl cairn::backup::BackupProgress for BackupBar {
+    fn scanned(&self, files: u64, bytes: u64, _done: bool) {
+        self.total_files
+            .store(files, std::sync::atomic::Ordering::Relaxed);
+        self.total_bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn bytes_done(&self, n: u64) {
         self.bytes
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);

@@ -180,7 +180,8 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
     .into_iter()
     .flatten()
     .collect();
-    opts.recorded_excludes = args.exclude.iter().chain(&args.iexclude).cloned().collect();
+    // restic records only the --exclude patterns in the snapshot.
+    opts.recorded_excludes = args.exclude.clone();
     opts.exclude = ExcludeOptions {
         excludes,
         exclude_if_present: args.exclude_if_present.clone(),
@@ -216,6 +217,7 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
     opts.ignore_inode = args.ignore_inode;
     opts.ignore_ctime = args.ignore_ctime || args.ignore_inode;
     opts.skip_if_unchanged = args.skip_if_unchanged;
+    opts.scan = !args.no_scan;
     opts.chunker = match args.chunker.as_str() {
         "rabin" => ChunkerChoice::Rabin,
         "fastcdc" => ChunkerChoice::FastCdc,

@@ -10,6 +10,7 @@
 mod archiver;
 pub mod exclude;
 pub mod fsnode;
+mod scan;
 mod targets;
 
 pub use exclude::{ExcludeOptions, Excluder};
@@ -86,6 +87,9 @@ pub struct BackupOptions {
     pub ignore_ctime: bool,
     /// Save no snapshot if nothing changed since the parent.
     pub skip_if_unchanged: bool,
+    /// Count files and bytes beside the backup for progress (`--no-scan`
+    /// turns it off).
+    pub scan: bool,
     /// Chunker choice.
     pub chunker: ChunkerChoice,
     /// Pack size and compression.
@@ -107,6 +111,7 @@ impl Default for BackupOptions {
             ignore_inode: false,
             ignore_ctime: false,
             skip_if_unchanged: false,
+            scan: true,
             chunker: ChunkerChoice::Rabin,
             write: WriteOptions::default(),
         }
@@ -128,6 +133,11 @@ pub trait BackupProgress: Sync {
     /// A file or folder could not be saved; the backup goes on.
     fn error(&self, path: &Path, error: &Error) {
         let _ = (path, error);
+    }
+    /// The scanner has counted `files` files of `bytes` bytes to back up
+    /// so far; `done` once it has seen everything.
+    fn scanned(&self, files: u64, bytes: u64, done: bool) {
+        let _ = (files, bytes, done);
     }
 }
 
@@ -276,10 +286,20 @@ pub fn backup(
             counts: Counts::default(),
             errors: Mutex::new(Vec::new()),
         };
-        let root = match opts.stdin.take() {
-            Some(stdin) => save_stdin(&archiver, stdin),
-            None => save_targets(&archiver, &targets, parent_tree.as_ref()),
-        };
+        let stop_scan = std::sync::atomic::AtomicBool::new(false);
+        let root = std::thread::scope(|s| {
+            if opts.scan && opts.stdin.is_none() {
+                let paths: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
+                let (excluder, stop) = (&excluder, &stop_scan);
+                s.spawn(move || scan::scan(&paths, excluder, progress, stop));
+            }
+            let root = match opts.stdin.take() {
+                Some(stdin) => save_stdin(&archiver, stdin),
+                None => save_targets(&archiver, &targets, parent_tree.as_ref()),
+            };
+            stop_scan.store(true, std::sync::atomic::Ordering::Relaxed);
+            root
+        });
         let errors = archiver
             .errors
             .into_inner()
