@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: back up a directory into a new
-# local repository, list its snapshots and files, and restore it with cairn.
-#
-# Until `cairn backup` lands (issue 3) the backup itself is made by Debian's
-# restic; listing and restoring are cairn's.
+# local repository, list its snapshots and files, and restore it, all with
+# cairn; then Debian's restic checks the repository cairn wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
@@ -14,13 +12,8 @@ trap 'rm -rf "$work"' EXIT
 export RESTIC_REPOSITORY=$work/repo RESTIC_PASSWORD=demo-password
 src=${1:-$PWD/crates}
 echo "== backing up $src into $RESTIC_REPOSITORY"
-if "$cairn" backup --help >/dev/null 2>&1; then
-    "$cairn" init
-    "$cairn" backup "$src"
-else
-    restic init --quiet
-    restic backup --quiet "$src"
-fi
+"$cairn" init
+"$cairn" backup "$src"
 echo "== cairn snapshots"
 "$cairn" snapshots
 echo "== cairn ls latest (first 10 entries)"
@@ -28,3 +21,5 @@ echo "== cairn ls latest (first 10 entries)"
 echo "== cairn restore latest"
 "$cairn" restore latest --target "$work/restored"
 diff -r "$src" "$work/restored$src" && echo "restored tree is identical to $src"
+echo "== restic check --read-data"
+restic check --read-data
