@@ -145,7 +145,7 @@ pub fn node_fields(node: &Node) -> JsonObject {
 pub fn node_json(path: &[u8], node: &Node) -> JsonObject {
     let mut m = JsonObject::default();
     m.set("name", String::from_utf8_lossy(&node.name).into_owned());
-    m.set("type", node_type_name(&node.node_type));
+    m.set("type", node.node_type.as_str());
     m.set("path", String::from_utf8_lossy(path).into_owned());
     m.set("uid", node.uid);
     m.set("gid", node.gid);
@@ -163,21 +163,6 @@ pub fn node_json(path: &[u8], node: &Node) -> JsonObject {
     m.set("struct_type", "node");
     m.set("message_type", "node");
     m
-}
-
-/// restic's name for a node type.
-pub fn node_type_name(t: &NodeType) -> &str {
-    match t {
-        NodeType::File => "file",
-        NodeType::Dir => "dir",
-        NodeType::Symlink => "symlink",
-        NodeType::Dev => "dev",
-        NodeType::Chardev => "chardev",
-        NodeType::Fifo => "fifo",
-        NodeType::Socket => "socket",
-        NodeType::Irregular => "irregular",
-        NodeType::Other(s) => s,
-    }
 }
 
 /// Prints a table the way restic's table package lays it out: columns

@@ -85,6 +85,19 @@ impl IndexFile {
     }
 }
 
+impl From<&crate::pack::PackedBlob> for IndexBlob {
+    /// The index entry describing a blob of a pack header.
+    fn from(b: &crate::pack::PackedBlob) -> IndexBlob {
+        IndexBlob {
+            id: b.id,
+            blob_type: b.blob_type,
+            offset: b.offset,
+            length: b.length,
+            uncompressed_length: b.uncompressed_length,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,22 +63,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         let t = (n.mtime.unix_secs, n.mtime.nanos);
         oldest.is_none_or(|o| t >= (o, 0)) && newest.is_none_or(|o| t <= (o, 0))
     };
-    let snaps: Vec<StoredSnapshot> = if args.snapshots.is_empty() {
-        let (snaps, problems) = repo.snapshots()?;
-        for p in problems {
-            eprintln!("Warning: {p}");
-        }
-        snaps
-            .into_iter()
-            .filter(|s| filter.matches(&s.snapshot))
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for id in &args.snapshots {
-            v.push(repo.find_snapshot(id, &filter)?);
-        }
-        v
-    };
+    let snaps: Vec<StoredSnapshot> = super::select_snapshots(&repo, &args.snapshots, &filter)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut groups: Vec<String> = Vec::new();
     let mut first_text_group = true;

@@ -57,3 +57,27 @@ pub fn split_snapshot_spec(spec: &str) -> (&str, Option<&str>) {
         None => (spec, None),
     }
 }
+
+/// The snapshots a command works on: those named (IDs, prefixes or
+/// `latest`, each resolved with the filter), or else every snapshot that
+/// passes the filter, with load problems reported as warnings. Callers sort
+/// as they need.
+pub fn select_snapshots(
+    repo: &cairn::Repository,
+    ids: &[String],
+    filter: &SnapshotFilter,
+) -> anyhow::Result<Vec<cairn::StoredSnapshot>> {
+    if ids.is_empty() {
+        let (snaps, problems) = repo.snapshots()?;
+        for p in problems {
+            eprintln!("Warning: {p}");
+        }
+        return Ok(snaps
+            .into_iter()
+            .filter(|s| filter.matches(&s.snapshot))
+            .collect());
+    }
+    ids.iter()
+        .map(|id| Ok(repo.find_snapshot(id, filter)?))
+        .collect()
+}

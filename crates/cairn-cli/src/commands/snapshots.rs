@@ -25,22 +25,7 @@ pub struct Args {
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let (repo, _lock) = global.open_shared()?;
     let filter = args.filter.filter();
-    let mut snaps: Vec<StoredSnapshot> = if args.ids.is_empty() {
-        let (snaps, problems) = repo.snapshots()?;
-        for p in problems {
-            eprintln!("Warning: {p}");
-        }
-        snaps
-            .into_iter()
-            .filter(|s| filter.matches(&s.snapshot))
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for id in &args.ids {
-            v.push(repo.find_snapshot(id, &filter)?);
-        }
-        v
-    };
+    let mut snaps: Vec<StoredSnapshot> = super::select_snapshots(&repo, &args.ids, &filter)?;
     cairn::sort_by_time(&mut snaps);
     if let Some(n) = args.latest {
         snaps = latest_per_group(snaps, n);

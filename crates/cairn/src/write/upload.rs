@@ -153,16 +153,7 @@ impl Shared {
         }
         let entry = IndexPack {
             id,
-            blobs: blobs
-                .into_iter()
-                .map(|b| IndexBlob {
-                    id: b.id,
-                    blob_type: b.blob_type,
-                    offset: b.offset,
-                    length: b.length,
-                    uncompressed_length: b.uncompressed_length,
-                })
-                .collect(),
+            blobs: blobs.iter().map(IndexBlob::from).collect(),
         };
         let write_now = {
             let mut state = self.lock();
