@@ -138,6 +138,12 @@ impl Repository {
         Ok(problems)
     }
 
+    /// Forgets the loaded index (after prune or repair changed the index
+    /// files); the next [`Repository::load_index`] reads them again.
+    pub fn invalidate_index(&mut self) {
+        self.index = None;
+    }
+
     /// The loaded index as a shared handle (empty if not loaded).
     pub fn index_arc(&self) -> Arc<Index> {
         self.index.clone().unwrap_or_default()
