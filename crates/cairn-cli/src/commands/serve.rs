@@ -19,7 +19,7 @@ pub struct Args {
     /// Users can only access their private repo
     #[arg(long)]
     pub private_repos: bool,
-    /// Location of .htpasswd file (default: "<data directory>/.htpasswd")
+    /// Location of .htpasswd file (default: "DATA_DIRECTORY/.htpasswd")
     #[arg(long, value_name = "FILE")]
     pub htpasswd_file: Option<PathBuf>,
     /// Disable .htpasswd authentication
@@ -31,10 +31,10 @@ pub struct Args {
     /// Turn on TLS support
     #[arg(long)]
     pub tls: bool,
-    /// TLS certificate path (default: "<data directory>/public_key")
+    /// TLS certificate path (default: "DATA_DIRECTORY/public_key")
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
-    /// TLS key path (default: "<data directory>/private_key")
+    /// TLS key path (default: "DATA_DIRECTORY/private_key")
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// TLS min version, one of (1.2|1.3)

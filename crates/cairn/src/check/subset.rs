@@ -18,7 +18,7 @@ pub enum ReadDataSubset {
     Bucket {
         /// The group, 1-based.
         n: u32,
-        /// The number of groups, at most [`MAX_BUCKETS`].
+        /// The number of groups, at most 256.
         t: u32,
     },
     /// `x%`: that share of the packs, chosen at random (at least one).
