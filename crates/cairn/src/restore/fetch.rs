@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
 /// Largest single read from a pack.
-pub(crate) const MAX_RANGE: u64 = 8 << 20;
+pub(crate) const MAX_RANGE: u64 = 4 << 20;
 /// Unneeded bytes between two blobs that are still read through rather
 /// than starting a new read.
 pub(crate) const MAX_GAP: u64 = 1 << 20;

@@ -5,6 +5,10 @@ use cairn_crypto::MasterKey;
 use cairn_format::pack::MAX_HEADER_ENTRIES;
 use cairn_format::{entry_size, serialize_header, BlobType, Id, PackedBlob};
 
+/// First reservation for a pack's data: a default pack plus one largest
+/// chunk, so a default-sized pack never reallocates.
+const INITIAL_RESERVE: usize = (16 << 20) + (8 << 20) + 64;
+
 /// The blobs of one pack being assembled: their sealed bytes back to back
 /// and the header entries describing them.
 #[derive(Debug, Default)]
@@ -60,6 +64,16 @@ impl PackBuilder {
         };
         self.header_size += entry_size(&blob);
         self.blobs.push(blob);
+        let needed = self.data.len() + sealed.len();
+        if needed > self.data.capacity() {
+            // Grow by a quarter (and by a whole default pack at first)
+            // rather than doubling: capacity never touched costs no memory,
+            // but a doubled 16 MiB buffer would.
+            let extra = (self.data.capacity() / 4)
+                .max(INITIAL_RESERVE)
+                .max(sealed.len());
+            self.data.reserve_exact(extra);
+        }
         self.data.extend_from_slice(sealed);
         Ok(())
     }
