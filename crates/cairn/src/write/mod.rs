@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use upload::Uploader;
 
 /// Finished packs that may wait for an upload thread.
-pub const UPLOAD_QUEUE: usize = 2;
+pub const UPLOAD_QUEUE: usize = 1;
 
 /// The default target pack size (restic's 16 MiB).
 pub const DEFAULT_PACK_SIZE: u64 = 16 << 20;
