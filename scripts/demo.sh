@@ -17,7 +17,7 @@ echo "== backing up $src into $RESTIC_REPOSITORY"
 echo "== cairn snapshots"
 "$cairn" snapshots
 echo "== cairn ls latest (first 10 entries)"
-"$cairn" ls latest | head -n 11
+"$cairn" ls latest | head -n 11 || true  # head closes the pipe early
 echo "== cairn restore latest"
 "$cairn" restore latest --target "$work/restored"
 diff -r "$src" "$work/restored$src" && echo "restored tree is identical to $src"
