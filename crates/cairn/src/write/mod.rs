@@ -98,6 +98,9 @@ pub struct WriteOptions {
     pub upload_threads: usize,
     /// An index file is written once it lists this many blobs.
     pub index_blobs: usize,
+    /// ... or once its oldest pack has waited this long (restic: 10
+    /// minutes), so a crash late in a long backup loses little.
+    pub index_max_age: std::time::Duration,
     /// Do everything but write to the repository (`--dry-run`).
     pub dry_run: bool,
 }
@@ -109,6 +112,7 @@ impl Default for WriteOptions {
             compression: Compression::Auto,
             upload_threads: 2,
             index_blobs: 50_000,
+            index_max_age: std::time::Duration::from_secs(600),
             dry_run: false,
         }
     }

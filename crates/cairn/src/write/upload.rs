@@ -15,6 +15,8 @@ struct State {
     /// Packs uploaded but not yet named by an index file.
     pending: Vec<IndexPack>,
     pending_blobs: usize,
+    /// When the oldest pending pack was uploaded.
+    pending_since: Option<std::time::Instant>,
     /// Index files written so far.
     index_ids: Vec<Id>,
     packs: u64,
@@ -27,6 +29,7 @@ struct Shared {
     key: MasterKey,
     version: u32,
     index_blobs: usize,
+    index_max_age: std::time::Duration,
     dry_run: bool,
     state: Mutex<State>,
 }
@@ -51,10 +54,12 @@ impl Uploader {
             key,
             version,
             index_blobs: opts.index_blobs.max(1),
+            index_max_age: opts.index_max_age,
             dry_run: opts.dry_run,
             state: Mutex::new(State {
                 pending: Vec::new(),
                 pending_blobs: 0,
+                pending_since: None,
                 index_ids: Vec::new(),
                 packs: 0,
                 failure: None,
@@ -160,7 +165,10 @@ impl Shared {
             state.packs += 1;
             state.pending_blobs += entry.blobs.len();
             state.pending.push(entry);
-            state.pending_blobs >= self.index_blobs
+            let since = *state
+                .pending_since
+                .get_or_insert_with(std::time::Instant::now);
+            state.pending_blobs >= self.index_blobs || since.elapsed() >= self.index_max_age
         };
         if write_now {
             if let Err(e) = self.write_pending_index() {
@@ -174,6 +182,7 @@ impl Shared {
         let packs = {
             let mut state = self.lock();
             state.pending_blobs = 0;
+            state.pending_since = None;
             std::mem::take(&mut state.pending)
         };
         if packs.is_empty() {
