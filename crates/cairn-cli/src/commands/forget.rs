@@ -99,24 +99,9 @@ pub struct Args {
     /// Automatically run the 'prune' command if snapshots have been removed
     #[arg(long)]
     pub prune: bool,
-    /// Tolerate given limit of unused data (prune option)
-    #[arg(long, value_name = "limit", default_value = "5%")]
-    pub max_unused: String,
-    /// Maximum size to repack (prune option)
-    #[arg(long, value_name = "size")]
-    pub max_repack_size: Option<String>,
-    /// Only repack packs which are cacheable (prune option)
-    #[arg(long)]
-    pub repack_cacheable_only: bool,
-    /// Repack pack files below 80% of target pack size (prune option)
-    #[arg(long)]
-    pub repack_small: bool,
-    /// Repack all uncompressed data (prune option)
-    #[arg(long)]
-    pub repack_uncompressed: bool,
-    /// Pack below-limit packfiles (prune option; allowed suffixes: k/K, m/M)
-    #[arg(long, value_name = "below-limit")]
-    pub repack_smaller_than: Option<String>,
+    /// Options for --prune
+    #[command(flatten)]
+    pub repack: super::prune::RepackFlags,
 }
 
 impl Args {
@@ -147,12 +132,7 @@ impl Args {
     fn prune_args(&self) -> super::prune::Args {
         super::prune::Args {
             dry_run: self.dry_run,
-            max_unused: self.max_unused.clone(),
-            max_repack_size: self.max_repack_size.clone(),
-            repack_cacheable_only: self.repack_cacheable_only,
-            repack_small: self.repack_small,
-            repack_uncompressed: self.repack_uncompressed,
-            repack_smaller_than: self.repack_smaller_than.clone(),
+            repack: self.repack.clone(),
         }
     }
 

@@ -14,6 +14,14 @@ pub struct Args {
     /// Do not modify the repository, just print what would be done
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub repack: RepackFlags,
+}
+
+/// The flags that choose what prune removes and repacks (shared with
+/// `forget --prune`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RepackFlags {
     /// Tolerate given limit of unused data (absolute value in bytes with suffixes k/K, m/M, g/G, t/T, a value in % or the word 'unlimited')
     #[arg(long, value_name = "limit", default_value = "5%")]
     pub max_unused: String,
@@ -37,26 +45,27 @@ pub struct Args {
 impl Args {
     /// The library options these flags (and the global ones) describe.
     pub fn options(&self, global: &GlobalOptions) -> Result<PruneOptions> {
+        let r = &self.repack;
         let size = |flag: &str, s: &str| -> Result<u64> {
             cairn::backup::exclude::parse_size(s)
                 .map_err(|e| anyhow::anyhow!("invalid number of bytes {s:?} for {flag}: {e}"))
         };
         let mut opts = PruneOptions {
             dry_run: self.dry_run,
-            max_unused: MaxUnused::parse(&self.max_unused)?,
-            max_repack_bytes: self
+            max_unused: MaxUnused::parse(&r.max_unused)?,
+            max_repack_bytes: r
                 .max_repack_size
                 .as_deref()
                 .map(|s| size("--max-repack-size", s))
                 .transpose()?,
-            repack_cacheable_only: self.repack_cacheable_only,
-            repack_small: self.repack_small,
-            repack_smaller_than: self
+            repack_cacheable_only: r.repack_cacheable_only,
+            repack_small: r.repack_small,
+            repack_smaller_than: r
                 .repack_smaller_than
                 .as_deref()
                 .map(|s| size("--repack-smaller-than", s))
                 .transpose()?,
-            repack_uncompressed: self.repack_uncompressed,
+            repack_uncompressed: r.repack_uncompressed,
             ..PruneOptions::default()
         };
         if opts.repack_smaller_than.is_some() {
