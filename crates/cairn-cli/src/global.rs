@@ -125,36 +125,12 @@ impl GlobalOptions {
     /// The password, from (in restic's order) the password file, the
     /// password command, `RESTIC_PASSWORD`, or the terminal / standard input.
     pub fn password(&self) -> Result<String> {
-        if let Some(f) = &self.password_file {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("unable to read password file {}", f.display()))?;
-            return Ok(first_line(&text));
-        }
-        if let Some(cmd) = &self.password_command {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .context("password command could not be run")?;
-            if !out.status.success() {
-                bail!("password command exited with {}", out.status);
-            }
-            return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
-        }
-        if let Ok(p) = std::env::var("RESTIC_PASSWORD") {
-            return Ok(p);
-        }
-        if std::io::stdin().is_terminal() {
-            return rpassword::prompt_password("enter password for repository: ")
-                .context("unable to read password");
-        }
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("unable to read password from stdin")?;
-        Ok(first_line(&line))
+        password_from(
+            self.password_file.as_deref(),
+            self.password_command.as_deref(),
+            "RESTIC_PASSWORD",
+            "enter password for repository: ",
+        )
     }
 
     /// Opens the backend the location names.
@@ -245,6 +221,52 @@ impl GlobalOptions {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
+}
+
+/// A password from, in restic's order: a file, a shell command, the
+/// environment variable `env_var`, or else the terminal (asking with
+/// `prompt`) or standard input.
+pub fn password_from(
+    file: Option<&std::path::Path>,
+    command: Option<&str>,
+    env_var: &str,
+    prompt: &str,
+) -> Result<String> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("unable to read password file {}", f.display()))?;
+        return Ok(first_line(&text));
+    }
+    if let Some(cmd) = command {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("password command could not be run")?;
+        if !out.status.success() {
+            bail!("password command exited with {}", out.status);
+        }
+        return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
+    }
+    if let Ok(p) = std::env::var(env_var) {
+        return Ok(p);
+    }
+    prompt_password(prompt)
+}
+
+/// Asks for a password on the terminal, or reads the first line of
+/// standard input when it is not a terminal.
+pub fn prompt_password(prompt: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt).context("unable to read password");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("unable to read password from stdin")?;
+    Ok(first_line(&line))
 }
 
 /// Parses a restic repository string into a backend.

@@ -1,10 +1,10 @@
 //! `cairn init`.
 
-use crate::global::{open_backend, GlobalOptions};
+use crate::global::{open_backend, password_from, prompt_password, GlobalOptions};
 use crate::output::JsonObject;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn::{BackendError, InitOptions, Repository};
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `init`.
@@ -68,28 +68,12 @@ impl SecondaryRepo {
     /// The source password: file, command, `RESTIC_FROM_PASSWORD`, then
     /// the terminal or standard input.
     fn password(&self) -> Result<String> {
-        if let Some(f) = &self.from_password_file {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("unable to read password file {}", f.display()))?;
-            return Ok(text.lines().next().unwrap_or("").to_string());
-        }
-        if let Some(cmd) = &self.from_password_command {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .context("password command could not be run")?;
-            if !out.status.success() {
-                bail!("password command exited with {}", out.status);
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            return Ok(text.lines().next().unwrap_or("").to_string());
-        }
-        if let Ok(p) = std::env::var("RESTIC_FROM_PASSWORD") {
-            return Ok(p);
-        }
-        read_password("enter password for source repository: ")
+        password_from(
+            self.from_password_file.as_deref(),
+            self.from_password_command.as_deref(),
+            "RESTIC_FROM_PASSWORD",
+            "enter password for source repository: ",
+        )
     }
 
     /// Opens the source repository.
@@ -100,25 +84,12 @@ impl SecondaryRepo {
     }
 }
 
-/// One password from the terminal (without echo) or a line of stdin.
-pub fn read_password(prompt: &str) -> Result<String> {
-    if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password(prompt).context("unable to read password");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("unable to read password from stdin")?;
-    Ok(line.lines().next().unwrap_or("").to_string())
-}
-
 /// A new password: asked twice on a terminal (restic's prompts), once
 /// from a pipe.
 pub fn read_new_password(prompt1: &str, prompt2: &str) -> Result<String> {
-    let first = read_password(prompt1)?;
+    let first = prompt_password(prompt1)?;
     if std::io::stdin().is_terminal() {
-        let second = read_password(prompt2)?;
+        let second = prompt_password(prompt2)?;
         if first != second {
             bail!("passwords do not match");
         }
