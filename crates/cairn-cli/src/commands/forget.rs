@@ -136,16 +136,15 @@ impl Args {
         }
     }
 
+    /// forget declares its own filter flags (it also takes `--hostname`);
+    /// they mean what the shared ones mean.
     fn filter(&self) -> SnapshotFilter {
-        SnapshotFilter {
+        super::FilterArgs {
             hosts: self.hosts.clone(),
-            tags: self
-                .tags
-                .iter()
-                .map(|t| SnapshotFilter::parse_tag_list(t))
-                .collect(),
+            tags: self.tags.clone(),
             paths: self.paths.clone(),
         }
+        .filter()
     }
 }
 
