@@ -96,6 +96,15 @@ pub struct GlobalOptions {
         value_name = "file"
     )]
     pub tls_client_cert: Option<PathBuf>,
+    /// Skip TLS certificate verification when connecting to the repository (insecure)
+    #[arg(long, global = true)]
+    pub insecure_tls: bool,
+    /// Limits uploads to a maximum rate in KiB/s. (default: unlimited)
+    #[arg(long, global = true, value_name = "int")]
+    pub limit_upload: Option<u64>,
+    /// Limits downloads to a maximum rate in KiB/s. (default: unlimited)
+    #[arg(long, global = true, value_name = "int")]
+    pub limit_download: Option<u64>,
     /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
     #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
     pub retry_lock: Option<std::time::Duration>,
@@ -138,11 +147,17 @@ impl GlobalOptions {
         open_backend_with(&self.location()?, &self.backend_options()?)
     }
 
-    /// `-o`, `--cacert` and `--tls-client-cert` for the backend.
+    /// `-o`, `--cacert`, `--tls-client-cert`, `--insecure-tls` and the
+    /// bandwidth limits for the backend.
     pub fn backend_options(&self) -> Result<cairn_backend::BackendOptions> {
+        // restic: a limit of 0 (or less) means unlimited.
+        let kib = |v: Option<u64>| v.filter(|&k| k > 0).map(|k| k.saturating_mul(1024));
         let mut opts = cairn_backend::BackendOptions {
             cacerts: self.cacert.clone(),
             tls_client_cert: self.tls_client_cert.clone(),
+            insecure_tls: self.insecure_tls,
+            limit_upload: kib(self.limit_upload),
+            limit_download: kib(self.limit_download),
             ..Default::default()
         };
         opts.set_extended(&self.options)?;
@@ -294,4 +309,39 @@ pub fn open_backend_with(
         cairn_backend::RetryPolicy::default(),
         Some(Arc::new(report)),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        global: GlobalOptions,
+    }
+
+    fn options(args: &[&str]) -> cairn_backend::BackendOptions {
+        let cli =
+            Cli::try_parse_from(std::iter::once("cairn").chain(args.iter().copied())).unwrap();
+        cli.global.backend_options().unwrap()
+    }
+
+    #[test]
+    fn bandwidth_limits_are_kib_per_second_and_zero_means_unlimited() {
+        let o = options(&["--limit-upload", "100", "--limit-download", "0"]);
+        assert_eq!(o.limit_upload, Some(100 * 1024));
+        assert_eq!(o.limit_download, None);
+        let o = options(&["--limit-download", "7"]);
+        assert_eq!((o.limit_upload, o.limit_download), (None, Some(7 * 1024)));
+        assert!(!o.insecure_tls);
+    }
+
+    #[test]
+    fn tls_flags_reach_the_backend() {
+        let o = options(&["--insecure-tls", "--cacert", "a.pem,b.pem"]);
+        assert!(o.insecure_tls);
+        assert_eq!(o.cacerts, [PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
+    }
 }
