@@ -7,8 +7,10 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// restic's global flags, with the same environment variables.
+/// restic's global flags, with the same environment variables. Like
+/// restic, each command's help lists them apart, under "Global Flags".
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global Flags")]
 pub struct GlobalOptions {
     /// Repository to back up to or restore from
     #[arg(
