@@ -207,7 +207,11 @@ mod tests {
     fn v1_repo(backend: Arc<dyn cairn_backend::Backend>) -> Repository {
         let opts = InitOptions {
             version: 1,
-            scrypt: Some(ScryptParams { n: 1024, r: 8, p: 1 }),
+            scrypt: Some(ScryptParams {
+                n: 1024,
+                r: 8,
+                p: 1,
+            }),
             ..InitOptions::default()
         };
         Repository::init(backend, "pw", &opts).unwrap()
@@ -253,7 +257,10 @@ mod tests {
             .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("re-uploaded old config was successful"), "{msg}");
+        assert!(
+            msg.contains("re-uploaded old config was successful"),
+            "{msg}"
+        );
         let backup = msg.rsplit(' ').next().unwrap();
         assert!(Path::new(backup).is_file(), "{msg}");
         let _ = std::fs::remove_dir_all(Path::new(backup).parent().unwrap());

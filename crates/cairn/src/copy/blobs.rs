@@ -12,7 +12,7 @@ use super::CopyProgress;
 use crate::index::BlobLocation;
 use crate::repository::Repository;
 use crate::write::BlobWriter;
-use crate::{Error, Result, StoredSnapshot};
+use crate::{Error, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id, NodeType, Tree};
 use rayon::prelude::*;
@@ -62,11 +62,12 @@ impl<'a> Copier<'a> {
     pub(super) fn copy_tree(
         &mut self,
         writer: &BlobWriter,
-        source: &StoredSnapshot,
+        root: Id,
         progress: &dyn CopyProgress,
     ) -> Result<()> {
         let mut data = HashSet::new();
-        let mut level = vec![source.snapshot.tree];
+        let mut tree_packs = HashSet::new();
+        let mut level = vec![root];
         while !level.is_empty() {
             crate::interrupt::check()?;
             level.retain(|id| self.visited.insert(*id));
@@ -78,13 +79,19 @@ impl<'a> Copier<'a> {
             for (id, f) in found {
                 if f.tree_added {
                     self.pending.push((BlobType::Tree, id));
+                    tree_packs.extend(self.src.index().lookup(BlobType::Tree, &id).map(|l| l.pack));
                 }
                 level.extend(f.subtrees);
                 data.extend(f.data);
             }
         }
         let packs = self.locate(data)?;
-        progress.copy_started(source, packs.len() as u64);
+        // Packs holding only trees are done already (as restic counts them).
+        let tree_only = tree_packs.iter().filter(|p| !packs.contains_key(p)).count();
+        progress.packs((packs.len() + tree_only) as u64);
+        for _ in 0..tree_only {
+            progress.pack_copied();
+        }
         packs.par_iter().try_for_each(|(pack, blobs)| {
             crate::interrupt::check()?;
             self.copy_from_pack(writer, pack, blobs)?;
@@ -204,10 +211,7 @@ impl<'a> Copier<'a> {
                 };
                 let plain = match decoded {
                     Ok(p) => p,
-                    Err(e) => self
-                        .src
-                        .load_blob(BlobType::Data, &loc.id)
-                        .map_err(|_| e)?,
+                    Err(e) => self.src.load_blob(BlobType::Data, &loc.id).map_err(|_| e)?,
                 };
                 self.save(writer, loc, &plain)?;
             }

@@ -73,9 +73,12 @@ pub trait CopyProgress: Sync {
     fn snapshot(&self, _source: &StoredSnapshot) {}
     /// The source snapshot is already in the destination as `existing`.
     fn skipped(&self, _source: &StoredSnapshot, _existing: &Id) {}
-    /// Copying the source snapshot's missing blobs begins: they are in
-    /// `packs` source packs.
-    fn copy_started(&self, _source: &StoredSnapshot, _packs: u64) {}
+    /// Copying the source snapshot's missing blobs begins.
+    fn copy_started(&self, _source: &StoredSnapshot) {}
+    /// The trees are walked: the missing blobs are in `packs` source
+    /// packs (tree and data), each reported with
+    /// [`CopyProgress::pack_copied`] once its blobs are stored.
+    fn packs(&self, _packs: u64) {}
     /// One source pack was copied.
     fn pack_copied(&self) {}
     /// All blobs of the snapshot are stored and indexed.
@@ -180,8 +183,9 @@ fn copy_all(
             report.skipped.push((source.id, existing.id));
             continue;
         }
+        progress.copy_started(&source);
         let writer = BlobWriter::new(dst, opts.write.clone())?;
-        let stats = match copier.copy_tree(&writer, &source, progress) {
+        let stats = match copier.copy_tree(&writer, source.snapshot.tree, progress) {
             Ok(()) => writer.flush()?.0,
             Err(e) => {
                 writer.abort();
@@ -237,19 +241,41 @@ fn select_sources(
                     out.push(s);
                 }
             }
+            Err(Error::SnapshotNotFound(_)) if spec == "latest" => {
+                let f = &opts.filter;
+                // restic's tag lists print themselves with commas.
+                let tags: Vec<String> = f
+                    .tags
+                    .iter()
+                    .map(|t| format!("[{}]", t.join(", ")))
+                    .collect();
+                progress.warning(&format!(
+                    "Ignoring \"latest\", no snapshot matched given filter (Paths:{} Tags:{} Hosts:{})",
+                    go_list(&f.paths),
+                    go_list(&tags),
+                    go_list(&f.hosts)
+                ));
+            }
             Err(e @ (Error::SnapshotNotFound(_) | Error::AmbiguousPrefix(_))) => {
                 progress.warning(&format!("Ignoring {spec:?}: {e}"));
             }
             Err(Error::Backend(e)) if e.is_not_found() => {
                 progress.warning(&format!("Ignoring {spec:?}: {e}"));
             }
-            Err(e @ (Error::BadFile { .. } | Error::Decrypt { .. } | Error::HashMismatch { .. })) => {
+            Err(
+                e @ (Error::BadFile { .. } | Error::Decrypt { .. } | Error::HashMismatch { .. }),
+            ) => {
                 progress.warning(&format!("Ignoring {spec:?}, could not load snapshot: {e}"));
             }
             Err(e) => return Err(e),
         }
     }
     Ok(out)
+}
+
+/// A list as Go's `%v` prints it: `[a b]`.
+fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
 }
 
 fn add_stats(total: &mut WriteStats, more: &WriteStats) {

@@ -13,7 +13,11 @@ use std::sync::Arc;
 fn init(backend: Arc<dyn Backend>, version: u32) -> Repository {
     let opts = InitOptions {
         version,
-        scrypt: Some(ScryptParams { n: 1024, r: 8, p: 1 }),
+        scrypt: Some(ScryptParams {
+            n: 1024,
+            r: 8,
+            p: 1,
+        }),
         ..InitOptions::default()
     };
     Repository::init(backend, "pw", &opts).unwrap()
