@@ -128,21 +128,35 @@ impl CopyProgress for Printer {
         }
         let (started, total) = *self.started.lock().expect("printer poisoned");
         let done = self.packs.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs();
-        let elapsed = if secs >= 3600 {
-            format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-        } else {
-            format!("{}:{:02}", secs / 60, secs % 60)
-        };
-        if total == 0 {
-            println!("[{elapsed}]          {done} packs copied\n");
-        } else {
-            let pct = 100.0 * done as f64 / total as f64;
-            println!("[{elapsed}] {pct:.2}%  {done} / {total} packs copied\n");
-        }
+        println!(
+            "{}\n",
+            counter_line(started.elapsed(), done, total, "packs copied")
+        );
     }
 
     fn saved(&self, _source: &StoredSnapshot, new_id: &Id) {
         self.say(&format!("snapshot {} saved", new_id.short()));
+    }
+}
+
+/// restic's final counter line: `[0:01] 100.00%  5 / 5 what`, or
+/// `[0:01]          5 what` without a total.
+pub(crate) fn counter_line(
+    elapsed: std::time::Duration,
+    done: u64,
+    total: u64,
+    what: &str,
+) -> String {
+    let secs = elapsed.as_secs();
+    let time = if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    };
+    if total == 0 {
+        format!("[{time}]          {done} {what}")
+    } else {
+        let pct = 100.0 * done as f64 / total as f64;
+        format!("[{time}] {pct:.2}%  {done} / {total} {what}")
     }
 }

@@ -1,10 +1,13 @@
 //! `cairn migrate`: restic 0.14's messages over
 //! [`cairn::Repository::apply_migration`], under an exclusive lock.
 
+use super::copy::counter_line;
 use crate::global::GlobalOptions;
 use anyhow::{anyhow, Result};
 use cairn::check::{CheckIssue, CheckPhase, CheckProgress};
 use cairn::migrate::Migration;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// Arguments of `migrate`.
 #[derive(clap::Args, Debug)]
@@ -58,6 +61,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         }
         let printer = CheckPrinter {
             quiet: global.quiet,
+            snapshots: Mutex::new((Instant::now(), 0, 0)),
         };
         match repo.apply_migration(m, &printer) {
             Ok(report) if !report.applied => return Err(anyhow!("repository contains errors")),
@@ -85,6 +89,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
 /// The check's phases on standard output, its errors on standard error.
 struct CheckPrinter {
     quiet: bool,
+    /// Start, snapshots done and to do, for the structure phase.
+    snapshots: Mutex<(Instant, u64, u64)>,
 }
 
 impl CheckProgress for CheckPrinter {
@@ -92,11 +98,28 @@ impl CheckProgress for CheckPrinter {
         let msg = match phase {
             CheckPhase::LoadIndex => "load indexes",
             CheckPhase::Packs => "check all packs",
-            CheckPhase::Structure { .. } => "check snapshots, trees and blobs",
+            CheckPhase::Structure { snapshots } => {
+                *self.snapshots.lock().expect("printer poisoned") = (Instant::now(), 0, snapshots);
+                "check snapshots, trees and blobs"
+            }
             _ => return,
         };
         if !self.quiet {
             println!("{msg}");
+        }
+    }
+
+    fn advance(&self) {
+        self.snapshots.lock().expect("printer poisoned").1 += 1;
+    }
+
+    fn phase_done(&self) {
+        let (started, done, total) = *self.snapshots.lock().expect("printer poisoned");
+        if total > 0 && done == total && !self.quiet {
+            println!(
+                "{}\n",
+                counter_line(started.elapsed(), done, total, "snapshots")
+            );
         }
     }
 
