@@ -199,22 +199,11 @@ fn save_private(path: &Path, data: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::check::NoProgress;
-    use crate::InitOptions;
     use cairn_backend::{Fault, FaultBackend, LocalBackend, Op};
-    use cairn_crypto::ScryptParams;
     use std::sync::Arc;
 
     fn v1_repo(backend: Arc<dyn cairn_backend::Backend>) -> Repository {
-        let opts = InitOptions {
-            version: 1,
-            scrypt: Some(ScryptParams {
-                n: 1024,
-                r: 8,
-                p: 1,
-            }),
-            ..InitOptions::default()
-        };
-        Repository::init(backend, "pw", &opts).unwrap()
+        crate::copy::tests::init(backend, 1)
     }
 
     #[test]

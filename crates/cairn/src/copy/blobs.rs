@@ -114,17 +114,11 @@ impl<'a> Copier<'a> {
     /// subtrees and the data blobs it names that the destination lacks.
     fn copy_one_tree(&self, writer: &BlobWriter, id: &Id) -> Result<TreeFindings> {
         let plain = self.src.load_blob(BlobType::Tree, id)?;
-        let tree = Tree::from_json(&plain).map_err(|e| Error::BadBlob {
-            pack: self
-                .src
-                .index()
-                .lookup(BlobType::Tree, id)
-                .map(|l| l.pack)
-                .unwrap_or_default(),
-            blob_type: BlobType::Tree,
-            id: *id,
-            reason: e.to_string(),
-        })?;
+        // A tree that does not parse: load_tree names the damage.
+        let tree = match Tree::from_json(&plain) {
+            Ok(t) => t,
+            Err(_) => self.src.load_tree(id)?,
+        };
         let mut f = TreeFindings::default();
         if !self.dst_has(BlobType::Tree, id) {
             f.tree_added = writer.save_blob_with_id(BlobType::Tree, *id, &plain)?.new;

@@ -39,7 +39,7 @@
 
 mod blobs;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::repository::Repository;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};

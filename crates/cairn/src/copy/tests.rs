@@ -10,7 +10,8 @@ use cairn_crypto::ScryptParams;
 use cairn_format::{BlobType, GoTime, Node, NodeType, Tree};
 use std::sync::Arc;
 
-fn init(backend: Arc<dyn Backend>, version: u32) -> Repository {
+/// A new repository with a cheap key (shared with other modules' tests).
+pub(crate) fn init(backend: Arc<dyn Backend>, version: u32) -> Repository {
     let opts = InitOptions {
         version,
         scrypt: Some(ScryptParams {
