@@ -257,4 +257,21 @@ mod tests {
         let again = Repository::open(faulty, "pw").unwrap();
         assert_eq!(again.config().version, 1);
     }
+
+    #[test]
+    fn a_damaged_repository_is_not_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = crate::copy::tests::source(&dir, 1);
+        let pack = repo.index().packs()[0];
+        repo.backend()
+            .remove(FileType::Pack, &pack.to_hex())
+            .unwrap();
+        let report = repo
+            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .unwrap();
+        assert!(!report.applied);
+        assert!(!report.check.unwrap().is_ok());
+        let again = Repository::open(repo.backend().clone(), "pw").unwrap();
+        assert_eq!(again.config().version, 1);
+    }
 }

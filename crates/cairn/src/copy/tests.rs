@@ -137,7 +137,8 @@ fn reopen(backend: Arc<dyn Backend>) -> Repository {
     repo
 }
 
-fn source(dir: &tempfile::TempDir, version: u32) -> (Repository, Vec<Id>) {
+/// A repository "src" in `dir` with two snapshots sharing blobs.
+pub(crate) fn source(dir: &tempfile::TempDir, version: u32) -> (Repository, Vec<Id>) {
     let mut src = init(local(dir, "src"), version);
     let a = backup(&mut src, &[("a", 600_000, 1), ("b", 200_000, 2)], "one");
     let b = backup(&mut src, &[("a", 600_000, 1), ("c", 300_000, 3)], "two");
