@@ -29,6 +29,8 @@ enum Command {
     Cat(commands::cat::Args),
     /// Check the repository for errors
     Check(commands::check::Args),
+    /// Copy snapshots from one repository to another
+    Copy(commands::copy::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
     /// Find files in snapshots
@@ -43,6 +45,8 @@ enum Command {
     List(commands::list::Args),
     /// List files in a snapshot
     Ls(commands::ls::Args),
+    /// Apply migrations
+    Migrate(commands::migrate::Args),
     /// Remove unneeded data from the repository
     Prune(Box<commands::prune::Args>),
     /// Repair a repository
@@ -73,6 +77,7 @@ fn main() {
         Command::Backup(a) => commands::backup::run(&cli.global, *a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
+        Command::Copy(a) => commands::copy::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),
@@ -80,6 +85,7 @@ fn main() {
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
+        Command::Migrate(a) => commands::migrate::run(&cli.global, a),
         Command::Prune(a) => commands::prune::run(&cli.global, *a),
         Command::Repair(a) => commands::repair::run(&cli.global, a),
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),

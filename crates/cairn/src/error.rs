@@ -107,6 +107,9 @@ pub enum Error {
         /// Whether the conflicting lock is exclusive.
         exclusive: bool,
     },
+    /// A migration failed; the message says what state it left.
+    #[error("{0}")]
+    Migration(String),
 }
 
 impl Error {

@@ -21,6 +21,7 @@
 pub mod backup;
 mod blob;
 pub mod check;
+pub mod copy;
 pub mod dump;
 mod error;
 pub mod filter;
@@ -31,6 +32,7 @@ mod init;
 pub mod interrupt;
 mod keys;
 pub mod lock;
+pub mod migrate;
 pub mod prune;
 mod repair_index;
 mod repository;

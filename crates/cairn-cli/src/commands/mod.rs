@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod cat;
 pub mod check;
+pub mod copy;
 pub mod dump;
 pub mod find;
 pub mod forget;
@@ -10,6 +11,7 @@ pub mod init;
 pub mod key;
 pub mod list;
 pub mod ls;
+pub mod migrate;
 pub mod prune;
 pub mod repair;
 pub mod restore;
