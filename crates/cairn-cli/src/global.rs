@@ -173,7 +173,11 @@ impl GlobalOptions {
         if password.is_empty() {
             bail!("an empty password is not allowed by default");
         }
-        Ok(Repository::open(backend, &password)?)
+        Ok(Repository::open_with_key_hint(
+            backend,
+            &password,
+            self.key_hint.as_deref(),
+        )?)
     }
 
     /// Opens the repository under a shared lock (none with `--no-lock`),

@@ -42,9 +42,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if src_password.is_empty() {
         bail!("an empty password is not allowed by default");
     }
-    let mut src = Repository::open(
+    let mut src = Repository::open_with_key_hint(
         open_backend_with(&src_location, &global.backend_options()?)?,
         &src_password,
+        args.from.from_key_hint.as_deref(),
     )?;
     let mut dst = global.open_repository()?;
     let _src_lock = global.lock(&src, false)?;

@@ -80,7 +80,11 @@ impl SecondaryRepo {
     fn open(&self) -> Result<Repository> {
         let backend = open_backend(&self.location()?)?;
         let password = self.password()?;
-        Ok(Repository::open(backend, &password)?)
+        Ok(Repository::open_with_key_hint(
+            backend,
+            &password,
+            self.from_key_hint.as_deref(),
+        )?)
     }
 }
 
