@@ -372,3 +372,6 @@ impl<'r> SnapshotRewriter<'r> {
             .map_err(Error::from)
     }
 }
+
+#[cfg(test)]
+mod tests;

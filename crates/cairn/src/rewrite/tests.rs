@@ -1,0 +1,234 @@
+//! Rewriting and repairing trees of a small repository built in place.
+
+use super::*;
+use crate::repair_snapshots::RepairSnapshotsOptions;
+use crate::{InitOptions, LocalBackend};
+use cairn_crypto::ScryptParams;
+use cairn_format::{BlobType, Node, NodeType, Snapshot, Tree};
+use std::sync::Arc;
+
+fn repo() -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(LocalBackend::new(dir.path().join("repo")));
+    let opts = InitOptions {
+        scrypt: Some(ScryptParams {
+            n: 1024,
+            r: 8,
+            p: 1,
+        }),
+        ..InitOptions::default()
+    };
+    let repo = Repository::init(backend, "pw", &opts).unwrap();
+    (dir, repo)
+}
+
+fn file(name: &str, content: Vec<Id>, size: u64) -> Node {
+    let mut n = Node::new(name, NodeType::File);
+    n.content = Some(content);
+    n.size = size;
+    n
+}
+
+fn dir(name: &str, subtree: Id) -> Node {
+    let mut n = Node::new(name, NodeType::Dir);
+    n.subtree = Some(subtree);
+    n
+}
+
+/// Stores blobs and trees, then a snapshot of `root`; reopens the index.
+/// `/` holds `a.txt` (2 blobs), `keep/` (`b.log`) and `skip/` (`c`).
+fn build(repo: &mut Repository, missing: Option<Id>) -> StoredSnapshot {
+    let writer = BlobWriter::new(repo, WriteOptions::default()).unwrap();
+    let d1 = writer.save_blob(BlobType::Data, b"hello ").unwrap().id;
+    let d2 = writer.save_blob(BlobType::Data, b"world").unwrap().id;
+    let mut a_content = vec![d1, d2];
+    let mut a_size = 11;
+    if let Some(m) = missing {
+        a_content.push(m);
+        a_size += 3;
+    }
+    let save = |t: &Tree| writer.save_blob(BlobType::Tree, &t.to_json()).unwrap().id;
+    let keep = save(&Tree {
+        nodes: vec![file("b.log", vec![d1], 6)],
+    });
+    let skip = match missing {
+        Some(m) => m, // a subtree that is not stored anywhere
+        None => save(&Tree {
+            nodes: vec![file("c", vec![d2], 5)],
+        }),
+    };
+    let root = save(&Tree {
+        nodes: vec![
+            file("a.txt", a_content, a_size),
+            dir("keep", keep),
+            dir("skip", skip),
+        ],
+    });
+    writer.flush().unwrap();
+    let mut sn = Snapshot::new(GoTime::now_local(), root);
+    sn.paths = vec!["/src".into()];
+    sn.hostname = "host".into();
+    let id = repo
+        .save_unpacked(FileType::Snapshot, &sn.to_json())
+        .unwrap();
+    repo.invalidate_index();
+    StoredSnapshot { id, snapshot: sn }
+}
+
+fn names(repo: &Repository, tree: &Id) -> Vec<String> {
+    let mut out = Vec::new();
+    crate::walk::walk(
+        repo,
+        tree,
+        &mut |path, _| {
+            out.push(String::from_utf8_lossy(path).into_owned());
+            Ok(crate::walk::Visit::Continue)
+        },
+        &mut |_, e| Err(e),
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
+    let (_dir, mut repo) = repo();
+    let snap = build(&mut repo, None);
+    let opts = RewriteOptions {
+        excludes: vec![PatternList::new(["/skip", "*.log"], false).unwrap()],
+        ..RewriteOptions::default()
+    };
+    let report = repo
+        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &())
+        .unwrap();
+    assert_eq!(report.changed(), 1);
+    let new_id = report.snapshots[0].new.expect("a new snapshot");
+    assert!(!report.snapshots[0].removed_old);
+    repo.invalidate_index();
+    repo.load_index().unwrap();
+    let new = repo.load_snapshot(&new_id).unwrap();
+    assert_eq!(new.original, Some(snap.id));
+    assert_eq!(new.tags, ["rewrite"]);
+    assert_eq!(names(&repo, &new.tree), ["/a.txt", "/keep"]);
+    // The old snapshot is still there and whole.
+    assert_eq!(
+        names(&repo, &repo.load_snapshot(&snap.id).unwrap().tree),
+        ["/a.txt", "/keep", "/keep/b.log", "/skip", "/skip/c"]
+    );
+
+    // Patterns that match nothing change nothing and write nothing.
+    let before = repo.list_ids(FileType::Pack).unwrap().len();
+    let none = RewriteOptions {
+        excludes: vec![PatternList::new(["/nothing-here"], false).unwrap()],
+        forget: true,
+        ..RewriteOptions::default()
+    };
+    let report = repo
+        .rewrite_snapshots(std::slice::from_ref(&snap), &none, &())
+        .unwrap();
+    assert_eq!(report.changed(), 0);
+    assert_eq!(repo.list_ids(FileType::Pack).unwrap().len(), before);
+    assert!(repo.load_snapshot(&snap.id).is_ok());
+}
+
+#[test]
+fn forget_and_metadata_replace_the_snapshot() {
+    let (_dir, mut repo) = repo();
+    let snap = build(&mut repo, None);
+    let time = GoTime::parse("2021-03-04T05:06:07Z").unwrap();
+    let dry = RewriteOptions {
+        new_host: Some("other".into()),
+        new_time: Some(time),
+        forget: true,
+        dry_run: true,
+        ..RewriteOptions::default()
+    };
+    let report = repo
+        .rewrite_snapshots(std::slice::from_ref(&snap), &dry, &())
+        .unwrap();
+    assert_eq!(report.changed(), 1);
+    assert_eq!(report.snapshots[0].new, None);
+    assert_eq!(repo.list_ids(FileType::Snapshot).unwrap().len(), 1);
+
+    let opts = RewriteOptions {
+        dry_run: false,
+        ..dry
+    };
+    let report = repo
+        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &())
+        .unwrap();
+    let new_id = report.snapshots[0].new.unwrap();
+    assert!(report.snapshots[0].removed_old);
+    let ids: Vec<Id> = repo
+        .list_ids(FileType::Snapshot)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, [new_id]);
+    let new = repo.load_snapshot(&new_id).unwrap();
+    assert_eq!(new.hostname, "other");
+    assert_eq!(new.time, time);
+    assert_eq!(new.tree, snap.snapshot.tree);
+    assert!(new.tags.is_empty(), "no rewrite tag with forget");
+    assert_eq!(new.original, Some(snap.id));
+}
+
+#[test]
+fn nothing_to_do_is_refused() {
+    let err = RewriteOptions::default().validate().unwrap_err();
+    assert!(err.to_string().contains("Nothing to do"), "{err}");
+}
+
+#[test]
+fn repair_cuts_missing_content_and_empties_missing_trees() {
+    let (_dir, mut repo) = repo();
+    let missing = Id::hash(b"never stored");
+    let snap = build(&mut repo, Some(missing));
+    let opts = RepairSnapshotsOptions::default();
+    let report = repo
+        .repair_snapshots(std::slice::from_ref(&snap), &opts, &())
+        .unwrap();
+    assert_eq!(report.changed(), 1);
+    repo.invalidate_index();
+    repo.load_index().unwrap();
+    let new = repo
+        .load_snapshot(&report.snapshots[0].new.unwrap())
+        .unwrap();
+    assert_eq!(new.tags, ["repaired"]);
+    let root = repo.load_tree(&new.tree).unwrap();
+    let a = &root.nodes[0];
+    assert_eq!(a.content.as_ref().unwrap().len(), 2);
+    assert_eq!(a.size, 11);
+    let skip = repo.load_tree(&root.nodes[2].subtree.unwrap()).unwrap();
+    assert!(skip.nodes.is_empty());
+    // Repairing the repaired snapshot finds nothing more to do.
+    let again = StoredSnapshot {
+        id: report.snapshots[0].new.unwrap(),
+        snapshot: new,
+    };
+    let report = repo
+        .repair_snapshots(std::slice::from_ref(&again), &opts, &())
+        .unwrap();
+    assert_eq!(report.changed(), 0);
+}
+
+#[test]
+fn repair_removes_a_snapshot_whose_root_is_gone() {
+    let (_dir, repo) = repo();
+    let mut sn = Snapshot::new(GoTime::now_local(), Id::hash(b"no such tree"));
+    sn.paths = vec!["/x".into()];
+    let id = repo
+        .save_unpacked(FileType::Snapshot, &sn.to_json())
+        .unwrap();
+    let mut repo = repo;
+    let report = repo
+        .repair_snapshots(
+            &[StoredSnapshot { id, snapshot: sn }],
+            &RepairSnapshotsOptions::default(),
+            &(),
+        )
+        .unwrap();
+    assert!(report.snapshots[0].changed && report.snapshots[0].removed_old);
+    assert!(repo.list_ids(FileType::Snapshot).unwrap().is_empty());
+}
