@@ -70,7 +70,10 @@ fn recover_finds_the_forgotten_tree_like_restic() {
     let restic = theirs.restic(["recover", "-vv"]).ok();
     assert_eq!(normalized(&cairn.stdout), normalized(&restic.stdout));
     let text = cairn.stdout_str();
-    assert!(text.contains(&format!("found root tree {}\n", &lost_root[..8])), "{text}");
+    assert!(
+        text.contains(&format!("found root tree {}\n", &lost_root[..8])),
+        "{text}"
+    );
     assert!(text.contains("\nfound 1 unreferenced roots\n"), "{text}");
 
     let (a, b) = (recovered(&ours), recovered(&theirs));
@@ -79,23 +82,39 @@ fn recover_finds_the_forgotten_tree_like_restic() {
     }
     assert_eq!(a["paths"], serde_json::json!(["/recover"]));
     let (a_tree, b_tree) = (a["tree"].as_str().unwrap(), b["tree"].as_str().unwrap());
-    assert_eq!(nodes_without_times(&ours, a_tree), nodes_without_times(&theirs, b_tree));
+    assert_eq!(
+        nodes_without_times(&ours, a_tree),
+        nodes_without_times(&theirs, b_tree)
+    );
     let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     let listing = ls_paths(&ours, a_id);
     assert_eq!(listing, ls_paths(&theirs, b_id));
-    assert!(listing.contains(&format!("/{}/tmp/cairn-fixture/src/files", &lost_root[..8]).into_bytes()));
+    assert!(
+        listing.contains(&format!("/{}/tmp/cairn-fixture/src/files", &lost_root[..8]).into_bytes())
+    );
 
     // The lost tree restores as restic's recovered snapshot does (the
     // directories made by recover carry the time they were made).
     let short = &lost_root[..8];
     let (ra, rb) = (ours.scratch("a"), theirs.scratch("b"));
-    ours.restic(["restore", a_id, "--target", ra.to_str().unwrap()]).ok();
-    theirs.restic(["restore", b_id, "--target", rb.to_str().unwrap()]).ok();
-    tree::assert_same("recovered tree", &rb.join(short), &ra.join(short), tree::Opts::default());
+    ours.restic(["restore", a_id, "--target", ra.to_str().unwrap()])
+        .ok();
+    theirs
+        .restic(["restore", b_id, "--target", rb.to_str().unwrap()])
+        .ok();
+    tree::assert_same(
+        "recovered tree",
+        &rb.join(short),
+        &ra.join(short),
+        tree::Opts::default(),
+    );
     restic_check_read_data(&ours);
 
     // Nothing is lost any more.
     let again = ours.cairn(["recover"]).ok().stdout_str();
-    assert!(again.contains("found 0 unreferenced roots\nno snapshot to write."), "{again}");
+    assert!(
+        again.contains("found 0 unreferenced roots\nno snapshot to write."),
+        "{again}"
+    );
     assert_eq!(snapshots_by_id(&ours).len(), 5);
 }

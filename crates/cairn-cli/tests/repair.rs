@@ -10,7 +10,8 @@ mod repair_support;
 
 use common::{Fixture, Tool};
 use repair_support::{
-    ls_paths, restic_check_fails, restic_check_read_data, restic_restore, snapshots_by_id, tags,
+    ls_paths, replacement, restic_check_fails, restic_check_read_data, restic_restore,
+    snapshots_by_id, tags,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -95,11 +96,7 @@ fn repair_snapshots_after_lost_packs_makes_check_pass() {
     let first_out = f.cairn(["repair", "snapshots", &first]).ok().stdout_str();
     assert!(first_out.contains("\nmodified 1 snapshots"), "{first_out}");
     let mid = snapshots_by_id(&f);
-    let repaired = mid
-        .values()
-        .find(|s| s["original"].as_str() == Some(first.as_str()))
-        .unwrap()
-        .clone();
+    let repaired = replacement(&mid, &first).clone();
     let mut want = tags(&before[&first]);
     want.push("repaired".into());
     assert_eq!(tags(&repaired), want);

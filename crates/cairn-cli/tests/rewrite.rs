@@ -9,7 +9,10 @@ mod common;
 mod repair_support;
 
 use common::{tree, Fixture};
-use repair_support::{ls_paths, restic_check_read_data, restic_restore, snapshots_by_id, tags};
+use repair_support::{
+    ls_paths, replacement, replacements, restic_check_read_data, restic_restore, snapshots_by_id,
+    tags,
+};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::Stdio;
@@ -46,10 +49,7 @@ fn rewrite_keeps_originals_and_leaves_unchanged_snapshots_alone() {
     assert_eq!(after.len(), 9);
     for (old_id, old_paths) in &listings {
         assert!(after.contains_key(old_id), "{old_id} was kept");
-        let new: Vec<_> = after
-            .values()
-            .filter(|s| s["original"].as_str() == Some(old_id.as_str()))
-            .collect();
+        let new = replacements(&after, old_id);
         let holds_future = old_paths.iter().any(|p| p == FUTURE.as_bytes());
         if !holds_future {
             assert!(new.is_empty(), "{old_id} should be left alone");
@@ -134,10 +134,7 @@ fn rewrite_forget_with_pattern_files_restores_without_excluded_paths() {
             assert_eq!(&after[id], s, "other hosts' snapshots are untouched");
         }
     }
-    let new = after
-        .values()
-        .find(|s| s["original"].as_str() == Some(latest_alpha.as_str()))
-        .expect("the rewrite of the latest alpha snapshot");
+    let new = replacement(&after, &latest_alpha);
     assert_eq!(
         tags(new),
         tags(&before[&latest_alpha]),
@@ -230,10 +227,7 @@ fn metadata_dry_run_and_refusals() {
     assert!(out.contains("setting host to newhost"), "{out}");
     let after = snapshots_by_id(&f);
     assert_eq!(after.len(), 6);
-    let new = after
-        .values()
-        .find(|s| s["original"].as_str() == Some(ids[1].as_str()))
-        .unwrap();
+    let new = replacement(&after, &ids[1]);
     assert_eq!(new["hostname"], "newhost");
     assert_eq!(new["time"], "2023-04-05T06:07:08Z");
     assert_eq!(new["tree"], after[&ids[1]]["tree"], "the tree is the same");

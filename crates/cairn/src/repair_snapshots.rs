@@ -50,14 +50,7 @@ impl Repository {
         progress: &dyn RewriteProgress,
     ) -> Result<RewriteReport> {
         load_index_strictly(self)?;
-        let mut repairer = self.snapshot_repairer(opts);
-        let mut report = RewriteReport {
-            dry_run: opts.dry_run,
-            ..RewriteReport::default()
-        };
-        for snap in snapshots {
-            report.snapshots.push(repairer.rewrite(snap, progress)?);
-        }
-        Ok(report)
+        self.snapshot_repairer(opts)
+            .rewrite_all(snapshots, progress)
     }
 }

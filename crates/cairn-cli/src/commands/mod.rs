@@ -52,6 +52,20 @@ impl FilterArgs {
     }
 }
 
+/// The pack writing options `--compression` and `--pack-size` describe.
+pub fn write_options(
+    global: &crate::global::GlobalOptions,
+) -> anyhow::Result<cairn::write::WriteOptions> {
+    let mut write = cairn::write::WriteOptions {
+        compression: global.compression.parse()?,
+        ..Default::default()
+    };
+    if let Some(mib) = global.pack_size {
+        write.pack_size = u64::from(mib) << 20;
+    }
+    Ok(write)
+}
+
 /// Splits restic's `snapshot:subfolder` syntax.
 pub fn split_snapshot_spec(spec: &str) -> (&str, Option<&str>) {
     match spec.split_once(':') {

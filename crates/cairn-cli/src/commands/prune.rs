@@ -71,10 +71,7 @@ impl Args {
         if opts.repack_smaller_than.is_some() {
             opts.repack_small = true;
         }
-        opts.write.compression = global.compression.parse()?;
-        if let Some(mib) = global.pack_size {
-            opts.write.pack_size = u64::from(mib) << 20;
-        }
+        opts.write = super::write_options(global)?;
         Ok(opts)
     }
 }

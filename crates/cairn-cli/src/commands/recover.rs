@@ -44,11 +44,10 @@ pub fn run(global: &GlobalOptions, _args: Args) -> Result<()> {
     let level = verbosity(global);
     let mut repo = global.open_repository()?;
     let lock = global.lock(&repo, false)?;
-    let mut opts = RecoverOptions::default();
-    opts.write.compression = global.compression.parse()?;
-    if let Some(mib) = global.pack_size {
-        opts.write.pack_size = u64::from(mib) << 20;
-    }
+    let opts = RecoverOptions {
+        write: super::write_options(global)?,
+        ..RecoverOptions::default()
+    };
     if level > 0 {
         println!("load index files");
     }

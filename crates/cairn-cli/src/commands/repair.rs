@@ -191,15 +191,11 @@ pub fn run_snapshots(global: &GlobalOptions, args: SnapshotsArgs) -> Result<()> 
     let printer = RewritePrinter {
         level: verbosity(global),
     };
-    let mut opts = RepairSnapshotsOptions {
+    let opts = RepairSnapshotsOptions {
         forget: args.forget,
         dry_run: args.dry_run,
-        ..RepairSnapshotsOptions::default()
+        write: super::write_options(global)?,
     };
-    opts.write.compression = global.compression.parse()?;
-    if let Some(mib) = global.pack_size {
-        opts.write.pack_size = u64::from(mib) << 20;
-    }
     let mut repo = global.open_repository()?;
     let lock = if args.dry_run {
         None
@@ -275,11 +271,7 @@ pub fn run_packs(global: &GlobalOptions, args: PacksArgs) -> Result<()> {
             .and_then(|_| file.sync_all())
             .with_context(|| format!("write {name}"))?;
     }
-    let mut write = cairn::write::WriteOptions::default();
-    write.compression = global.compression.parse()?;
-    if let Some(mib) = global.pack_size {
-        write.pack_size = u64::from(mib) << 20;
-    }
+    let write = super::write_options(global)?;
     repo.repair_packs(&ids, &write, &PacksPrinter { level })?;
     eprintln!("\nUse `restic repair snapshots --forget` to remove the corrupted data blobs from all snapshots");
     if let Some(lock) = lock {

@@ -174,7 +174,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
-    let mut opts = RewriteOptions {
+    let opts = RewriteOptions {
         excludes,
         new_host: args.new_host.clone().filter(|h| !h.is_empty()),
         new_time: args
@@ -185,13 +185,9 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             .transpose()?,
         forget: args.forget,
         dry_run: args.dry_run,
-        ..RewriteOptions::default()
+        write: super::write_options(global)?,
     };
     opts.validate()?;
-    opts.write.compression = global.compression.parse()?;
-    if let Some(mib) = global.pack_size {
-        opts.write.pack_size = u64::from(mib) << 20;
-    }
     let printer = Printer {
         level: verbosity(global),
     };

@@ -31,6 +31,21 @@ pub fn snapshots_by_id(f: &Fixture) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// The snapshots whose `original` is `old`.
+pub fn replacements<'a>(snaps: &'a BTreeMap<String, Value>, old: &str) -> Vec<&'a Value> {
+    snaps
+        .values()
+        .filter(|s| s["original"].as_str() == Some(old))
+        .collect()
+}
+
+/// The one snapshot whose `original` is `old`.
+pub fn replacement<'a>(snaps: &'a BTreeMap<String, Value>, old: &str) -> &'a Value {
+    let found = replacements(snaps, old);
+    assert_eq!(found.len(), 1, "one replacement of {old}");
+    found[0]
+}
+
 /// The paths restic 0.14's `ls` prints for a snapshot (header dropped).
 pub fn ls_paths(f: &Fixture, id: &str) -> Vec<Vec<u8>> {
     let run = f.restic(["ls", id]).ok();

@@ -218,15 +218,8 @@ impl Repository {
         progress: &dyn RewriteProgress,
     ) -> Result<RewriteReport> {
         load_index_strictly(self)?;
-        let mut rewriter = self.snapshot_rewriter(opts)?;
-        let mut report = RewriteReport {
-            dry_run: opts.dry_run,
-            ..RewriteReport::default()
-        };
-        for snap in snapshots {
-            report.snapshots.push(rewriter.rewrite(snap, progress)?);
-        }
-        Ok(report)
+        self.snapshot_rewriter(opts)?
+            .rewrite_all(snapshots, progress)
     }
 }
 
@@ -256,6 +249,23 @@ impl<'r> SnapshotRewriter<'r> {
             tag,
             update_summary: false,
         }
+    }
+
+    /// Rewrites every snapshot of `snapshots` in turn; stops at the first
+    /// error.
+    pub fn rewrite_all(
+        &mut self,
+        snapshots: &[StoredSnapshot],
+        progress: &dyn RewriteProgress,
+    ) -> Result<RewriteReport> {
+        let mut report = RewriteReport {
+            dry_run: self.opts.dry_run,
+            ..RewriteReport::default()
+        };
+        for snap in snapshots {
+            report.snapshots.push(self.rewrite(snap, progress)?);
+        }
+        Ok(report)
     }
 
     /// Rewrites one snapshot: new trees, then the new snapshot, then (with
