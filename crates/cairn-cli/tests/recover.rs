@@ -66,8 +66,8 @@ fn recover_finds_the_forgotten_tree_like_restic() {
             .to_string()
     };
 
-    let cairn = ours.cairn(["recover", "-vv"]).ok();
-    let restic = theirs.restic(["recover", "-vv"]).ok();
+    let cairn = ours.cairn(["recover", "-v"]).ok();
+    let restic = theirs.restic(["recover", "-v"]).ok();
     assert_eq!(normalized(&cairn.stdout), normalized(&restic.stdout));
     let text = cairn.stdout_str();
     assert!(

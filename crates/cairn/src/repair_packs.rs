@@ -10,6 +10,19 @@
 //! files are deleted, and last the damaged packs. Snapshots that used the
 //! lost blobs are fixed afterwards with `repair snapshots`. The caller
 //! holds an exclusive lock.
+//!
+//! ```no_run
+//! use std::collections::BTreeSet;
+//! use std::sync::Arc;
+//! use cairn::write::WriteOptions;
+//! use cairn::{Id, LocalBackend, Repository};
+//!
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
+//! let damaged: BTreeSet<Id> = [Id::from_hex(&"ab".repeat(32)).unwrap()].into();
+//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &())?;
+//! println!("{} blobs lost", report.blobs_lost.len());
+//! # Ok::<(), cairn::Error>(())
+//! ```
 
 use crate::index::BlobLocation;
 use crate::prune::index_files::{delete_index_files, packs_except, write_index_files};

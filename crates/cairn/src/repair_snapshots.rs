@@ -10,6 +10,19 @@
 //! replace the old ones with `forget`). The index must describe the packs
 //! (run `repair index`, and `repair packs` for damaged packs, first). The
 //! caller holds an exclusive lock.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cairn::repair_snapshots::RepairSnapshotsOptions;
+//! use cairn::{LocalBackend, Repository};
+//!
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
+//! let (snapshots, _) = repo.snapshots()?;
+//! let opts = RepairSnapshotsOptions { forget: true, ..Default::default() };
+//! let report = repo.repair_snapshots(&snapshots, &opts, &())?;
+//! println!("modified {} snapshots", report.changed());
+//! # Ok::<(), cairn::Error>(())
+//! ```
 
 use crate::rewrite::{
     load_index_strictly, Policy, RewriteOptions, RewriteProgress, RewriteReport, SnapshotRewriter,

@@ -32,7 +32,8 @@ impl RecoverProgress for Printer {
     }
 
     fn root(&self, id: &Id) {
-        if self.level >= 3 {
+        // restic 0.14's `Verboseff`: shown from `-v` on.
+        if self.level >= 2 {
             println!("found root tree {}", id.short());
         }
     }

@@ -4,7 +4,7 @@ use super::*;
 use crate::repair_snapshots::RepairSnapshotsOptions;
 use crate::{InitOptions, LocalBackend};
 use cairn_crypto::ScryptParams;
-use cairn_format::{BlobType, Node, NodeType, Snapshot, Tree};
+use cairn_format::{BlobType, Node, NodeType, Snapshot, SnapshotSummary, Tree};
 use std::sync::Arc;
 
 fn repo() -> (tempfile::TempDir, Repository) {
@@ -68,6 +68,12 @@ fn build(repo: &mut Repository, missing: Option<Id>) -> StoredSnapshot {
     let mut sn = Snapshot::new(GoTime::now_local(), root);
     sn.paths = vec!["/src".into()];
     sn.hostname = "host".into();
+    // What a backup of this tree records (restic 0.17+, Cairn).
+    sn.summary = Some(SnapshotSummary {
+        total_files_processed: 3,
+        total_bytes_processed: a_size + 6 + 5,
+        ..SnapshotSummary::default()
+    });
     let id = repo
         .save_unpacked(FileType::Snapshot, &sn.to_json())
         .unwrap();
@@ -110,6 +116,12 @@ fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
     assert_eq!(new.original, Some(snap.id));
     assert_eq!(new.tags, ["rewrite"]);
     assert_eq!(names(&repo, &new.tree), ["/a.txt", "/keep"]);
+    let summary = new.summary.unwrap();
+    assert_eq!(
+        (summary.total_files_processed, summary.total_bytes_processed),
+        (1, 11),
+        "the summary counts what is left"
+    );
     // The old snapshot is still there and whole.
     assert_eq!(
         names(&repo, &repo.load_snapshot(&snap.id).unwrap().tree),
