@@ -7,9 +7,57 @@ use cairn_crypto::ScryptParams;
 use cairn_format::{BlobType, Node, NodeType, Snapshot, SnapshotSummary, Tree};
 use std::sync::Arc;
 
-fn repo() -> (tempfile::TempDir, Repository) {
+/// A local store whose writes of one file type can be made to fail, as a
+/// crash at that step would leave things.
+struct Faulty {
+    inner: LocalBackend,
+    fail: std::sync::Mutex<Option<FileType>>,
+}
+
+impl Faulty {
+    fn fail_writes_of(&self, t: Option<FileType>) {
+        *self.fail.lock().unwrap() = t;
+    }
+}
+
+impl cairn_backend::Backend for Faulty {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn create(&self) -> cairn_backend::Result<()> {
+        self.inner.create()
+    }
+    fn list(&self, t: FileType) -> cairn_backend::Result<Vec<cairn_backend::FileInfo>> {
+        self.inner.list(t)
+    }
+    fn read(&self, t: FileType, n: &str) -> cairn_backend::Result<Vec<u8>> {
+        self.inner.read(t, n)
+    }
+    fn read_range(&self, t: FileType, n: &str, o: u64, l: u64) -> cairn_backend::Result<Vec<u8>> {
+        self.inner.read_range(t, n, o, l)
+    }
+    fn write(&self, t: FileType, n: &str, d: &[u8]) -> cairn_backend::Result<()> {
+        if *self.fail.lock().unwrap() == Some(t) {
+            return Err(cairn_backend::BackendError::InvalidName(format!(
+                "no writes to {t}"
+            )));
+        }
+        self.inner.write(t, n, d)
+    }
+    fn remove(&self, t: FileType, n: &str) -> cairn_backend::Result<()> {
+        self.inner.remove(t, n)
+    }
+    fn stat(&self, t: FileType, n: &str) -> cairn_backend::Result<cairn_backend::FileInfo> {
+        self.inner.stat(t, n)
+    }
+}
+
+fn faulty_repo() -> (tempfile::TempDir, Arc<Faulty>, Repository) {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(LocalBackend::new(dir.path().join("repo")));
+    let backend = Arc::new(Faulty {
+        inner: LocalBackend::new(dir.path().join("repo")),
+        fail: std::sync::Mutex::new(None),
+    });
     let opts = InitOptions {
         scrypt: Some(ScryptParams {
             n: 1024,
@@ -18,8 +66,21 @@ fn repo() -> (tempfile::TempDir, Repository) {
         }),
         ..InitOptions::default()
     };
-    let repo = Repository::init(backend, "pw", &opts).unwrap();
+    let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
+    (dir, backend, repo)
+}
+
+fn repo() -> (tempfile::TempDir, Repository) {
+    let (dir, _, repo) = faulty_repo();
     (dir, repo)
+}
+
+fn ids(repo: &Repository, t: FileType) -> std::collections::BTreeSet<Id> {
+    repo.list_ids(t)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
 }
 
 fn file(name: &str, content: Vec<Id>, size: u64) -> Node {
@@ -243,4 +304,77 @@ fn repair_removes_a_snapshot_whose_root_is_gone() {
         .unwrap();
     assert!(report.snapshots[0].changed && report.snapshots[0].removed_old);
     assert!(repo.list_ids(FileType::Snapshot).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_snapshot_write_keeps_the_old_snapshot() {
+    let (_dir, faulty, mut repo) = faulty_repo();
+    let snap = build(&mut repo, None);
+    let opts = RewriteOptions {
+        excludes: vec![PatternList::new(["/skip"], false).unwrap()],
+        forget: true,
+        ..RewriteOptions::default()
+    };
+    for step in [FileType::Pack, FileType::Index, FileType::Snapshot] {
+        faulty.fail_writes_of(Some(step));
+        repo.invalidate_index();
+        assert!(repo
+            .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &())
+            .is_err());
+        assert_eq!(ids(&repo, FileType::Snapshot), [snap.id].into(), "{step}");
+    }
+    faulty.fail_writes_of(None);
+    repo.invalidate_index();
+    let report = repo
+        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &())
+        .unwrap();
+    assert_eq!(
+        ids(&repo, FileType::Snapshot),
+        [report.snapshots[0].new.unwrap()].into()
+    );
+}
+
+#[test]
+fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
+    let (dir, faulty, mut repo) = faulty_repo();
+    build(&mut repo, None);
+    repo.load_index().unwrap();
+    let data_pack = repo
+        .index()
+        .iter()
+        .find(|l| l.blob_type == BlobType::Data)
+        .unwrap()
+        .pack;
+    let hex = data_pack.to_hex();
+    let path = dir.path().join("repo/data").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let damaged: std::collections::BTreeSet<Id> = [data_pack].into();
+    let old_index = ids(&repo, FileType::Index);
+
+    faulty.fail_writes_of(Some(FileType::Index));
+    repo.invalidate_index();
+    assert!(repo
+        .repair_packs(&damaged, &WriteOptions::default(), &())
+        .is_err());
+    assert!(
+        path.exists(),
+        "the damaged pack stays while the old index names it"
+    );
+    assert_eq!(ids(&repo, FileType::Index), old_index);
+
+    faulty.fail_writes_of(None);
+    repo.invalidate_index();
+    let report = repo
+        .repair_packs(&damaged, &WriteOptions::default(), &())
+        .unwrap();
+    assert_eq!(report.packs_deleted, [data_pack]);
+    assert_eq!(report.blobs_lost.len(), 1, "{report:?}");
+    assert!(!report.blobs_salvaged.is_empty());
+    assert!(!path.exists());
+    assert!(ids(&repo, FileType::Index).is_disjoint(&old_index));
+    repo.invalidate_index();
+    repo.load_index().unwrap();
+    assert!(repo.index().iter().all(|l| l.pack != data_pack));
 }
