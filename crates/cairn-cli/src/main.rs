@@ -49,6 +49,8 @@ enum Command {
     Migrate(commands::migrate::Args),
     /// Remove unneeded data from the repository
     Prune(Box<commands::prune::Args>),
+    /// Recover data from the repository not referenced by snapshots
+    Recover(commands::recover::Args),
     /// Repair a repository
     Repair(commands::repair::Args),
     /// Build a new index (the old name of `repair index`)
@@ -56,6 +58,8 @@ enum Command {
     RebuildIndex(commands::repair::IndexArgs),
     /// Extract the data from a snapshot
     Restore(Box<commands::restore::Args>),
+    /// Rewrite snapshots to exclude files or change metadata
+    Rewrite(Box<commands::rewrite::Args>),
     /// Serve repositories over HTTP like rest-server
     Serve(Box<commands::serve::Args>),
     /// List all snapshots
@@ -87,9 +91,11 @@ fn main() {
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Migrate(a) => commands::migrate::run(&cli.global, a),
         Command::Prune(a) => commands::prune::run(&cli.global, *a),
+        Command::Recover(a) => commands::recover::run(&cli.global, a),
         Command::Repair(a) => commands::repair::run(&cli.global, a),
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
+        Command::Rewrite(a) => commands::rewrite::run(&cli.global, *a),
         Command::Serve(a) => commands::serve::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Tag(a) => commands::tag::run(&cli.global, a),
