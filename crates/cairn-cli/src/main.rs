@@ -9,7 +9,7 @@ mod global;
 mod output;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Fast, safe backups in restic repositories.
 #[derive(Parser, Debug)]
@@ -37,6 +37,8 @@ enum Command {
     Find(commands::find::Args),
     /// Remove snapshots from the repository
     Forget(Box<commands::forget::Args>),
+    /// Generate manual pages and auto-completion files (bash, fish, zsh, powershell)
+    Generate(commands::generate::Args),
     /// Initialize a new repository
     Init(commands::init::Args),
     /// Manage keys (passwords)
@@ -85,6 +87,7 @@ fn main() {
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),
+        Command::Generate(a) => commands::generate::run(a, Cli::command()),
         Command::Init(a) => commands::init::run(&cli.global, a),
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),

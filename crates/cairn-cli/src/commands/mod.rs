@@ -7,6 +7,7 @@ pub mod copy;
 pub mod dump;
 pub mod find;
 pub mod forget;
+pub mod generate;
 pub mod init;
 pub mod key;
 pub mod list;
