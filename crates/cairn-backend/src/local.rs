@@ -62,7 +62,7 @@ impl LocalBackend {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return Err(BackendError::InvalidName(name.to_string()));
     }

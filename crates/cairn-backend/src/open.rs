@@ -1,8 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
-    RetryPolicy, RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, NfsBackend, NfsOptions,
+    RestBackend, Result, RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,8 +114,8 @@ impl BackendOptions {
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
-/// Opens the store a location names, without wrappers. Local folders and
-/// rest-servers are supported; other schemes fail with
+/// Opens the store a location names, without wrappers. Local folders,
+/// rest-servers and NFS exports are supported; other schemes fail with
 /// [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
@@ -126,6 +126,9 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        Location::Nfs { server, port, path } => {
+            Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
         }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
@@ -146,6 +149,7 @@ pub fn open_wrapped(
     let mut backend = open(location, opts)?;
     let limit = match location {
         Location::Local { .. } => opts.connections("local")?,
+        Location::Nfs { .. } => Some(NfsOptions::from_backend_options(opts)?.connections),
         other => Some(
             opts.connections(other.scheme())?
                 .unwrap_or(DEFAULT_CONNECTIONS),
@@ -189,7 +193,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
+        for s in ["s3:host/bucket", "sftp:h:/x", "rclone:r:x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
