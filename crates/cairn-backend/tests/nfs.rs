@@ -44,12 +44,23 @@ fn every_operation_works_and_lands_where_restic_expects_it() {
     );
     be.create().unwrap();
     let repo = dir.path().join("backups/repo");
-    for d in ["keys", "locks", "snapshots", "index", "data/00", "data/7f", "data/ff"] {
+    for d in [
+        "keys",
+        "locks",
+        "snapshots",
+        "index",
+        "data/00",
+        "data/7f",
+        "data/ff",
+    ] {
         assert!(repo.join(d).is_dir(), "{d}");
     }
 
     be.write(FileType::Config, "", b"cfg").unwrap();
-    assert!(matches!(be.create(), Err(BackendError::AlreadyExists { .. })));
+    assert!(matches!(
+        be.create(),
+        Err(BackendError::AlreadyExists { .. })
+    ));
     let pack: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     be.write(FileType::Pack, "abcdef01", &pack).unwrap();
     be.write(FileType::Key, "k1", b"key one").unwrap();
@@ -158,14 +169,21 @@ fn a_killed_writer_leaves_no_visible_file() {
     let folder = dir.path().join("repo/data/ee");
     let deadline = Instant::now() + Duration::from_secs(60);
     let partial = loop {
-        let grown = std::fs::read_dir(&folder).unwrap().flatten().find(|e| {
-            e.metadata().map(|m| m.len() > 0).unwrap_or(false)
-        });
+        let grown = std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .find(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false));
         if let Some(e) = grown {
             break e.file_name().to_string_lossy().into_owned();
         }
-        assert!(Instant::now() < deadline, "the writer never started writing");
-        assert!(child.try_wait().unwrap().is_none(), "the writer ended early");
+        assert!(
+            Instant::now() < deadline,
+            "the writer never started writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer ended early"
+        );
         std::thread::sleep(Duration::from_millis(2));
     };
     child.kill().unwrap();
@@ -288,7 +306,10 @@ fn unreachable_servers_and_refused_exports_fail_fast_in_one_line() {
     assert!(msg.starts_with(&format!("{url}: ")), "{msg}");
     assert!(msg.contains("exports no folder"), "{msg}");
     assert!(!err.is_transient());
-    assert!(!err.is_not_found(), "a missing export is not a missing file");
+    assert!(
+        !err.is_not_found(),
+        "a missing export is not a missing file"
+    );
 
     // Bad options are refused when opening.
     let mut opts = BackendOptions::default();

@@ -232,11 +232,7 @@ impl NfsBackend {
 
     /// An entry's attributes: from the listing, else looked up; `None`
     /// if it went away in between.
-    fn entry_attrs(
-        &self,
-        dir: &nfs_fh3,
-        entry: &DirEntry,
-    ) -> CallResult<Option<fattr3>> {
+    fn entry_attrs(&self, dir: &nfs_fh3, entry: &DirEntry) -> CallResult<Option<fattr3>> {
         if let Some(a) = &entry.attrs {
             return Ok(Some(a.clone()));
         }
@@ -335,9 +331,10 @@ impl Backend for NfsBackend {
     }
 
     fn create(&self) -> Result<()> {
-        let root = self
-            .dir("", true)
-            .map_err(|f| self.session.fail_to_error(f, "creating the repository folder"))?;
+        let root = self.dir("", true).map_err(|f| {
+            self.session
+                .fail_to_error(f, "creating the repository folder")
+        })?;
         match self.session.lookup(&root, "config") {
             Ok(_) => {
                 return Err(BackendError::AlreadyExists {

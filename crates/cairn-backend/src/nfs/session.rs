@@ -160,7 +160,9 @@ impl Session {
             ..self.dialer.clone()
         };
         let what = format!("portmapper at {pm_addr}");
-        let io = plain.connect(pm_addr).map_err(|e| self.io_err(&what, e))?;
+        let io = plain
+            .connect(pm_addr)
+            .map_err(|e| self.io_err(&format!("connecting to the {what}"), e))?;
         let mut pm = PortmapperClient::new(io);
         let mut get = |prog, vers| {
             block_on(pm.getport(prog, vers, portmap::IPPROTO_TCP)).map_err(|e| match e {
@@ -190,7 +192,7 @@ impl Session {
         let io = self
             .dialer
             .connect(mount_addr)
-            .map_err(|e| self.io_err(&what, e))?;
+            .map_err(|e| self.io_err(&format!("connecting to the {what}"), e))?;
         let mut mc = MountClient::new_with_auth(io, self.auth.clone(), opaque_auth::default());
         let parts: Vec<&str> = self.path.split('/').filter(|p| !p.is_empty()).collect();
         let mut found = None;
@@ -214,13 +216,14 @@ impl Session {
         }
         let Some((ok, keep)) = found else {
             return Err(BackendError::io(
-                format!("{}: the server exports no folder of {}", self.location, self.path),
+                format!(
+                    "{}: the server exports no folder of {}",
+                    self.location, self.path
+                ),
                 io::Error::new(io::ErrorKind::NotFound, "MNT3ERR_NOENT"),
             ));
         };
-        let export_fh = nfs_fh3 {
-            data: ok.fhandle.0,
-        };
+        let export_fh = nfs_fh3 { data: ok.fhandle.0 };
         let mut m = Mounted {
             nfs_addr: SocketAddr::new(ip, nfs_port),
             export_fh,
@@ -236,7 +239,13 @@ impl Session {
             })
             .map_err(|f| self.fail_to_error(f, "FSINFO"))?;
         if let Nfs3Result::Ok(info) = info {
-            let pick = |max: u32| if max >= 4096 { max.min(MAX_TRANSFER) } else { 64 << 10 };
+            let pick = |max: u32| {
+                if max >= 4096 {
+                    max.min(MAX_TRANSFER)
+                } else {
+                    64 << 10
+                }
+            };
             m.rtmax = pick(info.rtmax);
             m.wtmax = pick(info.wtmax);
         }
@@ -265,7 +274,7 @@ impl Session {
                 Ok(io) => Nfs3Client::new_with_auth(io, self.auth.clone(), opaque_auth::default()),
                 Err(e) => {
                     self.pool.discard();
-                    let what = format!("NFS service at {}", m.nfs_addr);
+                    let what = format!("connecting to the NFS service at {}", m.nfs_addr);
                     return Err(self.io_err(&what, e).into());
                 }
             },
@@ -309,9 +318,7 @@ impl Session {
     }
 
     pub fn getattr(&self, fh: &nfs_fh3) -> CallResult<fattr3> {
-        let args = GETATTR3args {
-            object: fh.clone(),
-        };
+        let args = GETATTR3args { object: fh.clone() };
         match self.call("GETATTR", |c| block_on(c.getattr(&args)))? {
             Nfs3Result::Ok(ok) => Ok(ok.obj_attributes),
             Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),

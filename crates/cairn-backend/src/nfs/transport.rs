@@ -43,7 +43,10 @@ pub(crate) struct Stream(TcpStream);
 /// that it counts as transient and reads as a timeout.
 fn timeout_as_timed_out(e: io::Error) -> io::Error {
     if e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(io::ErrorKind::TimedOut, "the NFS server did not answer in time")
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the NFS server did not answer in time",
+        )
     } else {
         e
     }

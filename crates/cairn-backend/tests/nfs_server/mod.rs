@@ -18,8 +18,7 @@ use nfs3_server::nfs3_types::nfs3::{
 use nfs3_server::nfs3_types::rpc::auth_unix;
 use nfs3_server::tcp::{NFSTcp, NFSTcpListener};
 use nfs3_server::vfs::{
-    DirEntryPlus, FileHandleU64, NextResult, NfsFileSystem, NfsReadFileSystem,
-    ReadDirPlusIterator,
+    DirEntryPlus, FileHandleU64, NextResult, NfsFileSystem, NfsReadFileSystem, ReadDirPlusIterator,
 };
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -61,7 +60,9 @@ impl NfsServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let mut listener = NFSTcpListener::bind(&format!("127.0.0.1:{port}"), fs).await.unwrap();
+                let mut listener = NFSTcpListener::bind(&format!("127.0.0.1:{port}"), fs)
+                    .await
+                    .unwrap();
                 listener.with_export_name(EXPORT);
                 port_tx.send(listener.get_listen_port()).unwrap();
                 tokio::select! {
@@ -224,11 +225,7 @@ impl NfsReadFileSystem for MirrorFs {
     }
 
     #[allow(refining_impl_trait)]
-    async fn readdirplus(
-        &self,
-        dir: &FileHandleU64,
-        cookie: u64,
-    ) -> Result<Listing, nfsstat3> {
+    async fn readdirplus(&self, dir: &FileHandleU64, cookie: u64) -> Result<Listing, nfsstat3> {
         let dir_path = self.path(dir)?;
         let mut names: Vec<_> = fs::read_dir(&dir_path)
             .map_err(nfs_err)?
