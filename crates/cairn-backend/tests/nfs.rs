@@ -8,7 +8,7 @@ use cairn_backend::{
     open, open_wrapped, Backend, BackendError, BackendOptions, FileInfo, FileType, Location,
     RetryPolicy,
 };
-use nfs_server::NfsServer;
+use nfs_server::{free_port, NfsServer};
 use proptest::prelude::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -255,11 +255,7 @@ fn auth_unix_carries_the_uid_and_gid_options() {
 #[test]
 fn a_server_that_comes_up_late_is_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("nfs://127.0.0.1:{port}/export/repo");
     let be = open_wrapped(
         &Location::parse(&url).unwrap(),
@@ -280,13 +276,37 @@ fn a_server_that_comes_up_late_is_retried() {
 }
 
 #[test]
+fn a_restarted_server_is_found_again_with_fresh_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NfsServer::start(dir.path());
+    let port = server.port;
+    let retries = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = retries.clone();
+    let be = open_wrapped(
+        &Location::parse(&server.url("repo")).unwrap(),
+        &BackendOptions::default(),
+        RetryPolicy::fast(20),
+        Some(Arc::new(move |_: &str, e: &BackendError, _: Duration| {
+            seen.lock().unwrap().push(e.to_string());
+        })),
+    )
+    .unwrap();
+    be.create().unwrap();
+    be.write(FileType::Key, "k1", b"before").unwrap();
+    drop(server);
+    // A new server generation: the old connections and handles are dead.
+    let _server = NfsServer::start_on(dir.path(), port);
+    assert_eq!(be.read(FileType::Key, "k1").unwrap(), b"before");
+    be.write(FileType::Key, "k2", b"after").unwrap();
+    assert_eq!(be.list(FileType::Key).unwrap().len(), 2);
+    let retries = retries.lock().unwrap();
+    assert!(!retries.is_empty(), "the restart went unnoticed");
+}
+
+#[test]
 fn unreachable_servers_and_refused_exports_fail_fast_in_one_line() {
     // Nothing listens on that port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("nfs://127.0.0.1:{port}/export/repo");
     let start = Instant::now();
     let err = backend(&url, &[]).list(FileType::Snapshot).unwrap_err();

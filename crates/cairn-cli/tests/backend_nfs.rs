@@ -22,7 +22,7 @@ use backup_support::fstree::build_random_files;
 use backup_support::{snapshot_id, Repo};
 use common::tree::{assert_same, Opts};
 use common::{Fixture, Tool};
-use nfs_server::NfsServer;
+use nfs_server::{free_port, NfsServer};
 
 /// A repository folder that Cairn reaches over NFS and restic on disk.
 struct Shared {
@@ -203,11 +203,7 @@ fn error_lines(r: &common::Run) -> Vec<String> {
 #[test]
 fn missing_servers_exports_and_repositories_fail_quickly_in_one_line() {
     let mut s = Shared::new(Repo::empty("nfs-errors"));
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free = free_port();
     let cases = [
         (
             format!("nfs://127.0.0.1:{free}/export/repo"),

@@ -137,6 +137,14 @@ impl NfsBackend {
         Ok(fh)
     }
 
+    /// The handle of a folder of the repository, `None` if it is missing.
+    fn existing_dir(&self, rel: &str) -> CallResult<Option<nfs_fh3>> {
+        match self.dir(rel, false) {
+            Err(Fail::Status(nfsstat3::NFS3ERR_NOENT)) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// The folder of a file and its name there.
     fn place(file_type: FileType, name: &str) -> Result<(String, &str)> {
         match file_type {
@@ -208,9 +216,8 @@ impl NfsBackend {
 
     /// The files of one folder (hidden and temporary ones left out).
     fn files_in(&self, rel: &str) -> CallResult<Vec<FileInfo>> {
-        let dir = match self.dir(rel, false) {
-            Err(Fail::Status(nfsstat3::NFS3ERR_NOENT)) => return Ok(vec![]),
-            other => other?,
+        let Some(dir) = self.existing_dir(rel)? else {
+            return Ok(vec![]);
         };
         let mut out = Vec::new();
         for entry in self.session.read_dir(&dir)? {
@@ -245,9 +252,8 @@ impl NfsBackend {
     }
 
     fn list_packs(&self) -> CallResult<Vec<FileInfo>> {
-        let data = match self.dir("data", false) {
-            Err(Fail::Status(nfsstat3::NFS3ERR_NOENT)) => return Ok(vec![]),
-            other => other?,
+        let Some(data) = self.existing_dir("data")? else {
+            return Ok(vec![]);
         };
         let mut out = Vec::new();
         for entry in self.session.read_dir(&data)? {
@@ -399,16 +405,7 @@ impl Backend for NfsBackend {
         let buf = self
             .read_from(&fh, offset, length, length)
             .map_err(|f| self.error(f, file_type, name, "READ"))?;
-        if (buf.len() as u64) < length {
-            return Err(BackendError::ShortRead {
-                file_type,
-                name: name.to_string(),
-                offset,
-                wanted: length,
-                got: buf.len() as u64,
-            });
-        }
-        Ok(buf)
+        BackendError::check_range(buf, file_type, name, offset, length)
     }
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {

@@ -13,7 +13,7 @@ use nfs3_client::nfs3_types::nfs3::{
 };
 use nfs3_client::nfs3_types::portmap;
 use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
-use nfs3_client::nfs3_types::xdr_codec::Opaque;
+use nfs3_client::nfs3_types::xdr_codec::{Opaque, Pack, Unpack};
 use nfs3_client::{MountClient, MountError, Nfs3Client, PortmapperClient, RpcError};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -306,23 +306,15 @@ impl Session {
 
     pub fn lookup(&self, dir: &nfs_fh3, name: &str) -> CallResult<(nfs_fh3, Option<fattr3>)> {
         let args = LOOKUP3args {
-            what: diropargs3 {
-                dir: dir.clone(),
-                name: filename(name),
-            },
+            what: dirop(dir, name),
         };
-        match self.call("LOOKUP", |c| block_on(c.lookup(&args)))? {
-            Nfs3Result::Ok(ok) => Ok((ok.object, attrs(ok.obj_attributes))),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("LOOKUP", |c| block_on(c.lookup(&args)))?)
+            .map(|ok| (ok.object, some(ok.obj_attributes)))
     }
 
     pub fn getattr(&self, fh: &nfs_fh3) -> CallResult<fattr3> {
         let args = GETATTR3args { object: fh.clone() };
-        match self.call("GETATTR", |c| block_on(c.getattr(&args)))? {
-            Nfs3Result::Ok(ok) => Ok(ok.obj_attributes),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("GETATTR", |c| block_on(c.getattr(&args)))?).map(|ok| ok.obj_attributes)
     }
 
     /// Up to `count` bytes at `offset`, and whether the file ends there.
@@ -332,29 +324,20 @@ impl Session {
             offset,
             count,
         };
-        match self.call("READ", |c| block_on(c.read(&args)))? {
-            Nfs3Result::Ok(ok) => Ok((ok.data.into_owned(), ok.eof)),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("READ", |c| block_on(c.read(&args)))?).map(|ok| (ok.data.into_owned(), ok.eof))
     }
 
     /// Creates a file that must not exist yet, with `mode`.
     pub fn create(&self, dir: &nfs_fh3, name: &str, mode: u32) -> CallResult<nfs_fh3> {
         let args = CREATE3args {
-            where_: diropargs3 {
-                dir: dir.clone(),
-                name: filename(name),
-            },
+            where_: dirop(dir, name),
             how: createhow3::GUARDED(sattr3 {
                 mode: set_mode3::Some(mode),
                 ..sattr3::default()
             }),
         };
         match self.call("CREATE", |c| block_on(c.create(&args)))? {
-            Nfs3Result::Ok(ok) => match ok.obj {
-                post_op_fh3::Some(fh) => Ok(fh),
-                post_op_fh3::None => Ok(self.lookup(dir, name)?.0),
-            },
+            Nfs3Result::Ok(ok) => self.made(ok.obj, dir, name),
             Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
         }
     }
@@ -373,10 +356,8 @@ impl Session {
             stable: stable_how::UNSTABLE,
             data: Opaque::borrowed(data),
         };
-        match self.call("WRITE", |c| block_on(c.write(&args)))? {
-            Nfs3Result::Ok(ok) => Ok((ok.count, ok.committed, ok.verf)),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("WRITE", |c| block_on(c.write(&args)))?)
+            .map(|ok| (ok.count, ok.committed, ok.verf))
     }
 
     /// Asks the server to put the whole file on stable storage.
@@ -386,10 +367,7 @@ impl Session {
             offset: 0,
             count: 0,
         };
-        match self.call("COMMIT", |c| block_on(c.commit(&args)))? {
-            Nfs3Result::Ok(ok) => Ok(ok.verf),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("COMMIT", |c| block_on(c.commit(&args)))?).map(|ok| ok.verf)
     }
 
     pub fn set_mode(&self, fh: &nfs_fh3, mode: u32) -> CallResult<()> {
@@ -401,60 +379,45 @@ impl Session {
             },
             guard: Nfs3Option::None,
         };
-        match self.call("SETATTR", |c| block_on(c.setattr(&args)))? {
-            Nfs3Result::Ok(_) => Ok(()),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("SETATTR", |c| block_on(c.setattr(&args)))?).map(drop)
     }
 
     /// Renames `from` to `to` in one folder, replacing `to`.
     pub fn rename(&self, dir: &nfs_fh3, from: &str, to: &str) -> CallResult<()> {
         let args = RENAME3args {
-            from: diropargs3 {
-                dir: dir.clone(),
-                name: filename(from),
-            },
-            to: diropargs3 {
-                dir: dir.clone(),
-                name: filename(to),
-            },
+            from: dirop(dir, from),
+            to: dirop(dir, to),
         };
-        match self.call("RENAME", |c| block_on(c.rename(&args)))? {
-            Nfs3Result::Ok(_) => Ok(()),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
-        }
+        ok(self.call("RENAME", |c| block_on(c.rename(&args)))?).map(drop)
     }
 
     pub fn remove(&self, dir: &nfs_fh3, name: &str) -> CallResult<()> {
         let args = REMOVE3args {
-            object: diropargs3 {
-                dir: dir.clone(),
-                name: filename(name),
-            },
+            object: dirop(dir, name),
         };
-        match self.call("REMOVE", |c| block_on(c.remove(&args)))? {
-            Nfs3Result::Ok(_) => Ok(()),
-            Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
+        ok(self.call("REMOVE", |c| block_on(c.remove(&args)))?).map(drop)
+    }
+
+    /// The handle of what CREATE or MKDIR made: from the answer, else
+    /// looked up.
+    fn made(&self, fh: post_op_fh3, dir: &nfs_fh3, name: &str) -> CallResult<nfs_fh3> {
+        match some(fh) {
+            Some(fh) => Ok(fh),
+            None => Ok(self.lookup(dir, name)?.0),
         }
     }
 
     /// Makes a folder (mode 0700), or finds the one that is there.
     pub fn mkdir(&self, dir: &nfs_fh3, name: &str) -> CallResult<nfs_fh3> {
         let args = MKDIR3args {
-            where_: diropargs3 {
-                dir: dir.clone(),
-                name: filename(name),
-            },
+            where_: dirop(dir, name),
             attributes: sattr3 {
                 mode: set_mode3::Some(0o700),
                 ..sattr3::default()
             },
         };
         match self.call("MKDIR", |c| block_on(c.mkdir(&args)))? {
-            Nfs3Result::Ok(ok) => match ok.obj {
-                post_op_fh3::Some(fh) => Ok(fh),
-                post_op_fh3::None => Ok(self.lookup(dir, name)?.0),
-            },
+            Nfs3Result::Ok(ok) => self.made(ok.obj, dir, name),
             Nfs3Result::Err((nfsstat3::NFS3ERR_EXIST, _)) => Ok(self.lookup(dir, name)?.0),
             Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
         }
@@ -472,23 +435,16 @@ impl Session {
             maxcount: 256 << 10,
         };
         loop {
-            let ok = match self.call("READDIRPLUS", |c| block_on(c.readdirplus(&args)))? {
-                Nfs3Result::Ok(ok) => ok,
-                Nfs3Result::Err((s, _)) => return Err(Fail::Status(s)),
-            };
+            let ok = ok(self.call("READDIRPLUS", |c| block_on(c.readdirplus(&args)))?)?;
             let mut last = None;
             for e in ok.reply.entries.into_inner() {
                 last = Some(e.cookie);
                 let name = String::from_utf8_lossy(e.name.as_ref()).into_owned();
                 if name != "." && name != ".." {
-                    let handle = match e.name_handle {
-                        post_op_fh3::Some(fh) => Some(fh),
-                        post_op_fh3::None => None,
-                    };
                     out.push(DirEntry {
                         name,
-                        attrs: attrs(e.name_attributes),
-                        handle,
+                        attrs: some(e.name_attributes),
+                        handle: some(e.name_handle),
                     });
                 }
             }
@@ -514,10 +470,26 @@ fn filename(name: &str) -> filename3<'static> {
     filename3(Opaque::owned(name.as_bytes().to_vec()))
 }
 
-fn attrs(a: Nfs3Option<fattr3>) -> Option<fattr3> {
-    match a {
-        Nfs3Option::Some(a) => Some(a),
+fn dirop(dir: &nfs_fh3, name: &str) -> diropargs3<'static> {
+    diropargs3 {
+        dir: dir.clone(),
+        name: filename(name),
+    }
+}
+
+/// An XDR optional as a Rust one.
+fn some<T: Pack + Unpack>(o: Nfs3Option<T>) -> Option<T> {
+    match o {
+        Nfs3Option::Some(v) => Some(v),
         Nfs3Option::None => None,
+    }
+}
+
+/// A result's value, or the server's status as the failure.
+fn ok<T, E>(r: Nfs3Result<T, E>) -> CallResult<T> {
+    match r {
+        Nfs3Result::Ok(v) => Ok(v),
+        Nfs3Result::Err((s, _)) => Err(Fail::Status(s)),
     }
 }
 

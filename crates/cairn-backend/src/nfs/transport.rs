@@ -41,7 +41,7 @@ pub(crate) struct Stream(TcpStream);
 
 /// A socket timeout shows as `WouldBlock` on Unix: call it what it is, so
 /// that it counts as transient and reads as a timeout.
-fn timeout_as_timed_out(e: io::Error) -> io::Error {
+fn plain(e: io::Error) -> io::Error {
     if e.kind() == io::ErrorKind::WouldBlock {
         io::Error::new(
             io::ErrorKind::TimedOut,
@@ -56,24 +56,24 @@ impl AsyncRead for Stream {
     fn async_read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send {
         let r = match self.0.read(buf) {
             // The default `async_read_exact` would spin on a closed socket.
-            Ok(0) if !buf.is_empty() => Err(io::ErrorKind::UnexpectedEof.into()),
-            other => other.map_err(timeout_as_timed_out),
+            Ok(0) if !buf.is_empty() => Err(plain(io::ErrorKind::UnexpectedEof.into())),
+            other => other.map_err(plain),
         };
         std::future::ready(r)
     }
 
     fn async_read_exact(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> + Send {
-        std::future::ready(self.0.read_exact(buf).map_err(timeout_as_timed_out))
+        std::future::ready(self.0.read_exact(buf).map_err(plain))
     }
 }
 
 impl AsyncWrite for Stream {
     fn async_write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> + Send {
-        std::future::ready(self.0.write(buf).map_err(timeout_as_timed_out))
+        std::future::ready(self.0.write(buf).map_err(plain))
     }
 
     fn async_write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> + Send {
-        std::future::ready(self.0.write_all(buf).map_err(timeout_as_timed_out))
+        std::future::ready(self.0.write_all(buf).map_err(plain))
     }
 }
 

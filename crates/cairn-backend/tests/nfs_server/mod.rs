@@ -31,6 +31,15 @@ use std::sync::{Arc, Mutex};
 /// The export name the server answers MOUNT for.
 pub const EXPORT: &str = "/export";
 
+/// A port of 127.0.0.1 where nothing listens (a moment ago).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A running server; stops when dropped.
 pub struct NfsServer {
     pub port: u16,
