@@ -253,6 +253,17 @@ fn auth_unix_carries_the_uid_and_gid_options() {
 }
 
 #[test]
+fn a_host_name_reaches_the_address_that_listens() {
+    // `localhost` is often ::1 first; the server listens on 127.0.0.1 only.
+    let dir = tempfile::tempdir().unwrap();
+    let server = NfsServer::start(dir.path());
+    let be = backend(&format!("nfs://localhost:{}/export", server.port), &[]);
+    be.create().unwrap();
+    be.write(FileType::Lock, "l1", b"lock").unwrap();
+    assert!(dir.path().join("locks/l1").is_file());
+}
+
+#[test]
 fn a_server_that_comes_up_late_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

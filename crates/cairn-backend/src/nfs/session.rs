@@ -16,7 +16,7 @@ use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::{Opaque, Pack, Unpack};
 use nfs3_client::{MountClient, MountError, Nfs3Client, PortmapperClient, RpcError};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -134,23 +134,23 @@ impl Session {
         self.pool.clear_idle();
     }
 
-    fn server_ip(&self) -> Result<std::net::IpAddr> {
-        (self.server.as_str(), 0)
+    /// The server's addresses (a name may have several, IPv6 and IPv4).
+    fn server_ips(&self) -> Result<Vec<IpAddr>> {
+        let what = format!("cannot resolve {}", self.server);
+        let ips: Vec<IpAddr> = (self.server.as_str(), 0)
             .to_socket_addrs()
-            .map_err(|e| self.io_err(&format!("cannot resolve {}", self.server), e))?
-            .next()
+            .map_err(|e| self.io_err(&what, e))?
             .map(|a| a.ip())
-            .ok_or_else(|| {
-                self.io_err(
-                    &format!("cannot resolve {}", self.server),
-                    io::ErrorKind::NotFound.into(),
-                )
-            })
+            .collect();
+        if ips.is_empty() {
+            return Err(self.io_err(&what, io::ErrorKind::NotFound.into()));
+        }
+        Ok(ips)
     }
 
     /// The MOUNT and NFS ports: the URL's port for both (or
     /// `nfs.mountport` for MOUNT), else the portmapper's answers.
-    fn ports(&self, ip: std::net::IpAddr) -> Result<(u16, u16)> {
+    fn ports(&self, ip: IpAddr) -> Result<(u16, u16)> {
         if let Some(p) = self.port {
             return Ok((self.opts.mount_port.unwrap_or(p), p));
         }
@@ -185,7 +185,17 @@ impl Session {
     /// exports (`/srv/nfs/repo`, then `/srv/nfs`, ...): the rest are the
     /// repository's folders inside the export, which may not exist yet.
     fn mount(&self) -> Result<Mounted> {
-        let ip = self.server_ip()?;
+        let mut unreachable = None;
+        for ip in self.server_ips()? {
+            match self.mount_at(ip) {
+                Err(e) if e.is_transient() => unreachable = Some(e),
+                other => return other,
+            }
+        }
+        Err(unreachable.expect("at least one address was tried"))
+    }
+
+    fn mount_at(&self, ip: IpAddr) -> Result<Mounted> {
         let (mount_port, nfs_port) = self.ports(ip)?;
         let mount_addr = SocketAddr::new(ip, mount_port);
         let what = format!("MOUNT service at {mount_addr}");
