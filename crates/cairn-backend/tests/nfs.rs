@@ -315,6 +315,30 @@ fn a_restarted_server_is_found_again_with_fresh_handles() {
 }
 
 #[test]
+fn a_server_that_never_answers_times_out() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let hold = std::thread::spawn(move || {
+        let (conn, _) = silent.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(conn);
+    });
+    let url = format!("nfs://127.0.0.1:{port}/export/repo");
+    let start = Instant::now();
+    let err = backend(&url, &["nfs.timeout=1"])
+        .list(FileType::Index)
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(err.to_string().contains("did not answer in time"), "{err}");
+    assert!(err.is_transient());
+    hold.join().unwrap();
+}
+
+#[test]
 fn unreachable_servers_and_refused_exports_fail_fast_in_one_line() {
     // Nothing listens on that port.
     let port = free_port();

@@ -36,10 +36,13 @@
 //! require unless marked `insecure`; `-o nfs.privport=false|true`
 //! overrides. At most `-o nfs.connections=N` (default 5) connections are
 //! open; every answer must come within `-o nfs.timeout=SECONDS` (default
-//! 60) or the call fails as transient and is retried by
-//! [`RetryBackend`](crate::RetryBackend). An unreachable server, a
-//! refused export or a missing one is reported in one line naming the
-//! location.
+//! 60; the portmapper's and MOUNT's within the connect timeout too) or
+//! the call fails as transient and is retried by
+//! [`RetryBackend`](crate::RetryBackend), which gives up after a few
+//! seconds while no call has ever succeeded. An unreachable or silent
+//! server, a refused export or a missing one is reported in one line
+//! naming the location. NFS's `ESTALE` (a restarted server) drops every
+//! cached handle and the retry mounts afresh.
 //!
 //! ```
 //! use cairn_backend::{open, Backend, BackendOptions, FileType, Location};

@@ -148,6 +148,16 @@ impl Session {
         Ok(ips)
     }
 
+    /// For the portmapper and MOUNT, whose answers are small: waits no
+    /// longer for an answer than for a connection, so that a server that
+    /// accepts but never answers fails as fast as one that is not there.
+    fn first_contact_dialer(&self) -> Dialer {
+        Dialer {
+            io_timeout: self.dialer.io_timeout.min(self.dialer.connect_timeout),
+            ..self.dialer.clone()
+        }
+    }
+
     /// The MOUNT and NFS ports: the URL's port for both (or
     /// `nfs.mountport` for MOUNT), else the portmapper's answers.
     fn ports(&self, ip: IpAddr) -> Result<(u16, u16)> {
@@ -157,7 +167,7 @@ impl Session {
         let pm_addr = SocketAddr::new(ip, portmap::PMAP_PORT);
         let plain = Dialer {
             privileged_port: false,
-            ..self.dialer.clone()
+            ..self.first_contact_dialer()
         };
         let what = format!("portmapper at {pm_addr}");
         let io = plain
@@ -200,7 +210,7 @@ impl Session {
         let mount_addr = SocketAddr::new(ip, mount_port);
         let what = format!("MOUNT service at {mount_addr}");
         let io = self
-            .dialer
+            .first_contact_dialer()
             .connect(mount_addr)
             .map_err(|e| self.io_err(&format!("connecting to the {what}"), e))?;
         let mut mc = MountClient::new_with_auth(io, self.auth.clone(), opaque_auth::default());
