@@ -1,8 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, RateLimitBackend, RestBackend,
-    Result, RetryBackend, RetryPolicy, RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, NfsBackend, NfsOptions,
+    RateLimitBackend, RestBackend, Result, RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -123,8 +123,8 @@ impl BackendOptions {
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
-/// Opens the store a location names, without wrappers. Local folders and
-/// rest-servers are supported; other schemes fail with
+/// Opens the store a location names, without wrappers. Local folders,
+/// rest-servers and NFS exports are supported; other schemes fail with
 /// [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
@@ -135,6 +135,9 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        Location::Nfs { server, port, path } => {
+            Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
         }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
@@ -162,6 +165,7 @@ pub fn open_wrapped(
     }
     let limit = match location {
         Location::Local { .. } => opts.connections("local")?,
+        Location::Nfs { .. } => Some(NfsOptions::from_backend_options(opts)?.connections),
         other => Some(
             opts.connections(other.scheme())?
                 .unwrap_or(DEFAULT_CONNECTIONS),
@@ -205,7 +209,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
+        for s in ["s3:host/bucket", "sftp:h:/x", "rclone:r:x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
