@@ -8,7 +8,7 @@
 //! [`Location::parse`] reads restic's repository strings and [`open`]
 //! gives the backend one names. Wrappers add behaviour to any backend:
 //! [`RetryBackend`] retries transient failures, [`LimitBackend`] bounds the
-//! operations in flight, [`FaultBackend`] injects failures in tests.
+//! operations in flight, [`RateLimitBackend`] bounds the bandwidth, [`FaultBackend`] injects failures in tests.
 //!
 //! ```
 //! use cairn_backend::{Backend, FileType, LocalBackend};
@@ -28,6 +28,7 @@ mod limit;
 mod local;
 pub mod location;
 mod open;
+mod ratelimit;
 mod rest;
 mod retry;
 
@@ -37,6 +38,7 @@ pub use limit::LimitBackend;
 pub use local::LocalBackend;
 pub use location::{strip_password, Location, RestLocation};
 pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
+pub use ratelimit::RateLimitBackend;
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
 

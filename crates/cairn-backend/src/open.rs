@@ -1,8 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
-    RetryPolicy, RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, RateLimitBackend, RestBackend,
+    Result, RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +26,12 @@ pub struct BackendOptions {
     /// Longest time one request may take in total; `None` for no limit
     /// (packs may be large and links slow).
     pub request_timeout: Option<Duration>,
+    /// Accept any TLS certificate (`--insecure-tls`).
+    pub insecure_tls: bool,
+    /// Upload limit in bytes per second (`--limit-upload`, given in KiB/s).
+    pub limit_upload: Option<u64>,
+    /// Download limit in bytes per second (`--limit-download`, in KiB/s).
+    pub limit_download: Option<u64>,
 }
 
 impl Default for BackendOptions {
@@ -36,6 +42,9 @@ impl Default for BackendOptions {
             tls_client_cert: None,
             connect_timeout: Duration::from_secs(30),
             request_timeout: None,
+            insecure_tls: false,
+            limit_upload: None,
+            limit_download: None,
         }
     }
 }
@@ -133,10 +142,10 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
     }
 }
 
-/// [`open`], then limits concurrency (network backends to
-/// `SCHEME.connections`, default 5; local folders only when the option is
-/// given) and retries transient failures with `policy`, calling `report`
-/// before each retry.
+/// [`open`], then limits bandwidth (`limit_upload`, `limit_download`) and
+/// concurrency (network backends to `SCHEME.connections`, default 5; local
+/// folders only when the option is given) and retries transient failures
+/// with `policy`, calling `report` before each retry.
 pub fn open_wrapped(
     location: &Location,
     opts: &BackendOptions,
@@ -144,6 +153,13 @@ pub fn open_wrapped(
     report: Option<RetryReport>,
 ) -> Result<Arc<dyn Backend>> {
     let mut backend = open(location, opts)?;
+    if opts.limit_upload.is_some() || opts.limit_download.is_some() {
+        backend = Arc::new(RateLimitBackend::new(
+            backend,
+            opts.limit_upload,
+            opts.limit_download,
+        ));
+    }
     let limit = match location {
         Location::Local { .. } => opts.connections("local")?,
         other => Some(
