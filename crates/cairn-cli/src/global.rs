@@ -55,6 +55,9 @@ pub struct GlobalOptions {
     /// Do not use a local cache
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// Auto remove old cache directories
+    #[arg(long, global = true)]
+    pub cleanup_cache: bool,
     /// Set output mode to JSON for commands that support it
     #[arg(long, global = true)]
     pub json: bool,
@@ -173,11 +176,10 @@ impl GlobalOptions {
         if password.is_empty() {
             bail!("an empty password is not allowed by default");
         }
-        Ok(Repository::open_with_key_hint(
-            backend,
-            &password,
-            self.key_hint.as_deref(),
-        )?)
+        let mut repo =
+            Repository::open_with_key_hint(backend, &password, self.key_hint.as_deref())?;
+        crate::commands::cache::attach(self, &mut repo);
+        Ok(repo)
     }
 
     /// Opens the repository under a shared lock (none with `--no-lock`),

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Create a new backup of files and/or directories
     Backup(Box<commands::backup::Args>),
+    /// Operate on local cache directories
+    Cache(commands::cache::Args),
     /// Print internal objects to stdout
     Cat(commands::cat::Args),
     /// Check the repository for errors
@@ -81,6 +83,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backup(a) => commands::backup::run(&cli.global, *a),
+        Command::Cache(a) => commands::cache::run(&cli.global, a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
         Command::Copy(a) => commands::copy::run(&cli.global, a),

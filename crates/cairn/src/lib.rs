@@ -20,6 +20,7 @@
 
 pub mod backup;
 mod blob;
+pub mod cache;
 pub mod check;
 pub mod copy;
 pub mod dump;

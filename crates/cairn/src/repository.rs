@@ -18,6 +18,7 @@ pub struct Repository {
     key_id: Id,
     config: Config,
     index: Option<Arc<Index>>,
+    cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -68,7 +69,22 @@ impl Repository {
             key_id,
             config,
             index: None,
+            cache: None,
         })
+    }
+
+    /// Reads and keeps index files, snapshots and tree packs in `cache`
+    /// from now on (see [`crate::cache`]).
+    pub fn use_cache(&mut self, cache: Arc<crate::cache::Cache>) {
+        let wrapped =
+            crate::cache::CacheBackend::new(self.backend.clone(), cache.clone(), self.key.clone());
+        self.backend = Arc::new(wrapped);
+        self.cache = Some(cache);
+    }
+
+    /// The cache in use, if any.
+    pub fn cache(&self) -> Option<&Arc<crate::cache::Cache>> {
+        self.cache.as_ref()
     }
 
     /// The repository's config.
@@ -145,6 +161,9 @@ impl Repository {
             return Ok(Vec::new());
         }
         let (index, problems) = Index::load(self)?;
+        if let Some(cache) = &self.cache {
+            cache.index_loaded(&index);
+        }
         self.index = Some(Arc::new(index));
         Ok(problems)
     }

@@ -47,6 +47,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         &src_password,
         args.from.from_key_hint.as_deref(),
     )?;
+    crate::commands::cache::attach(global, &mut src);
     let mut dst = global.open_repository()?;
     let _src_lock = global.lock(&src, false)?;
     let _dst_lock = global.lock_always(&dst, false)?;

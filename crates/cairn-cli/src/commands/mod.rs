@@ -1,6 +1,7 @@
 //! One module per command: argument parsing and printing only.
 
 pub mod backup;
+pub mod cache;
 pub mod cat;
 pub mod check;
 pub mod copy;
