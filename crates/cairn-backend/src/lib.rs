@@ -22,20 +22,24 @@
 //! assert_eq!(names, ["ab12"]);
 //! ```
 
+mod cloud;
 mod error;
 mod fault;
 mod limit;
 mod local;
 pub mod location;
+mod object_store;
 mod open;
 mod rest;
 mod retry;
+mod s3;
 
 pub use error::{BackendError, Result};
 pub use fault::{Fault, FaultBackend, Op};
 pub use limit::LimitBackend;
 pub use local::LocalBackend;
 pub use location::{strip_password, Location, RestLocation};
+pub use object_store::{ObjectStoreBackend, DEFAULT_PART_SIZE};
 pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};

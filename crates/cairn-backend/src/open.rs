@@ -1,7 +1,7 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, ObjectStoreBackend, RestBackend, Result, RetryBackend,
     RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
@@ -68,7 +68,7 @@ impl BackendOptions {
     }
 
     /// The options of one namespace (`rest`), without the prefix.
-    fn namespace(&self, ns: &str) -> Vec<(&str, &str)> {
+    pub(crate) fn namespace(&self, ns: &str) -> Vec<(&str, &str)> {
         self.extended
             .iter()
             .filter_map(|(k, v)| {
@@ -100,6 +100,7 @@ impl BackendOptions {
                     }
                     connections = Some(n);
                 }
+                k if other_options(scheme).contains(&k) => {}
                 _ => {
                     return Err(BackendError::InvalidOption(format!(
                         "option {scheme}.{key} is not known"
@@ -111,12 +112,20 @@ impl BackendOptions {
     }
 }
 
+/// The options of `scheme` besides `connections`, which its backend reads.
+fn other_options(scheme: &str) -> &'static [&'static str] {
+    match scheme {
+        "s3" => crate::s3::OPTIONS,
+        _ => &[],
+    }
+}
+
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
-/// Opens the store a location names, without wrappers. Local folders and
-/// rest-servers are supported; other schemes fail with
-/// [`BackendError::Unsupported`].
+/// Opens the store a location names, without wrappers. Local folders,
+/// rest-servers, S3, Azure, B2 and Swift are supported; other schemes
+/// fail with [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
@@ -126,6 +135,9 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        Location::S3 { .. } | Location::Azure { .. } | Location::B2 { .. } | Location::Swift { .. } => {
+            Ok(Arc::new(ObjectStoreBackend::open(location, opts)?))
         }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
@@ -189,7 +201,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
+        for s in ["gs:bucket:/x", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");

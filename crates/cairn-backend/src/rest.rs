@@ -72,24 +72,8 @@ impl RestBackend {
         if !opts.cacerts.is_empty() {
             // As restic: the given roots replace the system's.
             builder = builder.tls_built_in_root_certs(false);
-            for path in &opts.cacerts {
-                let pem = std::fs::read(path)
-                    .map_err(|e| BackendError::io(format!("--cacert {}", path.display()), e))?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    BackendError::InvalidOption(format!(
-                        "--cacert {}: no usable PEM certificates: {e}",
-                        path.display()
-                    ))
-                })?;
-                if certs.is_empty() {
-                    return Err(BackendError::InvalidOption(format!(
-                        "--cacert {}: no certificates found",
-                        path.display()
-                    )));
-                }
-                for c in certs {
-                    builder = builder.add_root_certificate(c);
-                }
+            for c in cacert_roots(opts)? {
+                builder = builder.add_root_certificate(c);
             }
         }
         if let Some(path) = &opts.tls_client_cert {
@@ -199,8 +183,32 @@ impl RestBackend {
     }
 }
 
+/// The certificates of the `--cacert` files, each file checked to hold
+/// at least one.
+pub(crate) fn cacert_roots(opts: &BackendOptions) -> Result<Vec<reqwest::Certificate>> {
+    let mut roots = Vec::new();
+    for path in &opts.cacerts {
+        let pem = std::fs::read(path)
+            .map_err(|e| BackendError::io(format!("--cacert {}", path.display()), e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            BackendError::InvalidOption(format!(
+                "--cacert {}: no usable PEM certificates: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(BackendError::InvalidOption(format!(
+                "--cacert {}: no certificates found",
+                path.display()
+            )));
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
+}
+
 /// The error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
