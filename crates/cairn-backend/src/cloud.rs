@@ -60,12 +60,7 @@ pub(crate) fn open_azure(
     match (get("AZURE_ACCOUNT_KEY"), get("AZURE_ACCOUNT_SAS")) {
         (Some(key), _) => b = b.account_key(&key),
         (None, Some(sas)) => b = b.sas_token(sas.trim_start_matches('?')),
-        (None, None) => {
-            return Err(need(
-                "azure",
-                "AZURE_ACCOUNT_KEY or AZURE_ACCOUNT_SAS",
-            ))
-        }
+        (None, None) => return Err(need("azure", "AZURE_ACCOUNT_KEY or AZURE_ACCOUNT_SAS")),
     }
     finish(b, display, client)
 }
@@ -222,7 +217,11 @@ mod tests {
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     fn client() -> reqwest::Client {

@@ -13,7 +13,9 @@
 //! folders. opendal's own retry layer is not used: [`crate::RetryBackend`]
 //! wraps every backend and is the only place that retries.
 
-use crate::{Backend, BackendError, BackendOptions, FileInfo, FileType, Location, Result};
+use crate::{
+    Backend, BackendError, BackendOptions, FileInfo, FileType, Location, RestBackend, Result,
+};
 use opendal::{ErrorKind, Operator};
 use std::future::IntoFuture;
 use std::sync::OnceLock;
@@ -93,7 +95,10 @@ pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<r
         .use_rustls_tls()
         .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(opts.connect_timeout)
-        .timeout(opts.request_timeout.unwrap_or(crate::DEFAULT_REQUEST_TIMEOUT))
+        .timeout(
+            opts.request_timeout
+                .unwrap_or(crate::DEFAULT_REQUEST_TIMEOUT),
+        )
         .pool_max_idle_per_host(connections.max(1))
         .tcp_keepalive(std::time::Duration::from_secs(30));
     if !opts.cacerts.is_empty() {
@@ -128,13 +133,15 @@ fn open_location(
             use_http,
         } => crate::s3::settings(endpoint, bucket, prefix, *use_http, opts, env)
             .and_then(|s| crate::s3::open(s, display, opts, connections, env)),
-        Location::Azure { container, prefix } => client()
-            .and_then(|c| crate::cloud::open_azure(container, prefix, display, c, env)),
+        Location::Azure { container, prefix } => {
+            client().and_then(|c| crate::cloud::open_azure(container, prefix, display, c, env))
+        }
         Location::B2 { bucket, prefix } => {
             client().and_then(|c| crate::cloud::open_b2(bucket, prefix, display, c, env))
         }
-        Location::Swift { container, prefix } => client()
-            .and_then(|c| crate::cloud::open_swift(container, prefix, display, c, env)),
+        Location::Swift { container, prefix } => {
+            client().and_then(|c| crate::cloud::open_swift(container, prefix, display, c, env))
+        }
         _ => return None,
     })
 }
@@ -186,7 +193,7 @@ impl ObjectStoreBackend {
         match file_type {
             FileType::Config => Ok("config".to_string()),
             FileType::Pack => {
-                check_name(name)?;
+                crate::rest::check_name(name)?;
                 let sub = name
                     .get(..2)
                     .filter(|_| name.len() >= 2)
@@ -194,17 +201,9 @@ impl ObjectStoreBackend {
                 Ok(format!("data/{sub}/{name}"))
             }
             t => {
-                check_name(name)?;
+                crate::rest::check_name(name)?;
                 Ok(format!("{}/{name}", t.dir_name()))
             }
-        }
-    }
-
-    /// `GET data/ab/abcd...`: the request, for messages.
-    fn what(op: &str, file_type: FileType, name: &str) -> String {
-        match file_type {
-            FileType::Config => format!("{op} config"),
-            t => format!("{op} {}/{name}", t.dir_name()),
         }
     }
 
@@ -260,8 +259,14 @@ impl ObjectStoreBackend {
 
     fn stat_path(&self, file_type: FileType, name: &str) -> Result<u64> {
         let path = self.path(file_type, name)?;
-        let meta = block_on(self.op.stat(&path))
-            .map_err(|e| self.error(e, &Self::what("HEAD", file_type, name), file_type, name))?;
+        let meta = block_on(self.op.stat(&path)).map_err(|e| {
+            self.error(
+                e,
+                &RestBackend::what("HEAD", file_type, name),
+                file_type,
+                name,
+            )
+        })?;
         Ok(meta.content_length())
     }
 }
@@ -309,19 +314,6 @@ fn summary(e: &opendal::Error) -> String {
         out.push('…');
     }
     out
-}
-
-/// Names are plain file names: no folders, nothing a URL would read
-/// differently.
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0', '?', '#', '%'])
-    {
-        return Err(BackendError::InvalidName(name.to_string()));
-    }
-    Ok(())
 }
 
 impl Backend for ObjectStoreBackend {
@@ -391,7 +383,7 @@ impl Backend for ObjectStoreBackend {
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
         let path = self.path(file_type, name)?;
-        let what = Self::what("GET", file_type, name);
+        let what = RestBackend::what("GET", file_type, name);
         block_on(self.op.read(&path))
             .map(|b| b.to_vec())
             .map_err(|e| self.error(e, &what, file_type, name))
@@ -409,7 +401,7 @@ impl Backend for ObjectStoreBackend {
             return Ok(Vec::new());
         }
         let path = self.path(file_type, name)?;
-        let what = Self::what("GET", file_type, name);
+        let what = RestBackend::what("GET", file_type, name);
         let short = |got: u64| BackendError::ShortRead {
             file_type,
             name: name.to_string(),
@@ -442,7 +434,7 @@ impl Backend for ObjectStoreBackend {
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {
         let path = self.path(file_type, name)?;
-        let what = Self::what("PUT", file_type, name);
+        let what = RestBackend::what("PUT", file_type, name);
         let buf = opendal::Buffer::from(data.to_vec());
         block_on(
             self.op
@@ -459,7 +451,7 @@ impl Backend for ObjectStoreBackend {
         // trait promises NotFound.
         self.stat_path(file_type, name)?;
         let path = self.path(file_type, name)?;
-        let what = Self::what("DELETE", file_type, name);
+        let what = RestBackend::what("DELETE", file_type, name);
         block_on(self.op.delete(&path)).map_err(|e| self.error(e, &what, file_type, name))
     }
 

@@ -1,8 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, ObjectStoreBackend, RestBackend, Result, RetryBackend,
-    RetryPolicy, RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, ObjectStoreBackend, RestBackend,
+    Result, RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,9 +136,10 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
         }
-        Location::S3 { .. } | Location::Azure { .. } | Location::B2 { .. } | Location::Swift { .. } => {
-            Ok(Arc::new(ObjectStoreBackend::open(location, opts)?))
-        }
+        Location::S3 { .. }
+        | Location::Azure { .. }
+        | Location::B2 { .. }
+        | Location::Swift { .. } => Ok(Arc::new(ObjectStoreBackend::open(location, opts)?)),
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
         }),

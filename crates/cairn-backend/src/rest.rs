@@ -164,7 +164,8 @@ impl RestBackend {
         Ok(buf)
     }
 
-    fn what(method: &str, file_type: FileType, name: &str) -> String {
+    /// `GET data/abcd...`: a request on one file, for messages.
+    pub(crate) fn what(method: &str, file_type: FileType, name: &str) -> String {
         match file_type {
             FileType::Config => format!("{method} config"),
             t => format!("{method} {}/{name}", t.dir_name()),
@@ -226,7 +227,9 @@ fn io_chain(e: &std::io::Error) -> String {
     chain(e)
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Names are plain file names: no folders, nothing a URL would read
+/// differently.
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name == "."
         || name == ".."

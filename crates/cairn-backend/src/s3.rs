@@ -100,7 +100,7 @@ pub(crate) fn settings(
     s.virtual_host = match lookup.as_str() {
         // As minio-go: Amazon's endpoints by name, unless the bucket name
         // has dots (they would break the certificate check over HTTPS).
-        "" | "auto" => host.ends_with("amazonaws.com") && !(bucket.contains('.') && !use_http),
+        "" | "auto" => host.ends_with("amazonaws.com") && (use_http || !bucket.contains('.')),
         "dns" => true,
         "path" => false,
         other => {
@@ -285,7 +285,11 @@ mod tests {
         };
         let mut o = BackendOptions::default();
         o.set_extended(opts).unwrap();
-        let env = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let env = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
         settings(&endpoint, &bucket, &prefix, use_http, &o, &env)
     }
 
@@ -293,7 +297,10 @@ mod tests {
     fn restic_strings_become_endpoints_buckets_and_prefixes() {
         let s = parse("s3:http://127.0.0.1:9000/bkt/some/prefix", &[], &[]).unwrap();
         assert_eq!(s.endpoint, "http://127.0.0.1:9000");
-        assert_eq!((s.bucket.as_str(), s.prefix.as_str()), ("bkt", "some/prefix"));
+        assert_eq!(
+            (s.bucket.as_str(), s.prefix.as_str()),
+            ("bkt", "some/prefix")
+        );
         assert!(!s.virtual_host);
         assert_eq!(bucket_url(&s, "us-east-1"), "http://127.0.0.1:9000/bkt");
 

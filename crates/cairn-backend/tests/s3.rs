@@ -30,6 +30,19 @@ fn backend(repo: &str) -> Arc<dyn Backend> {
     open(&Location::parse(repo).unwrap(), &BackendOptions::default()).unwrap()
 }
 
+/// The backend as the CLI opens it: with restic's retry policy.
+fn wrapped(repo: &str) -> Arc<dyn Backend> {
+    credentials();
+    let loc = Location::parse(repo).unwrap();
+    open_wrapped(
+        &loc,
+        &BackendOptions::default(),
+        RetryPolicy::default(),
+        None,
+    )
+    .unwrap()
+}
+
 /// A 64-digit hex name from a number.
 fn id(n: u64) -> String {
     format!("{:064x}", (n + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
@@ -56,10 +69,13 @@ fn one_line_without_secret(e: &BackendError) -> String {
 
 #[test]
 fn files_round_trip_in_restics_layout() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let be = backend(&moto.repo("round-trip", "repo/x"));
     be.create().expect("create makes the bucket");
-    be.create().expect("a bucket without a config is not a repository yet");
+    be.create()
+        .expect("a bucket without a config is not a repository yet");
     be.write(FileType::Config, "config", b"cfg").unwrap();
     assert!(matches!(
         be.create(),
@@ -92,7 +108,10 @@ fn files_round_trip_in_restics_layout() {
     assert_eq!(be.stat(FileType::Config, "").unwrap().size, 3);
     let packs = be.list(FileType::Pack).unwrap();
     assert_eq!(packs.len(), 1);
-    assert_eq!((packs[0].name.as_str(), packs[0].size), (pack.as_str(), 100_000));
+    assert_eq!(
+        (packs[0].name.as_str(), packs[0].size),
+        (pack.as_str(), 100_000)
+    );
     assert_eq!(be.list(FileType::Config).unwrap().len(), 1);
     assert!(be.list(FileType::Snapshot).unwrap().is_empty());
 
@@ -114,7 +133,9 @@ fn files_round_trip_in_restics_layout() {
 
 #[test]
 fn listing_pages_through_more_than_a_thousand_objects() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let be = backend(&moto.repo("many", "p"));
     be.create().unwrap();
     let n: u64 = 1_050;
@@ -132,9 +153,7 @@ fn listing_pages_through_more_than_a_thousand_objects() {
     be.write(FileType::Snapshot, &id(0), b"s").unwrap();
     let mut listed = be.list(FileType::Pack).unwrap();
     listed.sort();
-    let mut want: Vec<_> = (0..n)
-        .map(|i| (id(i), i % 8))
-        .collect();
+    let mut want: Vec<_> = (0..n).map(|i| (id(i), i % 8)).collect();
     want.sort();
     let got: Vec<_> = listed.into_iter().map(|f| (f.name, f.size)).collect();
     assert_eq!(got, want);
@@ -143,7 +162,9 @@ fn listing_pages_through_more_than_a_thousand_objects() {
 
 #[test]
 fn large_files_go_up_in_parts() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     credentials();
     let loc = Location::parse(&moto.repo("multipart", "r")).unwrap();
     let be = open(&loc, &BackendOptions::default()).unwrap();
@@ -214,7 +235,9 @@ fn object_store(repo: &str) -> ObjectStoreBackend {
 
 #[test]
 fn a_missing_bucket_is_a_missing_repository_and_init_creates_it() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let be = backend(&moto.repo("not-there", "p"));
     let e = be.read(FileType::Config, "").unwrap_err();
     assert!(e.is_not_found(), "{e}");
@@ -229,10 +252,10 @@ fn a_missing_bucket_is_a_missing_repository_and_init_creates_it() {
 
 #[test]
 fn refused_credentials_fail_at_once_with_one_line() {
-    let Some(moto) = Moto::start(true) else { return };
-    credentials();
-    let loc = Location::parse(&moto.repo("locked", "p")).unwrap();
-    let be = open_wrapped(&loc, &BackendOptions::default(), RetryPolicy::default(), None).unwrap();
+    let Some(moto) = Moto::start(true) else {
+        return;
+    };
+    let be = wrapped(&moto.repo("locked", "p"));
     let start = Instant::now();
     for e in [
         be.read(FileType::Config, "").unwrap_err(),
@@ -241,20 +264,18 @@ fn refused_credentials_fail_at_once_with_one_line() {
     ] {
         let text = one_line_without_secret(&e);
         assert!(!e.is_transient(), "{text}");
-        assert!(text.contains("InvalidAccessKeyId") || text.contains("403"), "{text}");
+        assert!(
+            text.contains("InvalidAccessKeyId") || text.contains("403"),
+            "{text}"
+        );
     }
     assert!(start.elapsed() < Duration::from_secs(10), "no retries");
 }
 
 #[test]
 fn an_unreachable_endpoint_is_retried_briefly_then_reported() {
-    credentials();
-    if std::env::var("CAIRN_SKIP_S3").is_ok_and(|v| v == "1") {
-        return;
-    }
     let port = moto::free_port();
-    let loc = Location::parse(&format!("s3:http://127.0.0.1:{port}/b/p")).unwrap();
-    let be = open_wrapped(&loc, &BackendOptions::default(), RetryPolicy::default(), None).unwrap();
+    let be = wrapped(&format!("s3:http://127.0.0.1:{port}/b/p"));
     let start = Instant::now();
     let e = be.read(FileType::Config, "").unwrap_err();
     let took = start.elapsed();

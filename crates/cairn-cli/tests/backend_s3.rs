@@ -7,9 +7,9 @@
 //! Needs `moto_server` (scripts/install-deps.sh) and restic; without moto
 //! the tests fail unless `CAIRN_SKIP_S3=1`.
 
-mod common;
 #[path = "backup_support/mod.rs"]
 mod backup_support;
+mod common;
 #[path = "../../cairn-backend/tests/moto/mod.rs"]
 mod moto;
 
@@ -72,7 +72,10 @@ fn make_source(root: &Path) -> PathBuf {
     fstree::build_random_files(&src.join("small"), 200, 3_000, 11);
     fs::create_dir_all(src.join("big")).unwrap();
     for i in 0..3u64 {
-        fstree::write(&src.join(format!("big/f{i}")), &fstree::prng(5 << 20, 40 + i));
+        fstree::write(
+            &src.join(format!("big/f{i}")),
+            &fstree::prng(5 << 20, 40 + i),
+        );
     }
     fstree::write(&src.join("empty"), b"");
     src
@@ -102,7 +105,9 @@ fn snapshot_count(tool: Tool, repo: &str) -> usize {
 
 #[test]
 fn cairn_writes_restic_reads_over_s3() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let repo = moto.repo("cairn-bucket", "some/prefix");
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
@@ -119,7 +124,9 @@ fn cairn_writes_restic_reads_over_s3() {
 
 #[test]
 fn restic_writes_cairn_reads_over_s3() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let repo = moto.repo("restic-bucket", "r");
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
@@ -162,7 +169,9 @@ fn fails_in_one_line(repo: &str, args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn a_missing_bucket_is_a_missing_repository() {
-    let Some(moto) = Moto::start(false) else { return };
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
     let repo = moto.repo("no-such-bucket", "p");
     let (code, line) = fails_in_one_line(&repo, &["snapshots"]);
     assert_eq!(code, Some(10), "{line}");
@@ -174,7 +183,9 @@ fn a_missing_bucket_is_a_missing_repository() {
 
 #[test]
 fn refused_credentials_and_unreachable_endpoints_fail_clearly() {
-    let Some(moto) = Moto::start(true) else { return };
+    let Some(moto) = Moto::start(true) else {
+        return;
+    };
     let repo = moto.repo("locked", "p");
     for args in [&["snapshots"][..], &["init"][..]] {
         let (code, line) = fails_in_one_line(&repo, args);
