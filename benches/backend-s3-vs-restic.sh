@@ -48,7 +48,7 @@ for i in $(seq 1 "$runs"); do
         timed "$tool-backup" "$bin" -r "$repo" --no-cache -q backup --host bench "$work/src"
         rm -rf "$work/restore-$tool"
         timed "$tool-restore" "$bin" -r "$repo" --no-cache -q restore latest --target "$work/restore-$tool"
-        diff -r "$work/src" "$work/restore-$tool$work/src" >/dev/null ||
+        diff -r --no-dereference "$work/src" "$work/restore-$tool$work/src" >/dev/null ||
             { echo "$tool restore differs from the source" >&2; exit 1; }
     done
 done

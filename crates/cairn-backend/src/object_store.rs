@@ -152,6 +152,16 @@ impl ObjectStoreBackend {
     /// yet except what finding the store needs (an S3 bucket's region on
     /// Amazon, a B2 bucket's ID). Other schemes fail with
     /// [`BackendError::Unsupported`].
+    ///
+    /// ```
+    /// use cairn_backend::{Backend, BackendOptions, Location, ObjectStoreBackend};
+    /// let loc = Location::parse("s3:http://127.0.0.1:9000/bucket/repo").unwrap();
+    /// let mut be = ObjectStoreBackend::open(&loc, &BackendOptions::default()).unwrap();
+    /// be.set_part_size(8 << 20);
+    /// assert_eq!(be.location(), "s3:http://127.0.0.1:9000/bucket/repo");
+    /// let gs = Location::parse("gs:bucket:/repo").unwrap();
+    /// assert!(ObjectStoreBackend::open(&gs, &BackendOptions::default()).is_err());
+    /// ```
     pub fn open(location: &Location, opts: &BackendOptions) -> Result<Self> {
         let n = opts
             .connections(location.scheme())?

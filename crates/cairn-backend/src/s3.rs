@@ -321,6 +321,20 @@ mod tests {
     }
 
     #[test]
+    fn cacert_files_are_read_when_the_backend_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("ca.pem");
+        std::fs::write(&bad, "not a certificate").unwrap();
+        let opts = BackendOptions {
+            cacerts: vec![bad],
+            ..BackendOptions::default()
+        };
+        let s = parse("s3:https://minio.local/b/p", &[], &[]).unwrap();
+        let e = open(s, "s3:https://minio.local/b/p".into(), &opts, 1, &|_| None).unwrap_err();
+        assert!(e.to_string().contains("--cacert"), "{e}");
+    }
+
+    #[test]
     fn options_and_environment_are_read_as_restic_reads_them() {
         let env = [("AWS_DEFAULT_REGION", "eu-central-1")];
         let s = parse("s3:h/b", &[], &env).unwrap();
