@@ -17,4 +17,5 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 fi
+command -v moto_server >/dev/null || pip install 'moto[server]' || pip install --break-system-packages 'moto[server]'
 restic version

@@ -75,6 +75,16 @@ pub enum BackendError {
         /// The request (`POST data/1234...`), without credentials.
         context: String,
     },
+    /// An object store (S3, Azure, B2, Swift) refused a request for a
+    /// reason trying again will not fix: access denied, a missing bucket,
+    /// an unexpected answer.
+    #[error("{context}: {message}")]
+    Store {
+        /// The location and the request, without credentials.
+        context: String,
+        /// What the store said, one line, without credentials.
+        message: String,
+    },
     /// A failure that may go away when tried again: connection refused or
     /// reset, timeouts, an interrupted transfer, an injected fault.
     #[error("{context}: {message}")]

@@ -22,16 +22,19 @@
 //! assert_eq!(names, ["ab12"]);
 //! ```
 
+mod cloud;
 mod error;
 mod fault;
 mod limit;
 mod local;
 pub mod location;
 pub mod nfs;
+mod object_store;
 mod open;
 mod ratelimit;
 mod rest;
 mod retry;
+mod s3;
 
 pub use error::{BackendError, Result};
 pub use fault::{Fault, FaultBackend, Op};
@@ -39,6 +42,7 @@ pub use limit::LimitBackend;
 pub use local::LocalBackend;
 pub use location::{strip_password, Location, RestLocation};
 pub use nfs::{NfsBackend, NfsOptions};
+pub use object_store::{ObjectStoreBackend, DEFAULT_PART_SIZE};
 pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
 pub use ratelimit::RateLimitBackend;
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};

@@ -2,7 +2,8 @@
 
 use crate::{
     Backend, BackendError, LimitBackend, LocalBackend, Location, NfsBackend, NfsOptions,
-    RateLimitBackend, RestBackend, Result, RetryBackend, RetryPolicy, RetryReport,
+    ObjectStoreBackend, RateLimitBackend, RestBackend, Result, RetryBackend, RetryPolicy,
+    RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,7 +78,7 @@ impl BackendOptions {
     }
 
     /// The options of one namespace (`rest`), without the prefix.
-    fn namespace(&self, ns: &str) -> Vec<(&str, &str)> {
+    pub(crate) fn namespace(&self, ns: &str) -> Vec<(&str, &str)> {
         self.extended
             .iter()
             .filter_map(|(k, v)| {
@@ -109,6 +110,7 @@ impl BackendOptions {
                     }
                     connections = Some(n);
                 }
+                k if other_options(scheme).contains(&k) => {}
                 _ => {
                     return Err(BackendError::InvalidOption(format!(
                         "option {scheme}.{key} is not known"
@@ -120,12 +122,20 @@ impl BackendOptions {
     }
 }
 
+/// The options of `scheme` besides `connections`, which its backend reads.
+fn other_options(scheme: &str) -> &'static [&'static str] {
+    match scheme {
+        "s3" => crate::s3::OPTIONS,
+        _ => &[],
+    }
+}
+
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
 /// Opens the store a location names, without wrappers. Local folders,
-/// rest-servers and NFS exports are supported; other schemes fail with
-/// [`BackendError::Unsupported`].
+/// rest-servers, NFS exports, S3, Azure, B2 and Swift are supported; other
+/// schemes fail with [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
@@ -139,6 +149,10 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Nfs { server, port, path } => {
             Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
         }
+        Location::S3 { .. }
+        | Location::Azure { .. }
+        | Location::B2 { .. }
+        | Location::Swift { .. } => Ok(Arc::new(ObjectStoreBackend::open(location, opts)?)),
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
         }),
@@ -209,7 +223,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "sftp:h:/x", "rclone:r:x"] {
+        for s in ["gs:bucket:/x", "sftp:h:/x", "rclone:r:x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");

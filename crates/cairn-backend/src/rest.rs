@@ -72,24 +72,8 @@ impl RestBackend {
         if !opts.cacerts.is_empty() {
             // As restic: the given roots replace the system's.
             builder = builder.tls_built_in_root_certs(false);
-            for path in &opts.cacerts {
-                let pem = std::fs::read(path)
-                    .map_err(|e| BackendError::io(format!("--cacert {}", path.display()), e))?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    BackendError::InvalidOption(format!(
-                        "--cacert {}: no usable PEM certificates: {e}",
-                        path.display()
-                    ))
-                })?;
-                if certs.is_empty() {
-                    return Err(BackendError::InvalidOption(format!(
-                        "--cacert {}: no certificates found",
-                        path.display()
-                    )));
-                }
-                for c in certs {
-                    builder = builder.add_root_certificate(c);
-                }
+            for c in cacert_roots(opts)? {
+                builder = builder.add_root_certificate(c);
             }
         }
         if opts.insecure_tls {
@@ -183,7 +167,8 @@ impl RestBackend {
         Ok(buf)
     }
 
-    fn what(method: &str, file_type: FileType, name: &str) -> String {
+    /// `GET data/abcd...`: a request on one file, for messages.
+    pub(crate) fn what(method: &str, file_type: FileType, name: &str) -> String {
         match file_type {
             FileType::Config => format!("{method} config"),
             t => format!("{method} {}/{name}", t.dir_name()),
@@ -202,8 +187,32 @@ impl RestBackend {
     }
 }
 
+/// The certificates of the `--cacert` files, each file checked to hold
+/// at least one.
+pub(crate) fn cacert_roots(opts: &BackendOptions) -> Result<Vec<reqwest::Certificate>> {
+    let mut roots = Vec::new();
+    for path in &opts.cacerts {
+        let pem = std::fs::read(path)
+            .map_err(|e| BackendError::io(format!("--cacert {}", path.display()), e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            BackendError::InvalidOption(format!(
+                "--cacert {}: no usable PEM certificates: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(BackendError::InvalidOption(format!(
+                "--cacert {}: no certificates found",
+                path.display()
+            )));
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
+}
+
 /// The error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -221,7 +230,9 @@ fn io_chain(e: &std::io::Error) -> String {
     chain(e)
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Names are plain file names: no folders, nothing a URL would read
+/// differently.
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name == "."
         || name == ".."

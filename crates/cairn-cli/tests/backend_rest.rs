@@ -320,9 +320,9 @@ fn unknown_extended_options_and_unsupported_schemes_are_refused() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("option rest.bogus is not known"));
-    let out = run(&cairn(), "s3:s3.amazonaws.com/bucket", &["snapshots"], &[]);
+    let out = run(&cairn(), "gs:bucket:/prefix", &["snapshots"], &[]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("s3 backend is not supported yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gs backend is not supported yet"));
     let out = run(&cairn(), "foo:bar", &["snapshots"], &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`local:` prefix"));
