@@ -21,6 +21,7 @@
 pub mod backup;
 mod blob;
 pub mod check;
+pub mod diff;
 pub mod dump;
 mod error;
 pub mod filter;
@@ -36,6 +37,7 @@ mod repair_index;
 mod repository;
 pub mod restore;
 mod snapshots;
+pub mod stats;
 pub mod tag;
 pub mod walk;
 pub mod write;

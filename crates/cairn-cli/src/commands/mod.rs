@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod cat;
 pub mod check;
+pub mod diff;
 pub mod dump;
 pub mod find;
 pub mod forget;
@@ -15,6 +16,7 @@ pub mod repair;
 pub mod restore;
 pub mod serve;
 pub mod snapshots;
+pub mod stats;
 pub mod tag;
 pub mod unlock;
 pub mod version;
