@@ -204,10 +204,8 @@ impl<'a> Counter<'a> {
                             self.blobs.insert((BlobType::Data, blob));
                         }
                     }
-                    (NodeType::Dir, Some(sub)) => {
-                        if self.blobs.insert((BlobType::Tree, sub)) {
-                            pending.push(sub);
-                        }
+                    (NodeType::Dir, Some(sub)) if self.blobs.insert((BlobType::Tree, sub)) => {
+                        pending.push(sub);
                     }
                     _ => {}
                 }
