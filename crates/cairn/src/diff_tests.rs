@@ -276,3 +276,65 @@ fn xattrs_compare_as_sets() {
     c.mtime.nanos += 1;
     assert!(!same_node(&a, &c));
 }
+
+/// Builds a small tree from `script` (consumed byte by byte): up to four
+/// entries per directory, each a file (one of four contents), a symlink,
+/// or (above `depth` 0) a directory.
+fn scripted_tree(t: &mut TestRepo, script: &mut impl Iterator<Item = u8>, depth: u32) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let pick = script.next().unwrap_or(0);
+        match pick % 5 {
+            0 => {}
+            1 | 2 => {
+                let blob = t.blob(format!("blob {}", pick / 5 % 4).as_bytes());
+                nodes.push(t.file(name, &[blob]));
+            }
+            3 if depth > 0 => {
+                let children = scripted_tree(t, script, depth - 1);
+                nodes.push(t.dir(name, children));
+            }
+            _ => {
+                let mut l = Node::new(name, NodeType::Symlink);
+                l.link_target = vec![b'0' + pick % 3];
+                nodes.push(l);
+            }
+        }
+    }
+    nodes
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    /// Swapping the sides swaps added and removed, keeps the changed files,
+    /// and turns every `+` into a `-`; a tree has no diff with itself.
+    #[test]
+    fn reversing_a_diff_swaps_its_sides(
+        s1 in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        s2 in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+    ) {
+        let mut t = TestRepo::new(2);
+        let n1 = scripted_tree(&mut t, &mut s1.into_iter(), 2);
+        let n2 = scripted_tree(&mut t, &mut s2.into_iter(), 2);
+        let (r1, r2) = (t.tree(n1), t.tree(n2));
+        t.finish();
+        let opts = DiffOptions { metadata: true };
+        let ab = diff(&t.repo, &r1, &r2, &opts).unwrap();
+        let ba = diff(&t.repo, &r2, &r1, &opts).unwrap();
+        proptest::prop_assert_eq!(ab.summary.added, ba.summary.removed);
+        proptest::prop_assert_eq!(ab.summary.removed, ba.summary.added);
+        proptest::prop_assert_eq!(ab.summary.changed_files, ba.summary.changed_files);
+        let with = |d: &Diff, m: &str| -> Vec<Vec<u8>> {
+            let mut v: Vec<Vec<u8>> = d.changes.iter().filter(|c| c.modifier == m).map(|c| c.path.clone()).collect();
+            v.sort();
+            v
+        };
+        proptest::prop_assert_eq!(with(&ab, "+"), with(&ba, "-"));
+        proptest::prop_assert_eq!(with(&ab, "M").len() as u64, ab.summary.changed_files);
+        let a = &ab.summary.added;
+        proptest::prop_assert_eq!(a.files + a.dirs + a.others, with(&ab, "+").len() as u64);
+        let same = diff(&t.repo, &r1, &r1, &opts).unwrap();
+        proptest::prop_assert!(same.changes.is_empty());
+        proptest::prop_assert_eq!(same.summary.added, DiffStat::default());
+    }
+}
