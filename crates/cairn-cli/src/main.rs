@@ -33,6 +33,8 @@ enum Command {
     Check(commands::check::Args),
     /// Copy snapshots from one repository to another
     Copy(commands::copy::Args),
+    /// Show differences between two snapshots
+    Diff(commands::diff::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
     /// Find files in snapshots
@@ -68,6 +70,8 @@ enum Command {
     Serve(Box<commands::serve::Args>),
     /// List all snapshots
     Snapshots(commands::snapshots::Args),
+    /// Scan the repository and show basic statistics
+    Stats(commands::stats::Args),
     /// Modify tags on snapshots
     Tag(commands::tag::Args),
     /// Remove locks other processes created
@@ -87,6 +91,7 @@ fn main() {
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
         Command::Copy(a) => commands::copy::run(&cli.global, a),
+        Command::Diff(a) => commands::diff::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),
@@ -104,6 +109,7 @@ fn main() {
         Command::Rewrite(a) => commands::rewrite::run(&cli.global, *a),
         Command::Serve(a) => commands::serve::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
+        Command::Stats(a) => commands::stats::run(&cli.global, a),
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),

@@ -38,17 +38,14 @@ pub fn local_time(t: &GoTime) -> String {
 
 /// Bytes in restic's human form (`1.234 MiB`).
 pub fn format_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
+    // restic's thresholds are exclusive: exactly 1024 bytes is "1024 B".
+    const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
+    for (shift, unit) in UNITS {
+        if n > 1u64 << shift {
+            return format!("{:.3} {unit}", n as f64 / (1u64 << shift) as f64);
+        }
     }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.3} {}", UNITS[unit])
+    format!("{n} B")
 }
 
 /// A JSON object that keeps its keys in insertion order, printed with Go's
