@@ -271,7 +271,13 @@ fn a_server_that_comes_up_late_is_retried() {
     let be = open_wrapped(
         &Location::parse(&url).unwrap(),
         &BackendOptions::default(),
-        RetryPolicy::fast(200),
+        // Up to about 10 s of retries: the server starts after 300 ms, but
+        // a loaded machine may take much longer to get it listening.
+        RetryPolicy {
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+            ..RetryPolicy::fast(1000)
+        },
         None,
     )
     .unwrap();
