@@ -22,6 +22,7 @@
 //! assert_eq!(names, ["ab12"]);
 //! ```
 
+mod child;
 mod error;
 mod fault;
 mod limit;
@@ -30,6 +31,7 @@ pub mod location;
 mod open;
 mod rest;
 mod retry;
+mod sftp;
 
 pub use error::{BackendError, Result};
 pub use fault::{Fault, FaultBackend, Op};
@@ -39,6 +41,7 @@ pub use location::{strip_password, Location, RestLocation};
 pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
+pub use sftp::SftpBackend;
 
 /// The kinds of file a repository holds, each in its own place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

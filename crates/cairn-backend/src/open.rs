@@ -100,6 +100,7 @@ impl BackendOptions {
                     }
                     connections = Some(n);
                 }
+                _ if options_of(scheme).contains(&key) => {}
                 _ => {
                     return Err(BackendError::InvalidOption(format!(
                         "option {scheme}.{key} is not known"
@@ -108,6 +109,15 @@ impl BackendOptions {
             }
         }
         Ok(connections)
+    }
+}
+
+/// The options a backend reads besides `connections`.
+fn options_of(scheme: &str) -> &'static [&'static str] {
+    match scheme {
+        "sftp" => &["command", "args"],
+        "rclone" => &["program", "args", "timeout"],
+        _ => &[],
     }
 }
 
@@ -126,6 +136,18 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        Location::Sftp {
+            user,
+            host,
+            port,
+            path,
+        } => {
+            opts.connections("sftp")?;
+            let cfg = crate::sftp::SftpConfig::from_options(opts);
+            let argv = crate::sftp::ssh_command(&cfg, user.as_deref(), host, port.as_deref())?;
+            let display = location.to_string();
+            Ok(Arc::new(crate::SftpBackend::connect(&argv, display, path, opts)?))
         }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
@@ -189,7 +211,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "sftp:h:/x", "nfs://h/x", "rclone:r:x"] {
+        for s in ["s3:host/bucket", "nfs://h/x", "rclone:r:x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
