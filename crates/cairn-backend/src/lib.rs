@@ -29,6 +29,7 @@ mod limit;
 mod local;
 pub mod location;
 mod open;
+mod rclone;
 mod rest;
 mod retry;
 mod sftp;

@@ -124,8 +124,8 @@ fn options_of(scheme: &str) -> &'static [&'static str] {
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
-/// Opens the store a location names, without wrappers. Local folders and
-/// rest-servers are supported; other schemes fail with
+/// Opens the store a location names, without wrappers. Local folders,
+/// rest-servers, SFTP (through ssh) and rclone are supported; other schemes fail with
 /// [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
@@ -148,6 +148,10 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
             let argv = crate::sftp::ssh_command(&cfg, user.as_deref(), host, port.as_deref())?;
             let display = location.to_string();
             Ok(Arc::new(crate::SftpBackend::connect(&argv, display, path, opts)?))
+        }
+        Location::Rclone { remote } => {
+            opts.connections("rclone")?;
+            Ok(Arc::new(crate::rclone::open_rclone(remote, opts)?))
         }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
@@ -211,7 +215,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "nfs://h/x", "rclone:r:x"] {
+        for s in ["s3:host/bucket", "nfs://h/x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
