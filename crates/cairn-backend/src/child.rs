@@ -174,7 +174,10 @@ mod tests {
             ["ssh", "-i", "my key", "a b", "c"]
         );
         assert_eq!(s(r"a\b"), ["a", "b"]);
-        assert_eq!(s("  rclone   serve\trestic "), ["rclone", "serve", "restic"]);
+        assert_eq!(
+            s("  rclone   serve\trestic "),
+            ["rclone", "serve", "restic"]
+        );
         assert!(split_command("ssh 'open").is_err());
         assert!(split_command("ssh \"open").is_err());
         assert!(split_command("   ").is_err());
@@ -188,7 +191,10 @@ mod tests {
         let (p, _i, _o) = HelperProcess::spawn(&argv).unwrap();
         let notice = p.death_notice(Duration::from_secs(10)).unwrap();
         assert!(notice.starts_with("sh exited ("), "{notice}");
-        assert!(notice.contains('3') && notice.ends_with("first; no route"), "{notice}");
+        assert!(
+            notice.contains('3') && notice.ends_with("first; no route"),
+            "{notice}"
+        );
         let missing = vec!["/nonexistent/ssh".to_string()];
         assert!(HelperProcess::spawn(&missing).is_err());
     }

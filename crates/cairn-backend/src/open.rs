@@ -147,7 +147,9 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
             let cfg = crate::sftp::SftpConfig::from_options(opts);
             let argv = crate::sftp::ssh_command(&cfg, user.as_deref(), host, port.as_deref())?;
             let display = location.to_string();
-            Ok(Arc::new(crate::SftpBackend::connect(&argv, display, path, opts)?))
+            Ok(Arc::new(crate::SftpBackend::connect(
+                &argv, display, path, opts,
+            )?))
         }
         Location::Rclone { remote } => {
             opts.connections("rclone")?;

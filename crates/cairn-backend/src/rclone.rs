@@ -230,14 +230,13 @@ pub(crate) fn open_rclone(remote: &str, opts: &BackendOptions) -> Result<RestBac
         runtime: Some(runtime),
         sender: Some(sender),
         process,
-        timeout: opts.request_timeout.unwrap_or(crate::DEFAULT_REQUEST_TIMEOUT),
+        timeout: opts
+            .request_timeout
+            .unwrap_or(crate::DEFAULT_REQUEST_TIMEOUT),
     };
     // Ask for a file that does not exist: any answer means rclone is up.
     let probe = http::Request::builder()
-        .uri(format!(
-            "http://localhost/file-{}",
-            rand::random::<u64>()
-        ))
+        .uri(format!("http://localhost/file-{}", rand::random::<u64>()))
         .header(http::header::ACCEPT, CONTENT_TYPE_V2)
         .body(Vec::new())
         .expect("a valid request");
@@ -258,7 +257,11 @@ pub(crate) fn open_rclone(remote: &str, opts: &BackendOptions) -> Result<RestBac
         }
     }
     let base = reqwest::Url::parse("http://localhost/").expect("a valid URL");
-    Ok(RestBackend::with_transport(base, display, Box::new(transport)))
+    Ok(RestBackend::with_transport(
+        base,
+        display,
+        Box::new(transport),
+    ))
 }
 
 #[cfg(test)]
@@ -270,7 +273,14 @@ mod tests {
         let cfg = RcloneConfig::default();
         assert_eq!(
             cfg.command("remote:path").unwrap(),
-            ["rclone", "serve", "restic", "--stdio", "--b2-hard-delete", "remote:path"]
+            [
+                "rclone",
+                "serve",
+                "restic",
+                "--stdio",
+                "--b2-hard-delete",
+                "remote:path"
+            ]
         );
         let mut o = BackendOptions::default();
         o.set_extended(&[
@@ -284,7 +294,15 @@ mod tests {
         assert_eq!(cfg.timeout, Duration::from_secs(90));
         assert_eq!(
             cfg.command(":local:/x").unwrap(),
-            ["/opt/rclone", "--config", "my conf", "serve", "restic", "--stdio", ":local:/x"]
+            [
+                "/opt/rclone",
+                "--config",
+                "my conf",
+                "serve",
+                "restic",
+                "--stdio",
+                ":local:/x"
+            ]
         );
         assert_eq!(o.connections("rclone").unwrap(), Some(3));
         let mut o = BackendOptions::default();

@@ -147,7 +147,11 @@ impl RestBackend {
             (None, None) => None,
             (u, p) => {
                 use base64::Engine;
-                let pair = format!("{}:{}", u.as_deref().unwrap_or(""), p.as_deref().unwrap_or(""));
+                let pair = format!(
+                    "{}:{}",
+                    u.as_deref().unwrap_or(""),
+                    p.as_deref().unwrap_or("")
+                );
                 Some(format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(pair)

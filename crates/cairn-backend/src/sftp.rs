@@ -198,17 +198,15 @@ impl SftpBackend {
     }
 
     fn sftp(&self) -> &Sftp {
-        self.sftp.as_ref().expect("the session lives as long as the backend")
+        self.sftp
+            .as_ref()
+            .expect("the session lives as long as the backend")
     }
 
     fn dir_of(&self, file_type: FileType, name: &str) -> String {
         match file_type {
             FileType::Config => self.root.clone(),
-            FileType::Pack => format!(
-                "{}/data/{}",
-                self.root,
-                name.get(..2).unwrap_or(name)
-            ),
+            FileType::Pack => format!("{}/data/{}", self.root, name.get(..2).unwrap_or(name)),
             t => format!("{}/{}", self.root, t.dir_name()),
         }
     }
@@ -346,15 +344,28 @@ mod tests {
     fn ssh_is_run_as_restic_runs_it() {
         let c = ssh_command(&cfg(None, None), None, "host", None).unwrap();
         assert_eq!(c, ["ssh", "host", "-s", "sftp"]);
-        let c = ssh_command(&cfg(None, Some("-i 'my key'")), Some("u@x"), "h", Some("2222"));
+        let c = ssh_command(
+            &cfg(None, Some("-i 'my key'")),
+            Some("u@x"),
+            "h",
+            Some("2222"),
+        );
         assert_eq!(
             c.unwrap(),
             ["ssh", "h", "-p", "2222", "-l", "u@x", "-i", "my key", "-s", "sftp"]
         );
-        let c = ssh_command(&cfg(Some("plink -batch h -s sftp"), None), Some("u"), "x", None);
+        let c = ssh_command(
+            &cfg(Some("plink -batch h -s sftp"), None),
+            Some("u"),
+            "x",
+            None,
+        );
         assert_eq!(c.unwrap(), ["plink", "-batch", "h", "-s", "sftp"]);
         let e = ssh_command(&cfg(Some("ssh"), Some("-v")), None, "h", None).unwrap_err();
-        assert!(e.to_string().contains("both sftp.command and sftp.args"), "{e}");
+        assert!(
+            e.to_string().contains("both sftp.command and sftp.args"),
+            "{e}"
+        );
         assert!(ssh_command(&cfg(Some("'ssh"), None), None, "h", None).is_err());
     }
 

@@ -44,7 +44,8 @@ fn every_operation_through_rclones_pipes() {
         Err(BackendError::AlreadyExists { .. })
     ));
     be.write(FileType::Pack, PACK1, b"0123456789").unwrap();
-    be.write(FileType::Pack, PACK2, &vec![5u8; 400_000]).unwrap();
+    be.write(FileType::Pack, PACK2, &vec![5u8; 400_000])
+        .unwrap();
     be.write(FileType::Key, KEY, b"{}").unwrap();
     // rclone stores restic's layout.
     assert_eq!(
@@ -114,11 +115,21 @@ fn named_and_inline_remotes_and_many_threads() {
     assert_eq!(be.list(FileType::Pack).unwrap().len(), 36);
 }
 
-fn assert_fails_in_one_line(started: Instant, r: cairn_backend::Result<Arc<dyn Backend>>, wanted: &[&str]) {
+fn assert_fails_in_one_line(
+    started: Instant,
+    r: cairn_backend::Result<Arc<dyn Backend>>,
+    wanted: &[&str],
+) {
     let err = r.err().expect("must fail");
     let text = err.to_string();
-    assert!(started.elapsed() < Duration::from_secs(20), "too slow: {text}");
-    assert!(!text.contains('\n') && text.starts_with("rclone:"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "too slow: {text}"
+    );
+    assert!(
+        !text.contains('\n') && text.starts_with("rclone:"),
+        "{text}"
+    );
     for w in wanted {
         assert!(text.contains(w), "{w:?} not in {text}");
     }
@@ -132,11 +143,18 @@ fn rclone_failing_to_start_says_why() {
     assert_fails_in_one_line(
         started,
         r,
-        &["error talking HTTP to rclone", "rclone exited", "nosuchremote"],
+        &[
+            "error talking HTTP to rclone",
+            "rclone exited",
+            "nosuchremote",
+        ],
     );
     let r = open_with("rclone:/tmp/x", &["rclone.program=/nonexistent/rclone"]);
     assert_fails_in_one_line(started, r, &["/nonexistent/rclone"]);
-    let r = open_with("rclone:/tmp/x", &["rclone.program=sh -c 'sleep 30'", "rclone.timeout=1s"]);
+    let r = open_with(
+        "rclone:/tmp/x",
+        &["rclone.program=sh -c 'sleep 30'", "rclone.timeout=1s"],
+    );
     assert_fails_in_one_line(started, r, &["no answer within"]);
 }
 
@@ -151,6 +169,9 @@ fn rclone_dying_mid_session_ends_operations() {
     let err = be.write(FileType::Pack, PACK1, b"x").unwrap_err();
     let text = err.to_string();
     assert!(started.elapsed() < Duration::from_secs(10), "{text}");
-    assert!(text.contains("timeout exited") && !text.contains('\n'), "{text}");
+    assert!(
+        text.contains("timeout exited") && !text.contains('\n'),
+        "{text}"
+    );
     assert!(!err.is_transient(), "{text}");
 }

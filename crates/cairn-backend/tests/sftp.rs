@@ -63,7 +63,8 @@ fn sftp_backend_stores_files_like_restic() {
         Err(BackendError::AlreadyExists { .. })
     ));
     be.write(FileType::Pack, PACK1, b"0123456789").unwrap();
-    be.write(FileType::Pack, PACK2, &vec![7u8; 300_000]).unwrap();
+    be.write(FileType::Pack, PACK2, &vec![7u8; 300_000])
+        .unwrap();
     be.write(FileType::Key, KEY, b"{}").unwrap();
 
     // Layout, read-only mode, no temporary files left.
@@ -83,15 +84,15 @@ fn sftp_backend_stores_files_like_restic() {
         [(PACK1.to_string(), 10), (PACK2.to_string(), 300_000)]
     );
     assert_eq!(sorted(&*be, FileType::Key), [(KEY.to_string(), 2)]);
-    assert_eq!(
-        sorted(&*be, FileType::Config),
-        [("config".to_string(), 12)]
-    );
+    assert_eq!(sorted(&*be, FileType::Config), [("config".to_string(), 12)]);
     assert!(sorted(&*be, FileType::Snapshot).is_empty());
 
     assert_eq!(be.read(FileType::Pack, PACK1).unwrap(), b"0123456789");
     assert_eq!(be.read(FileType::Pack, PACK2).unwrap().len(), 300_000);
-    assert_eq!(be.read_range(FileType::Pack, PACK1, 2, 5).unwrap(), b"23456");
+    assert_eq!(
+        be.read_range(FileType::Pack, PACK1, 2, 5).unwrap(),
+        b"23456"
+    );
     assert_eq!(be.read_range(FileType::Pack, PACK1, 10, 0).unwrap(), b"");
     let big = be.read_range(FileType::Pack, PACK2, 1000, 200_000).unwrap();
     assert_eq!(big, vec![7u8; 200_000]);
@@ -165,7 +166,10 @@ fn assert_one_line_quickly(
 ) {
     let err = result.err().expect("must fail");
     let text = err.to_string();
-    assert!(started.elapsed() < Duration::from_secs(20), "too slow: {text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "too slow: {text}"
+    );
     assert!(!text.contains('\n'), "{text}");
     assert!(text.starts_with("sftp:"), "names the backend: {text}");
     for w in wanted {
@@ -186,7 +190,11 @@ fn a_closed_port_fails_with_sshs_message() {
     assert_one_line_quickly(
         started,
         r,
-        &["unable to start the sftp session", "ssh exited", "Connection refused"],
+        &[
+            "unable to start the sftp session",
+            "ssh exited",
+            "Connection refused",
+        ],
     );
 }
 

@@ -113,7 +113,11 @@ impl Backend for SftpBackend {
                 return Ok(top.files);
             }
             let mut files = top.files;
-            let subdirs = top.dirs.into_iter().map(|d| format!("{base}/{d}")).collect();
+            let subdirs = top
+                .dirs
+                .into_iter()
+                .map(|d| format!("{base}/{d}"))
+                .collect();
             for sub in for_each(&sftp.fs(), subdirs, read_dir).await? {
                 files.extend(sub.files);
             }

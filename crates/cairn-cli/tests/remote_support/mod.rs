@@ -1,0 +1,240 @@
+//! Helpers for the tests of `cairn` and restic sharing a repository on a
+//! remote backend (REST, SFTP, rclone): run either tool on a repository
+//! string with `-o` options, a source tree to back up, tree comparison,
+//! and the two interop round trips every backend must pass.
+//!
+//! Test files declare `#[path = "remote_support/mod.rs"] mod remote_support;`.
+#![allow(dead_code)]
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repositories' password.
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn restic_bin() -> PathBuf {
+    std::env::var_os("CAIRN_TEST_RESTIC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("restic"))
+}
+
+pub fn run(program: &Path, repo: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(program);
+    cmd.arg("-r")
+        .arg(repo)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(args)
+        .env_remove("RESTIC_REPOSITORY")
+        .env_remove("RESTIC_REPOSITORY_FILE")
+        .env_remove("RESTIC_PASSWORD_FILE")
+        .env_remove("RESTIC_PASSWORD_COMMAND")
+        .env_remove("RESTIC_REST_USERNAME")
+        .env_remove("RESTIC_REST_PASSWORD")
+        .env("RESTIC_PASSWORD", PASSWORD)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()))
+}
+
+pub fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn cairn() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
+}
+
+/// A small tree with a large file (several packs' worth of chunks would
+/// take long; a few MiB spans many blobs), small files and folders.
+pub fn make_source(root: &Path) -> PathBuf {
+    let src = root.join("src");
+    fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    let mut big = Vec::with_capacity(6 << 20);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    while big.len() < (6 << 20) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    fs::write(src.join("big.bin"), &big).unwrap();
+    fs::write(src.join("hello.txt"), b"hello over REST\n").unwrap();
+    fs::write(src.join("sub/empty"), b"").unwrap();
+    for i in 0..20 {
+        fs::write(src.join(format!("sub/deeper/f{i}")), format!("file {i}\n")).unwrap();
+    }
+    src
+}
+
+/// Asserts that `restored` holds the same folders and file contents.
+pub fn same_tree(src: &Path, restored: &Path) {
+    let mut n = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in fs::read_dir(src.join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = rel.join(entry.file_name());
+            let (a, b) = (src.join(&rel), restored.join(&rel));
+            if entry.file_type().unwrap().is_dir() {
+                assert!(b.is_dir(), "{} missing", b.display());
+                stack.push(rel);
+            } else {
+                assert_eq!(
+                    fs::read(&a).unwrap(),
+                    fs::read(&b).unwrap(),
+                    "{}",
+                    rel.display()
+                );
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, 23);
+}
+
+pub fn restored_path(target: &Path, src: &Path) -> PathBuf {
+    target.join(src.strip_prefix("/").unwrap())
+}
+
+/// The lines on stderr that are not empty.
+pub fn error_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Cairn `init`, `backup`, `check --read-data` and `restore` through
+/// `repo` (with `-o` `options`), then restic `check --read-data` and
+/// `restore` on the same repository: both restores equal the source.
+pub fn cairn_writes_restic_reads(repo: &str, options: &[String]) {
+    let work = tempfile::tempdir().unwrap();
+    let src = make_source(work.path());
+    ok(
+        run(&cairn(), repo, &with_options(options, &["init"]), &[]),
+        "cairn init",
+    );
+    ok(
+        run(
+            &cairn(),
+            repo,
+            &with_options(options, &["backup", src.to_str().unwrap()]),
+            &[],
+        ),
+        "cairn backup",
+    );
+    ok(
+        run(
+            &cairn(),
+            repo,
+            &with_options(options, &["check", "--read-data"]),
+            &[],
+        ),
+        "cairn check --read-data",
+    );
+    let t1 = work.path().join("t1");
+    let restore = ["restore", "latest", "--target", t1.to_str().unwrap()];
+    ok(
+        run(&cairn(), repo, &with_options(options, &restore), &[]),
+        "cairn restore",
+    );
+    same_tree(&src, &restored_path(&t1, &src));
+
+    ok(
+        run(
+            &restic_bin(),
+            repo,
+            &with_options(options, &["check", "--read-data"]),
+            &[],
+        ),
+        "restic check --read-data",
+    );
+    let t2 = work.path().join("t2");
+    let restore = ["restore", "latest", "--target", t2.to_str().unwrap()];
+    ok(
+        run(&restic_bin(), repo, &with_options(options, &restore), &[]),
+        "restic restore",
+    );
+    same_tree(&src, &restored_path(&t2, &src));
+}
+
+/// restic `init` and `backup` through `repo`, then Cairn `snapshots`,
+/// `check --read-data` and `restore`: the restore equals the source.
+pub fn restic_writes_cairn_reads(repo: &str, options: &[String]) {
+    let work = tempfile::tempdir().unwrap();
+    let src = make_source(work.path());
+    ok(
+        run(&restic_bin(), repo, &with_options(options, &["init"]), &[]),
+        "restic init",
+    );
+    ok(
+        run(
+            &restic_bin(),
+            repo,
+            &with_options(options, &["backup", src.to_str().unwrap()]),
+            &[],
+        ),
+        "restic backup",
+    );
+    let out = ok(
+        run(
+            &cairn(),
+            repo,
+            &with_options(options, &["snapshots", "--json"]),
+            &[],
+        ),
+        "cairn snapshots",
+    );
+    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(snaps.as_array().map(Vec::len), Some(1), "{snaps}");
+    ok(
+        run(
+            &cairn(),
+            repo,
+            &with_options(options, &["check", "--read-data"]),
+            &[],
+        ),
+        "cairn check --read-data",
+    );
+    let t = work.path().join("t");
+    let restore = ["restore", "latest", "--target", t.to_str().unwrap()];
+    ok(
+        run(&cairn(), repo, &with_options(options, &restore), &[]),
+        "cairn restore",
+    );
+    same_tree(&src, &restored_path(&t, &src));
+}
+
+/// `-o OPTION` for each option, then `args`.
+pub fn with_options<'a>(options: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for o in options {
+        out.push("-o");
+        out.push(o.as_str());
+    }
+    out.extend_from_slice(args);
+    out
+}
