@@ -9,7 +9,7 @@
 //! rclone dies every later request fails with its exit status and the
 //! last lines of its stderr instead of being retried.
 
-use crate::child::{split_command, HelperProcess};
+use crate::child::{client_runtime, split_command, HelperProcess};
 use crate::rest::{Response, Transport};
 use crate::{BackendError, BackendOptions, RestBackend, Result, CONTENT_TYPE_V2};
 use bytes::Bytes;
@@ -201,12 +201,7 @@ pub(crate) fn open_rclone(remote: &str, opts: &BackendOptions) -> Result<RestBac
             io::Error::other(format!("error talking HTTP to rclone: {why}")),
         )
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("cairn-rclone")
-        .enable_all()
-        .build()
-        .map_err(|e| BackendError::io("cannot start the rclone client", e))?;
+    let runtime = client_runtime("cairn-rclone")?;
     let (process, stdin, stdout) = HelperProcess::spawn(&argv)
         .map_err(|e| BackendError::io(display.clone(), io::Error::other(e.to_string())))?;
     let connected = runtime.block_on(async {

@@ -10,7 +10,7 @@
 //! pending and later operation fails with its exit status and the last
 //! lines of its stderr, without retries.
 
-use crate::child::{split_command, HelperProcess};
+use crate::child::{client_runtime, split_command, HelperProcess};
 use crate::{BackendError, BackendOptions, FileType, Result};
 use openssh_sftp_client::error::{Error as SftpError, SftpErrorKind};
 use openssh_sftp_client::fs::Fs;
@@ -128,12 +128,7 @@ impl SftpBackend {
         path: &str,
         opts: &BackendOptions,
     ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("cairn-sftp")
-            .enable_all()
-            .build()
-            .map_err(|e| BackendError::io("cannot start the SFTP client", e))?;
+        let runtime = client_runtime("cairn-sftp")?;
         let (process, stdin, stdout) = HelperProcess::spawn(argv)
             .map_err(|e| BackendError::io(display.clone(), io::Error::other(e.to_string())))?;
         let started = runtime.block_on(async {

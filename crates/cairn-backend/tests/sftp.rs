@@ -3,35 +3,18 @@
 //! removal, concurrency, and clear quick errors when ssh cannot connect,
 //! is refused, or dies mid-session.
 
-#[path = "support/sshd.rs"]
-mod sshd;
+mod support;
 
-use cairn_backend::{open, Backend, BackendError, BackendOptions, FileType, Location};
-use sshd::Sshd;
+use cairn_backend::{Backend, BackendError, FileType};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::sshd::Sshd;
+use support::{assert_fails_quickly_in_one_line, sorted, write_from_threads, KEY, PACK1, PACK2};
 
-const PACK1: &str = "aa11000000000000000000000000000000000000000000000000000000000000";
-const PACK2: &str = "ff22000000000000000000000000000000000000000000000000000000000000";
-const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn open_with(repo: &str, command: &str) -> cairn_backend::Result<Arc<dyn Backend>> {
-    let mut opts = BackendOptions::default();
-    opts.set_extended(&[format!("sftp.command={command}")])?;
-    open(&Location::parse(repo)?, &opts)
-}
-
-fn sorted(be: &dyn Backend, t: FileType) -> Vec<(String, u64)> {
-    let mut v: Vec<_> = be
-        .list(t)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.name, f.size))
-        .collect();
-    v.sort();
-    v
+fn open_sftp(repo: &str, command: &str) -> cairn_backend::Result<Arc<dyn Backend>> {
+    support::open_with(repo, &[format!("sftp.command={command}")])
 }
 
 fn mode(p: &Path) -> u32 {
@@ -42,7 +25,7 @@ fn mode(p: &Path) -> u32 {
 fn sftp_backend_stores_files_like_restic() {
     let server = Sshd::start();
     let root = server.dir.path().join("deep/repo");
-    let be = open_with(&server.repo(&root), &server.command()).unwrap();
+    let be = open_sftp(&server.repo(&root), &server.command()).unwrap();
     assert_eq!(
         be.location(),
         format!("sftp://{}@127.0.0.1/{}", server.user, root.display())
@@ -135,47 +118,13 @@ fn sftp_backend_stores_files_like_restic() {
 fn many_threads_share_one_session() {
     let server = Sshd::start();
     let root = server.dir.path().join("repo");
-    let be = open_with(&server.repo(&root), &server.command()).unwrap();
+    let be = open_sftp(&server.repo(&root), &server.command()).unwrap();
     be.create().unwrap();
-    let threads: Vec<_> = (0..8u8)
-        .map(|t| {
-            let be = Arc::clone(&be);
-            std::thread::spawn(move || {
-                for i in 0..8u8 {
-                    let name = format!("{t:02x}{i:02x}{}", "0".repeat(60));
-                    let data = vec![t ^ i; 1000 + usize::from(i) * 1000];
-                    be.write(FileType::Pack, &name, &data).unwrap();
-                    assert_eq!(be.read(FileType::Pack, &name).unwrap(), data);
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    let written = write_from_threads(&be, 8, 8);
     let listed = be.list(FileType::Pack).unwrap();
     assert_eq!(listed.len(), 64);
     let total: u64 = listed.iter().map(|f| f.size).sum();
-    assert_eq!(total, 8 * (0..8).map(|i| 1000 + i * 1000).sum::<u64>());
-}
-
-fn assert_one_line_quickly(
-    started: Instant,
-    result: cairn_backend::Result<Arc<dyn Backend>>,
-    wanted: &[&str],
-) {
-    let err = result.err().expect("must fail");
-    let text = err.to_string();
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "too slow: {text}"
-    );
-    assert!(!text.contains('\n'), "{text}");
-    assert!(text.starts_with("sftp:"), "names the backend: {text}");
-    for w in wanted {
-        assert!(text.contains(w), "{w:?} not in {text}");
-    }
-    assert!(!err.is_transient(), "{text}");
+    assert_eq!(total, written);
 }
 
 #[test]
@@ -186,10 +135,11 @@ fn a_closed_port_fails_with_sshs_message() {
     drop(closed);
     let started = Instant::now();
     let repo = server.repo(&server.dir.path().join("repo"));
-    let r = open_with(&repo, &server.command_on(port, &server.key()));
-    assert_one_line_quickly(
+    let r = open_sftp(&repo, &server.command_on(port, &server.key()));
+    assert_fails_quickly_in_one_line(
         started,
         r,
+        "sftp:",
         &[
             "unable to start the sftp session",
             "ssh exited",
@@ -201,20 +151,14 @@ fn a_closed_port_fails_with_sshs_message() {
 #[test]
 fn a_refused_key_fails_with_sshs_message() {
     let server = Sshd::start();
-    let other = server.dir.path().join("other_key");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let other = server.stranger_key();
     let started = Instant::now();
     let repo = server.repo(&server.dir.path().join("repo"));
-    let r = open_with(&repo, &server.command_on(server.port, &other));
-    assert_one_line_quickly(started, r, &["ssh exited", "Permission denied"]);
+    let r = open_sftp(&repo, &server.command_on(server.port, &other));
+    assert_fails_quickly_in_one_line(started, r, "sftp:", &["ssh exited", "Permission denied"]);
     // A program that does not exist.
-    let r = open_with(&repo, "/nonexistent/ssh -s sftp");
-    assert_one_line_quickly(started, r, &["/nonexistent/ssh"]);
+    let r = open_sftp(&repo, "/nonexistent/ssh -s sftp");
+    assert_fails_quickly_in_one_line(started, r, "sftp:", &["/nonexistent/ssh"]);
 }
 
 #[test]
@@ -223,7 +167,7 @@ fn ssh_dying_mid_session_ends_operations_with_its_status() {
     let root = server.dir.path().join("repo");
     // `timeout` kills ssh two seconds in.
     let command = format!("timeout 2 {}", server.command());
-    let be = open_with(&server.repo(&root), &command).unwrap();
+    let be = open_sftp(&server.repo(&root), &command).unwrap();
     be.create().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     let started = Instant::now();

@@ -34,13 +34,7 @@ fn restic_writes_cairn_reads_over_sftp() {
 fn a_closed_port_or_a_refused_key_fail_in_one_line() {
     let server = Sshd::start();
     let repo = server.repo(&server.dir.path().join("repo"));
-    let stranger = server.dir.path().join("stranger_key");
-    let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&stranger)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let stranger = server.stranger_key();
     let cases = [
         (
             server.command_on(free_port(), &server.key()),

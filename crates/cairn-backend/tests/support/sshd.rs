@@ -103,6 +103,15 @@ impl Sshd {
         sshd
     }
 
+    /// A new key the server does not know.
+    pub fn stranger_key(&self) -> PathBuf {
+        let path = self.dir.path().join("stranger_key");
+        if !path.exists() {
+            keygen(&path);
+        }
+        path
+    }
+
     /// The user's private key.
     pub fn key(&self) -> PathBuf {
         self.dir.path().join("user_key")

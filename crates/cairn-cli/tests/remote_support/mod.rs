@@ -127,58 +127,38 @@ pub fn error_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// Runs `program` on `repo` with `-o` `options` and `args`; it must succeed.
+pub fn step(program: &Path, repo: &str, options: &[String], args: &[&str]) -> Output {
+    let what = format!("{} {}", program.display(), args.join(" "));
+    ok(run(program, repo, &with_options(options, args), &[]), &what)
+}
+
+/// `program` restores the latest snapshot: it must equal `src`.
+fn restore_equals_source(program: &Path, repo: &str, options: &[String], src: &Path) {
+    let target = tempfile::tempdir().unwrap();
+    let t = target.path().to_str().unwrap();
+    step(
+        program,
+        repo,
+        options,
+        &["restore", "latest", "--target", t],
+    );
+    same_tree(src, &restored_path(target.path(), src));
+}
+
 /// Cairn `init`, `backup`, `check --read-data` and `restore` through
 /// `repo` (with `-o` `options`), then restic `check --read-data` and
 /// `restore` on the same repository: both restores equal the source.
 pub fn cairn_writes_restic_reads(repo: &str, options: &[String]) {
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
-    ok(
-        run(&cairn(), repo, &with_options(options, &["init"]), &[]),
-        "cairn init",
-    );
-    ok(
-        run(
-            &cairn(),
-            repo,
-            &with_options(options, &["backup", src.to_str().unwrap()]),
-            &[],
-        ),
-        "cairn backup",
-    );
-    ok(
-        run(
-            &cairn(),
-            repo,
-            &with_options(options, &["check", "--read-data"]),
-            &[],
-        ),
-        "cairn check --read-data",
-    );
-    let t1 = work.path().join("t1");
-    let restore = ["restore", "latest", "--target", t1.to_str().unwrap()];
-    ok(
-        run(&cairn(), repo, &with_options(options, &restore), &[]),
-        "cairn restore",
-    );
-    same_tree(&src, &restored_path(&t1, &src));
-
-    ok(
-        run(
-            &restic_bin(),
-            repo,
-            &with_options(options, &["check", "--read-data"]),
-            &[],
-        ),
-        "restic check --read-data",
-    );
-    let t2 = work.path().join("t2");
-    let restore = ["restore", "latest", "--target", t2.to_str().unwrap()];
-    ok(
-        run(&restic_bin(), repo, &with_options(options, &restore), &[]),
-        "restic restore",
-    );
-    same_tree(&src, &restored_path(&t2, &src));
+    let (cairn, restic) = (cairn(), restic_bin());
+    step(&cairn, repo, options, &["init"]);
+    step(&cairn, repo, options, &["backup", src.to_str().unwrap()]);
+    step(&cairn, repo, options, &["check", "--read-data"]);
+    restore_equals_source(&cairn, repo, options, &src);
+    step(&restic, repo, options, &["check", "--read-data"]);
+    restore_equals_source(&restic, repo, options, &src);
 }
 
 /// restic `init` and `backup` through `repo`, then Cairn `snapshots`,
@@ -186,46 +166,14 @@ pub fn cairn_writes_restic_reads(repo: &str, options: &[String]) {
 pub fn restic_writes_cairn_reads(repo: &str, options: &[String]) {
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
-    ok(
-        run(&restic_bin(), repo, &with_options(options, &["init"]), &[]),
-        "restic init",
-    );
-    ok(
-        run(
-            &restic_bin(),
-            repo,
-            &with_options(options, &["backup", src.to_str().unwrap()]),
-            &[],
-        ),
-        "restic backup",
-    );
-    let out = ok(
-        run(
-            &cairn(),
-            repo,
-            &with_options(options, &["snapshots", "--json"]),
-            &[],
-        ),
-        "cairn snapshots",
-    );
+    let (cairn, restic) = (cairn(), restic_bin());
+    step(&restic, repo, options, &["init"]);
+    step(&restic, repo, options, &["backup", src.to_str().unwrap()]);
+    let out = step(&cairn, repo, options, &["snapshots", "--json"]);
     let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(snaps.as_array().map(Vec::len), Some(1), "{snaps}");
-    ok(
-        run(
-            &cairn(),
-            repo,
-            &with_options(options, &["check", "--read-data"]),
-            &[],
-        ),
-        "cairn check --read-data",
-    );
-    let t = work.path().join("t");
-    let restore = ["restore", "latest", "--target", t.to_str().unwrap()];
-    ok(
-        run(&cairn(), repo, &with_options(options, &restore), &[]),
-        "cairn restore",
-    );
-    same_tree(&src, &restored_path(&t, &src));
+    step(&cairn, repo, options, &["check", "--read-data"]);
+    restore_equals_source(&cairn, repo, options, &src);
 }
 
 /// `-o OPTION` for each option, then `args`.
