@@ -36,6 +36,7 @@ struct ReqwestTransport(Client);
 
 impl Transport for ReqwestTransport {
     fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
+        let head = request.method() == Method::HEAD;
         let request = reqwest::blocking::Request::try_from(request)
             .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
         // The URL is in the context already (and never has credentials).
@@ -48,8 +49,12 @@ impl Transport for ReqwestTransport {
             answer = answer.header(name, value);
         }
         let mut body = Vec::new();
-        resp.read_to_end(&mut body)
-            .map_err(|e| BackendError::transient(context, io_chain(&e)))?;
+        // A HEAD answer has no body, whatever its Content-Length says
+        // (over HTTP/2, reading one is an error).
+        if !head {
+            resp.read_to_end(&mut body)
+                .map_err(|e| BackendError::transient(context, io_chain(&e)))?;
+        }
         answer
             .body(body)
             .map_err(|e| BackendError::transient(context, e.to_string()))

@@ -8,7 +8,7 @@
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
-use remote_support::{cairn, error_lines, run};
+use remote_support::{cairn, error_lines, option, run};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -24,8 +24,8 @@ fn restic_writes_cairn_reads_through_rclone() {
     // A remote defined in rclone's environment, reached through
     // rclone.program so both tools see the same remote.
     let repo = format!("rclone:scratch:{}/repo", dir.path().display());
-    let program = "rclone.program=env RCLONE_CONFIG_SCRATCH_TYPE=local rclone".to_string();
-    remote_support::restic_writes_cairn_reads(&repo, &[program]);
+    let program = option("rclone.program=env RCLONE_CONFIG_SCRATCH_TYPE=local rclone");
+    remote_support::restic_writes_cairn_reads(&repo, &program);
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod sshd;
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
-use remote_support::{cairn, error_lines, free_port, run, with_options};
+use remote_support::{cairn, error_lines, free_port, option, run, with_global};
 use sshd::Sshd;
 use std::time::{Duration, Instant};
 
@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 fn cairn_writes_restic_reads_over_sftp() {
     let server = Sshd::start();
     let repo = server.repo(&server.dir.path().join("repo"));
-    remote_support::cairn_writes_restic_reads(&repo, &[server.option()]);
+    remote_support::cairn_writes_restic_reads(&repo, &option(server.option()));
 }
 
 #[test]
 fn restic_writes_cairn_reads_over_sftp() {
     let server = Sshd::start();
     let repo = server.repo(&server.dir.path().join("repo"));
-    remote_support::restic_writes_cairn_reads(&repo, &[server.option()]);
+    remote_support::restic_writes_cairn_reads(&repo, &option(server.option()));
 }
 
 #[test]
@@ -46,14 +46,9 @@ fn a_closed_port_or_a_refused_key_fail_in_one_line() {
         ),
     ];
     for (command, wanted) in cases {
-        let options = [format!("sftp.command={command}")];
+        let global = option(format!("sftp.command={command}"));
         let start = Instant::now();
-        let out = run(
-            &cairn(),
-            &repo,
-            &with_options(&options, &["snapshots"]),
-            &[],
-        );
+        let out = run(&cairn(), &repo, &with_global(&global, &["snapshots"]), &[]);
         assert!(start.elapsed() < Duration::from_secs(30));
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let lines = error_lines(&out);

@@ -1,6 +1,6 @@
 //! Helpers for the tests of `cairn` and restic sharing a repository on a
 //! remote backend (REST, SFTP, rclone): run either tool on a repository
-//! string with `-o` options, a source tree to back up, tree comparison,
+//! string with global flags (`-o`, `--cacert`), a source tree to back up, tree comparison,
 //! and the two interop round trips every backend must pass.
 //!
 //! Test files declare `#[path = "remote_support/mod.rs"] mod remote_support;`.
@@ -127,62 +127,58 @@ pub fn error_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Runs `program` on `repo` with `-o` `options` and `args`; it must succeed.
-pub fn step(program: &Path, repo: &str, options: &[String], args: &[&str]) -> Output {
+/// Runs `program` on `repo` with the `global` flags and `args`; it must succeed.
+pub fn step(program: &Path, repo: &str, global: &[String], args: &[&str]) -> Output {
     let what = format!("{} {}", program.display(), args.join(" "));
-    ok(run(program, repo, &with_options(options, args), &[]), &what)
+    ok(run(program, repo, &with_global(global, args), &[]), &what)
 }
 
 /// `program` restores the latest snapshot: it must equal `src`.
-fn restore_equals_source(program: &Path, repo: &str, options: &[String], src: &Path) {
+fn restore_equals_source(program: &Path, repo: &str, global: &[String], src: &Path) {
     let target = tempfile::tempdir().unwrap();
     let t = target.path().to_str().unwrap();
-    step(
-        program,
-        repo,
-        options,
-        &["restore", "latest", "--target", t],
-    );
+    step(program, repo, global, &["restore", "latest", "--target", t]);
     same_tree(src, &restored_path(target.path(), src));
 }
 
 /// Cairn `init`, `backup`, `check --read-data` and `restore` through
-/// `repo` (with `-o` `options`), then restic `check --read-data` and
+/// `repo` (with the `global` flags), then restic `check --read-data` and
 /// `restore` on the same repository: both restores equal the source.
-pub fn cairn_writes_restic_reads(repo: &str, options: &[String]) {
+pub fn cairn_writes_restic_reads(repo: &str, global: &[String]) {
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
     let (cairn, restic) = (cairn(), restic_bin());
-    step(&cairn, repo, options, &["init"]);
-    step(&cairn, repo, options, &["backup", src.to_str().unwrap()]);
-    step(&cairn, repo, options, &["check", "--read-data"]);
-    restore_equals_source(&cairn, repo, options, &src);
-    step(&restic, repo, options, &["check", "--read-data"]);
-    restore_equals_source(&restic, repo, options, &src);
+    step(&cairn, repo, global, &["init"]);
+    step(&cairn, repo, global, &["backup", src.to_str().unwrap()]);
+    step(&cairn, repo, global, &["check", "--read-data"]);
+    restore_equals_source(&cairn, repo, global, &src);
+    step(&restic, repo, global, &["check", "--read-data"]);
+    restore_equals_source(&restic, repo, global, &src);
 }
 
 /// restic `init` and `backup` through `repo`, then Cairn `snapshots`,
 /// `check --read-data` and `restore`: the restore equals the source.
-pub fn restic_writes_cairn_reads(repo: &str, options: &[String]) {
+pub fn restic_writes_cairn_reads(repo: &str, global: &[String]) {
     let work = tempfile::tempdir().unwrap();
     let src = make_source(work.path());
     let (cairn, restic) = (cairn(), restic_bin());
-    step(&restic, repo, options, &["init"]);
-    step(&restic, repo, options, &["backup", src.to_str().unwrap()]);
-    let out = step(&cairn, repo, options, &["snapshots", "--json"]);
+    step(&restic, repo, global, &["init"]);
+    step(&restic, repo, global, &["backup", src.to_str().unwrap()]);
+    let out = step(&cairn, repo, global, &["snapshots", "--json"]);
     let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(snaps.as_array().map(Vec::len), Some(1), "{snaps}");
-    step(&cairn, repo, options, &["check", "--read-data"]);
-    restore_equals_source(&cairn, repo, options, &src);
+    step(&cairn, repo, global, &["check", "--read-data"]);
+    restore_equals_source(&cairn, repo, global, &src);
 }
 
-/// `-o OPTION` for each option, then `args`.
-pub fn with_options<'a>(options: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    for o in options {
-        out.push("-o");
-        out.push(o.as_str());
-    }
+/// The global flags (`-o sftp.command=...`, `--cacert FILE`), then `args`.
+pub fn with_global<'a>(global: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = global.iter().map(String::as_str).collect();
     out.extend_from_slice(args);
     out
+}
+
+/// `-o option` as global flags.
+pub fn option(option: impl Into<String>) -> Vec<String> {
+    vec!["-o".into(), option.into()]
 }
