@@ -134,7 +134,10 @@ impl SftpBackend {
         let started = runtime.block_on(async {
             let stdin = tokio::process::ChildStdin::from_std(stdin)?;
             let stdout = tokio::process::ChildStdout::from_std(stdout)?;
-            let handshake = Sftp::new(stdin, stdout, SftpOptions::new());
+            // As restic: up to 4 MiB of writes in flight per file.
+            let options = SftpOptions::new()
+                .tokio_compat_file_write_limit(std::num::NonZeroUsize::new(4 << 20).unwrap());
+            let handshake = Sftp::new(stdin, stdout, options);
             match tokio::time::timeout(opts.connect_timeout.max(Duration::from_secs(10)), handshake)
                 .await
             {

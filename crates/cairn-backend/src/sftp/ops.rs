@@ -4,9 +4,10 @@ use super::{no_such_file, temp_suffix, OpError, OpResult, SftpBackend};
 use crate::{Backend, BackendError, FileInfo, FileType, Result};
 use futures_core::Stream;
 use openssh_sftp_client::error::{Error as SftpError, SftpErrorKind};
+use openssh_sftp_client::file::TokioCompatFile;
 use openssh_sftp_client::fs::Fs;
 use openssh_sftp_client::metadata::{MetaData, Permissions};
-use tokio::io::AsyncSeekExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 /// The regular files (name, size) and the folders of one folder.
@@ -200,11 +201,16 @@ impl Backend for SftpBackend {
             let stored: OpResult<()> = async {
                 let mut file = file;
                 file.set_permissions(Permissions::from(modes.file)).await?;
-                file.write_all(data).await?;
+                // Keeps many write requests in flight instead of waiting
+                // for each answer; flush waits for them all.
+                let mut pipelined = Box::pin(TokioCompatFile::new(file));
+                pipelined.write_all(data).await.map_err(SftpError::from)?;
+                pipelined.flush().await.map_err(SftpError::from)?;
                 if sftp.support_fsync() {
-                    file.sync_all().await?;
+                    pipelined.as_mut().as_mut_file().sync_all().await?;
                 }
-                file.close().await?;
+                // The handle is closed when dropped.
+                drop(pipelined);
                 // posix-rename@openssh.com when the server has it.
                 sftp.fs().rename(&tmp, &path).await?;
                 Ok(())
