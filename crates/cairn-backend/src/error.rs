@@ -120,6 +120,27 @@ impl BackendError {
         }
     }
 
+    /// `buf`, read for `length` bytes at `offset`, or
+    /// [`BackendError::ShortRead`] if the file ended first.
+    pub(crate) fn check_range(
+        buf: Vec<u8>,
+        file_type: FileType,
+        name: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>> {
+        if (buf.len() as u64) < length {
+            return Err(BackendError::ShortRead {
+                file_type,
+                name: name.to_string(),
+                offset,
+                wanted: length,
+                got: buf.len() as u64,
+            });
+        }
+        Ok(buf)
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         BackendError::Io {
             context: context.into(),

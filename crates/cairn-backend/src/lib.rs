@@ -8,7 +8,7 @@
 //! [`Location::parse`] reads restic's repository strings and [`open`]
 //! gives the backend one names. Wrappers add behaviour to any backend:
 //! [`RetryBackend`] retries transient failures, [`LimitBackend`] bounds the
-//! operations in flight, [`FaultBackend`] injects failures in tests.
+//! operations in flight, [`RateLimitBackend`] bounds the bandwidth, [`FaultBackend`] injects failures in tests.
 //!
 //! ```
 //! use cairn_backend::{Backend, FileType, LocalBackend};
@@ -28,7 +28,9 @@ mod fault;
 mod limit;
 mod local;
 pub mod location;
+pub mod nfs;
 mod open;
+mod ratelimit;
 mod rclone;
 mod rest;
 mod retry;
@@ -39,7 +41,9 @@ pub use fault::{Fault, FaultBackend, Op};
 pub use limit::LimitBackend;
 pub use local::LocalBackend;
 pub use location::{strip_password, Location, RestLocation};
+pub use nfs::{NfsBackend, NfsOptions};
 pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
+pub use ratelimit::RateLimitBackend;
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
 pub use sftp::SftpBackend;

@@ -62,7 +62,7 @@ impl LocalBackend {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return Err(BackendError::InvalidName(name.to_string()));
     }
@@ -194,16 +194,7 @@ impl Backend for LocalBackend {
             Ok(buf)
         };
         let buf = retry(read).map_err(|e| self.map_err(file_type, name, &path, e))?;
-        if (buf.len() as u64) < length {
-            return Err(BackendError::ShortRead {
-                file_type,
-                name: name.to_string(),
-                offset,
-                wanted: length,
-                got: buf.len() as u64,
-            });
-        }
-        Ok(buf)
+        BackendError::check_range(buf, file_type, name, offset, length)
     }
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {

@@ -82,13 +82,17 @@ pub enum Location {
         prefix: String,
     },
     /// Cairn's own: an NFS export reached without mounting it,
-    /// `nfs://server[:port]/export/path`.
+    /// `nfs://server[:port]/export/path` (see [`crate::nfs`]; options
+    /// such as the user come as `-o nfs.uid=N`).
     Nfs {
-        /// The server.
+        /// The server: a name or an address (IPv6 without brackets).
         server: String,
-        /// Its port, if not the default.
+        /// The port of its MOUNT and NFS services; without it they are
+        /// asked from the portmapper.
         port: Option<u16>,
-        /// Absolute path: the export and the folder inside it.
+        /// Absolute path, cleaned: the export and the repository's folder
+        /// inside it (the longest leading part the server exports is
+        /// mounted).
         path: String,
     },
 }

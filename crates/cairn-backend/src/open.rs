@@ -1,8 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, RestBackend, Result, RetryBackend,
-    RetryPolicy, RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, NfsBackend, NfsOptions,
+    RateLimitBackend, RestBackend, Result, RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +26,12 @@ pub struct BackendOptions {
     /// Longest time one request may take in total; `None` for no limit
     /// (packs may be large and links slow).
     pub request_timeout: Option<Duration>,
+    /// Accept any TLS certificate (`--insecure-tls`).
+    pub insecure_tls: bool,
+    /// Upload limit in bytes per second (`--limit-upload`, given in KiB/s).
+    pub limit_upload: Option<u64>,
+    /// Download limit in bytes per second (`--limit-download`, in KiB/s).
+    pub limit_download: Option<u64>,
 }
 
 impl Default for BackendOptions {
@@ -36,6 +42,9 @@ impl Default for BackendOptions {
             tls_client_cert: None,
             connect_timeout: Duration::from_secs(30),
             request_timeout: None,
+            insecure_tls: false,
+            limit_upload: None,
+            limit_download: None,
         }
     }
 }
@@ -125,8 +134,8 @@ fn options_of(scheme: &str) -> &'static [&'static str] {
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
 /// Opens the store a location names, without wrappers. Local folders,
-/// rest-servers, SFTP (through ssh) and rclone are supported; other schemes fail with
-/// [`BackendError::Unsupported`].
+/// rest-servers, NFS exports, SFTP (through ssh) and rclone are supported;
+/// other schemes fail with [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
@@ -155,16 +164,19 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
             opts.connections("rclone")?;
             Ok(Arc::new(crate::rclone::open_rclone(remote, opts)?))
         }
+        Location::Nfs { server, port, path } => {
+            Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
+        }
         other => Err(BackendError::Unsupported {
             scheme: other.scheme().to_string(),
         }),
     }
 }
 
-/// [`open`], then limits concurrency (network backends to
-/// `SCHEME.connections`, default 5; local folders only when the option is
-/// given) and retries transient failures with `policy`, calling `report`
-/// before each retry.
+/// [`open`], then limits bandwidth (`limit_upload`, `limit_download`) and
+/// concurrency (network backends to `SCHEME.connections`, default 5; local
+/// folders only when the option is given) and retries transient failures
+/// with `policy`, calling `report` before each retry.
 pub fn open_wrapped(
     location: &Location,
     opts: &BackendOptions,
@@ -172,8 +184,16 @@ pub fn open_wrapped(
     report: Option<RetryReport>,
 ) -> Result<Arc<dyn Backend>> {
     let mut backend = open(location, opts)?;
+    if opts.limit_upload.is_some() || opts.limit_download.is_some() {
+        backend = Arc::new(RateLimitBackend::new(
+            backend,
+            opts.limit_upload,
+            opts.limit_download,
+        ));
+    }
     let limit = match location {
         Location::Local { .. } => opts.connections("local")?,
+        Location::Nfs { .. } => Some(NfsOptions::from_backend_options(opts)?.connections),
         other => Some(
             opts.connections(other.scheme())?
                 .unwrap_or(DEFAULT_CONNECTIONS),
@@ -217,12 +237,10 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["s3:host/bucket", "nfs://h/x"] {
-            let l = Location::parse_with_env(s, |_| None).unwrap();
-            let e = open(&l, &o).err().expect(s);
-            assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
-            assert!(e.to_string().ends_with("backend is not supported yet"));
-        }
+        let l = Location::parse_with_env("s3:host/bucket", |_| None).unwrap();
+        let e = open(&l, &o).err().expect("s3 is not supported");
+        assert!(matches!(e, BackendError::Unsupported { .. }));
+        assert!(e.to_string().ends_with("backend is not supported yet"));
         let dir = tempfile::tempdir().unwrap();
         let l = Location::parse(dir.path().to_str().unwrap()).unwrap();
         let be = open_wrapped(&l, &o, RetryPolicy::default(), None).unwrap();

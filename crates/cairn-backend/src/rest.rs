@@ -133,6 +133,9 @@ impl RestBackend {
                 }
             }
         }
+        if opts.insecure_tls {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
         if let Some(path) = &opts.tls_client_cert {
             let pem = std::fs::read(path).map_err(|e| {
                 BackendError::io(format!("--tls-client-cert {}", path.display()), e)

@@ -1,85 +1,106 @@
-//! The REST client against a server that only speaks protocol v1: a
-//! listing of bare names (`application/vnd.x.restic.rest.v1`) makes the
-//! client ask each file's size with `HEAD`, as restic does. The server is
-//! a few lines of HTTP/1.1 on 127.0.0.1 that record what they were asked.
+//! The REST client against a server that only speaks protocol v1 (old
+//! rest-server releases): a listing is a JSON array of names, and the
+//! client asks for each size with `HEAD`.
+//!
+//! The server here is a few lines of HTTP/1.1 over a socket, answering
+//! exactly what a v1 rest-server answers for these requests whatever the
+//! `Accept` header says.
 
-use cairn_backend::{Backend, BackendOptions, FileType, Location, RestBackend, CONTENT_TYPE_V2};
+use cairn_backend::{Backend, BackendOptions, FileInfo, FileType, Location, RestBackend};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-/// Serves one request per connection; returns the address and the log of
-/// request lines with their `Accept` header.
-fn v1_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+/// Serves `GET /data/` as a v1 listing and `HEAD /data/NAME` with the
+/// sizes in `files`; records every request line and `Accept` header.
+fn serve_v1(files: &'static [(&'static str, u64)]) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            let mut accept = String::new();
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
+            let Ok(stream) = stream else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                loop {
+                    let mut request = String::new();
+                    if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let request = request.trim_end().to_string();
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        let header = header.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if header.to_ascii_lowercase().starts_with("accept:") {
+                            log.lock().unwrap().push(header.to_string());
+                        }
+                    }
+                    log.lock().unwrap().push(request.clone());
+                    let path = request.split(' ').nth(1).unwrap_or("");
+                    let response = if request.starts_with("GET ") && path == "/data/" {
+                        let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+                        let body = serde_json::to_string(&names).unwrap();
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.x.restic.rest.v1\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    } else if let Some((_, size)) = request
+                        .starts_with("HEAD ")
+                        .then(|| files.iter().find(|(n, _)| path == format!("/data/{n}")))
+                        .flatten()
+                    {
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n")
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+                    };
+                    out.write_all(response.as_bytes()).unwrap();
                 }
-                if let Some(v) = line.to_lowercase().strip_prefix("accept:") {
-                    accept = v.trim().to_string();
-                }
-            }
-            let request = request.trim().to_string();
-            seen.lock().unwrap().push(format!("{request} [{accept}]"));
-            let (status, ctype, body, length): (&str, &str, &str, usize) =
-                match request.split(' ').take(2).collect::<Vec<_>>()[..] {
-                    ["GET", "/keys/"] => (
-                        "200 OK",
-                        "application/vnd.x.restic.rest.v1",
-                        r#"["aaa","bbb"]"#,
-                        13,
-                    ),
-                    ["HEAD", "/keys/aaa"] => ("200 OK", "application/octet-stream", "", 3),
-                    ["HEAD", "/keys/bbb"] => ("200 OK", "application/octet-stream", "", 5),
-                    _ => ("404 Not Found", "text/plain", "", 0),
-                };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n\
-                 Connection: close\r\n\r\n{body}"
-            );
-            stream.write_all(answer.as_bytes()).unwrap();
+            });
         }
     });
-    (port, log)
+    (format!("rest:http://{addr}/"), seen)
 }
 
 #[test]
 fn a_v1_listing_is_completed_with_head_requests() {
-    let (port, log) = v1_server();
-    let loc = Location::parse(&format!("rest:http://127.0.0.1:{port}/")).unwrap();
-    let Location::Rest(rest) = loc else {
-        unreachable!()
+    static FILES: &[(&str, u64)] = &[
+        (
+            "0a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223242526272829",
+            1234,
+        ),
+        (
+            "ff0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223242526272829",
+            99,
+        ),
+    ];
+    let (url, seen) = serve_v1(FILES);
+    let Location::Rest(loc) = Location::parse(&url).unwrap() else {
+        panic!("not a REST location")
     };
-    let be = RestBackend::new(&rest, &BackendOptions::default(), 1).unwrap();
-    let mut listed: Vec<_> = be
-        .list(FileType::Key)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.name, f.size))
-        .collect();
+    let be = RestBackend::new(&loc, &BackendOptions::default(), 2).unwrap();
+    let mut listed = be.list(FileType::Pack).unwrap();
     listed.sort();
-    assert_eq!(listed, [("aaa".to_string(), 3), ("bbb".to_string(), 5)]);
-    let log = log.lock().unwrap().clone();
-    assert_eq!(log[0], format!("GET /keys/ HTTP/1.1 [{CONTENT_TYPE_V2}]"));
-    let mut heads: Vec<_> = log[1..]
+    let want: Vec<FileInfo> = FILES
         .iter()
-        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .map(|(n, s)| FileInfo {
+            name: n.to_string(),
+            size: *s,
+        })
         .collect();
-    heads.sort();
-    assert_eq!(heads, ["HEAD /keys/aaa", "HEAD /keys/bbb"]);
-    // A missing folder (404 from a server that is not rclone) is empty.
-    assert!(be.list(FileType::Snapshot).unwrap().is_empty());
+    assert_eq!(listed, want);
+    let seen = seen.lock().unwrap();
+    // The client asked for v2 first, then fell back to one HEAD per name.
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("application/vnd.x.restic.rest.v2")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.iter().filter(|l| l.starts_with("HEAD ")).count(), 2);
 }

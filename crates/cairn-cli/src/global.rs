@@ -7,8 +7,10 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// restic's global flags, with the same environment variables.
+/// restic's global flags, with the same environment variables. Like
+/// restic, each command's help lists them apart, under "Global Flags".
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global Flags")]
 pub struct GlobalOptions {
     /// Repository to back up to or restore from
     #[arg(
@@ -53,6 +55,9 @@ pub struct GlobalOptions {
     /// Do not use a local cache
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// Auto remove old cache directories
+    #[arg(long, global = true)]
+    pub cleanup_cache: bool,
     /// Set output mode to JSON for commands that support it
     #[arg(long, global = true)]
     pub json: bool,
@@ -96,6 +101,15 @@ pub struct GlobalOptions {
         value_name = "file"
     )]
     pub tls_client_cert: Option<PathBuf>,
+    /// Skip TLS certificate verification when connecting to the repository (insecure)
+    #[arg(long, global = true)]
+    pub insecure_tls: bool,
+    /// Limits uploads to a maximum rate in KiB/s. (default: unlimited)
+    #[arg(long, global = true, value_name = "int")]
+    pub limit_upload: Option<u64>,
+    /// Limits downloads to a maximum rate in KiB/s. (default: unlimited)
+    #[arg(long, global = true, value_name = "int")]
+    pub limit_download: Option<u64>,
     /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
     #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
     pub retry_lock: Option<std::time::Duration>,
@@ -138,11 +152,17 @@ impl GlobalOptions {
         open_backend_with(&self.location()?, &self.backend_options()?)
     }
 
-    /// `-o`, `--cacert` and `--tls-client-cert` for the backend.
+    /// `-o`, `--cacert`, `--tls-client-cert`, `--insecure-tls` and the
+    /// bandwidth limits for the backend.
     pub fn backend_options(&self) -> Result<cairn_backend::BackendOptions> {
+        // restic: a limit of 0 (or less) means unlimited.
+        let kib = |v: Option<u64>| v.filter(|&k| k > 0).map(|k| k.saturating_mul(1024));
         let mut opts = cairn_backend::BackendOptions {
             cacerts: self.cacert.clone(),
             tls_client_cert: self.tls_client_cert.clone(),
+            insecure_tls: self.insecure_tls,
+            limit_upload: kib(self.limit_upload),
+            limit_download: kib(self.limit_download),
             ..Default::default()
         };
         opts.set_extended(&self.options)?;
@@ -156,7 +176,10 @@ impl GlobalOptions {
         if password.is_empty() {
             bail!("an empty password is not allowed by default");
         }
-        Ok(Repository::open(backend, &password)?)
+        let mut repo =
+            Repository::open_with_key_hint(backend, &password, self.key_hint.as_deref())?;
+        crate::commands::cache::attach(self, &mut repo);
+        Ok(repo)
     }
 
     /// Opens the repository under a shared lock (none with `--no-lock`),
@@ -294,4 +317,39 @@ pub fn open_backend_with(
         cairn_backend::RetryPolicy::default(),
         Some(Arc::new(report)),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        global: GlobalOptions,
+    }
+
+    fn options(args: &[&str]) -> cairn_backend::BackendOptions {
+        let cli =
+            Cli::try_parse_from(std::iter::once("cairn").chain(args.iter().copied())).unwrap();
+        cli.global.backend_options().unwrap()
+    }
+
+    #[test]
+    fn bandwidth_limits_are_kib_per_second_and_zero_means_unlimited() {
+        let o = options(&["--limit-upload", "100", "--limit-download", "0"]);
+        assert_eq!(o.limit_upload, Some(100 * 1024));
+        assert_eq!(o.limit_download, None);
+        let o = options(&["--limit-download", "7"]);
+        assert_eq!((o.limit_upload, o.limit_download), (None, Some(7 * 1024)));
+        assert!(!o.insecure_tls);
+    }
+
+    #[test]
+    fn tls_flags_reach_the_backend() {
+        let o = options(&["--insecure-tls", "--cacert", "a.pem,b.pem"]);
+        assert!(o.insecure_tls);
+        assert_eq!(o.cacerts, [PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
+    }
 }

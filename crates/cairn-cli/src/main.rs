@@ -9,7 +9,7 @@ mod global;
 mod output;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Fast, safe backups in restic repositories.
 #[derive(Parser, Debug)]
@@ -25,16 +25,22 @@ struct Cli {
 enum Command {
     /// Create a new backup of files and/or directories
     Backup(Box<commands::backup::Args>),
+    /// Operate on local cache directories
+    Cache(commands::cache::Args),
     /// Print internal objects to stdout
     Cat(commands::cat::Args),
     /// Check the repository for errors
     Check(commands::check::Args),
+    /// Copy snapshots from one repository to another
+    Copy(commands::copy::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
     /// Find files in snapshots
     Find(commands::find::Args),
     /// Remove snapshots from the repository
     Forget(Box<commands::forget::Args>),
+    /// Generate manual pages and auto-completion files (bash, fish, zsh, powershell)
+    Generate(commands::generate::Args),
     /// Initialize a new repository
     Init(commands::init::Args),
     /// Manage keys (passwords)
@@ -43,8 +49,12 @@ enum Command {
     List(commands::list::Args),
     /// List files in a snapshot
     Ls(commands::ls::Args),
+    /// Apply migrations
+    Migrate(commands::migrate::Args),
     /// Remove unneeded data from the repository
     Prune(Box<commands::prune::Args>),
+    /// Recover data from the repository not referenced by snapshots
+    Recover(commands::recover::Args),
     /// Repair a repository
     Repair(commands::repair::Args),
     /// Build a new index (the old name of `repair index`)
@@ -52,6 +62,8 @@ enum Command {
     RebuildIndex(commands::repair::IndexArgs),
     /// Extract the data from a snapshot
     Restore(Box<commands::restore::Args>),
+    /// Rewrite snapshots to exclude files or change metadata
+    Rewrite(Box<commands::rewrite::Args>),
     /// Serve repositories over HTTP like rest-server
     Serve(Box<commands::serve::Args>),
     /// List all snapshots
@@ -71,19 +83,25 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backup(a) => commands::backup::run(&cli.global, *a),
+        Command::Cache(a) => commands::cache::run(&cli.global, a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
+        Command::Copy(a) => commands::copy::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),
+        Command::Generate(a) => commands::generate::run(a, Cli::command()),
         Command::Init(a) => commands::init::run(&cli.global, a),
         Command::Key(a) => commands::key::run(&cli.global, a),
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
+        Command::Migrate(a) => commands::migrate::run(&cli.global, a),
         Command::Prune(a) => commands::prune::run(&cli.global, *a),
+        Command::Recover(a) => commands::recover::run(&cli.global, a),
         Command::Repair(a) => commands::repair::run(&cli.global, a),
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
+        Command::Rewrite(a) => commands::rewrite::run(&cli.global, *a),
         Command::Serve(a) => commands::serve::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Tag(a) => commands::tag::run(&cli.global, a),

@@ -93,6 +93,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The index and the packs disagree (a used blob the index does not
+    /// know, a needed pack that is missing, a pack of the wrong size, or
+    /// damaged index files); the operation refused to change anything.
+    #[error("{0}; run `repair index` to rebuild the index from the packs")]
+    Inconsistent(String),
     /// An argument that cannot be used.
     #[error("{0}")]
     InvalidArgument(String),
@@ -107,6 +112,9 @@ pub enum Error {
         /// Whether the conflicting lock is exclusive.
         exclusive: bool,
     },
+    /// A migration failed; the message says what state it left.
+    #[error("{0}")]
+    Migration(String),
 }
 
 impl Error {

@@ -20,7 +20,9 @@
 
 pub mod backup;
 mod blob;
+pub mod cache;
 pub mod check;
+pub mod copy;
 pub mod dump;
 mod error;
 pub mod filter;
@@ -31,10 +33,15 @@ mod init;
 pub mod interrupt;
 mod keys;
 pub mod lock;
+pub mod migrate;
 pub mod prune;
+pub mod recover;
 mod repair_index;
+pub mod repair_packs;
+pub mod repair_snapshots;
 mod repository;
 pub mod restore;
+pub mod rewrite;
 mod snapshots;
 pub mod tag;
 pub mod walk;

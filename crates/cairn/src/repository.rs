@@ -18,6 +18,7 @@ pub struct Repository {
     key_id: Id,
     config: Config,
     index: Option<Arc<Index>>,
+    cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -37,6 +38,17 @@ impl Repository {
     /// Fails with [`Error::NoRepository`] when there is no config file and
     /// [`Error::WrongPassword`] when no key opens.
     pub fn open(backend: Arc<dyn Backend>, password: &str) -> Result<Repository> {
+        Self::open_with_key_hint(backend, password, None)
+    }
+
+    /// [`Repository::open`], trying first the key file whose ID starts
+    /// with `key_hint` (restic's `--key-hint`), then the others as usual.
+    /// A hint that names no key file is ignored.
+    pub fn open_with_key_hint(
+        backend: Arc<dyn Backend>,
+        password: &str,
+        key_hint: Option<&str>,
+    ) -> Result<Repository> {
         let config_bytes = match backend.read(FileType::Config, "config") {
             Ok(b) => b,
             Err(e) if e.is_not_found() => {
@@ -46,7 +58,7 @@ impl Repository {
             }
             Err(e) => return Err(e.into()),
         };
-        let (key_id, key) = open_key(backend.as_ref(), password.as_bytes())?;
+        let (key_id, key) = open_key(backend.as_ref(), password.as_bytes(), key_hint)?;
         let plain = key
             .open(&config_bytes)
             .map_err(|e| decrypt_failed(FileType::Config, "config", e))?;
@@ -57,7 +69,22 @@ impl Repository {
             key_id,
             config,
             index: None,
+            cache: None,
         })
+    }
+
+    /// Reads and keeps index files, snapshots and tree packs in `cache`
+    /// from now on (see [`crate::cache`]).
+    pub fn use_cache(&mut self, cache: Arc<crate::cache::Cache>) {
+        let wrapped =
+            crate::cache::CacheBackend::new(self.backend.clone(), cache.clone(), self.key.clone());
+        self.backend = Arc::new(wrapped);
+        self.cache = Some(cache);
+    }
+
+    /// The cache in use, if any.
+    pub fn cache(&self) -> Option<&Arc<crate::cache::Cache>> {
+        self.cache.as_ref()
     }
 
     /// The repository's config.
@@ -134,6 +161,9 @@ impl Repository {
             return Ok(Vec::new());
         }
         let (index, problems) = Index::load(self)?;
+        if let Some(cache) = &self.cache {
+            cache.index_loaded(&index);
+        }
         self.index = Some(Arc::new(index));
         Ok(problems)
     }
@@ -189,13 +219,27 @@ fn read_verified(backend: &dyn Backend, file_type: FileType, id: &Id) -> Result<
     Ok(data)
 }
 
-fn open_key(backend: &dyn Backend, password: &[u8]) -> Result<(Id, MasterKey)> {
+fn open_key(
+    backend: &dyn Backend,
+    password: &[u8],
+    key_hint: Option<&str>,
+) -> Result<(Id, MasterKey)> {
     let mut names: Vec<_> = backend
         .list(FileType::Key)?
         .into_iter()
         .map(|f| f.name)
         .collect();
     names.sort();
+    // The hinted key goes first when exactly one key file matches it.
+    if let Some(hint) = key_hint.filter(|h| !h.is_empty()) {
+        let matching: Vec<usize> = (0..names.len())
+            .filter(|&i| names[i].starts_with(hint))
+            .collect();
+        if let [i] = matching[..] {
+            let hinted = names.remove(i);
+            names.insert(0, hinted);
+        }
+    }
     let mut last_error = None;
     let mut wrong_password = false;
     for name in names.into_iter().take(MAX_KEYS_TRIED) {
@@ -220,5 +264,53 @@ fn open_key(backend: &dyn Backend, password: &[u8]) -> Result<(Id, MasterKey)> {
     match last_error {
         Some(e) if !wrong_password => Err(e),
         _ => Err(Error::WrongPassword),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InitOptions, KeyOptions};
+    use cairn_backend::LocalBackend;
+    use cairn_crypto::ScryptParams;
+
+    #[test]
+    fn the_key_hint_decides_which_of_two_matching_keys_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path()));
+        let fast = Some(ScryptParams {
+            n: 1024,
+            r: 8,
+            p: 1,
+        });
+        let opts = InitOptions {
+            scrypt: fast,
+            ..InitOptions::default()
+        };
+        let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
+        let key_opts = KeyOptions {
+            scrypt: fast,
+            ..KeyOptions::default()
+        };
+        let second = repo.add_key("pw", &key_opts).unwrap();
+        let mut ids = [repo.key_id(), second];
+        ids.sort();
+        let (first, last) = (ids[0], ids[1]);
+        // Without a hint the key files are tried in name order.
+        assert_eq!(
+            Repository::open(backend.clone(), "pw").unwrap().key_id(),
+            first
+        );
+        let hint = last.to_hex()[..8].to_string();
+        let hinted = Repository::open_with_key_hint(backend.clone(), "pw", Some(&hint)).unwrap();
+        assert_eq!(hinted.key_id(), last);
+        // A hint that matches nothing, or a key the password does not
+        // open, still ends with a key that does.
+        let none = Repository::open_with_key_hint(backend.clone(), "pw", Some("zz")).unwrap();
+        assert_eq!(none.key_id(), first);
+        let other = repo.add_key("other", &key_opts).unwrap();
+        let hint = other.to_hex();
+        let fallback = Repository::open_with_key_hint(backend, "pw", Some(&hint)).unwrap();
+        assert!(ids.contains(&fallback.key_id()));
     }
 }

@@ -124,7 +124,13 @@ impl Read for CommandOutput {
     }
 }
 
-fn patterns(inline: &[String], files: &[PathBuf], ci: bool) -> Result<Option<PatternList>> {
+/// The pattern list of `--exclude`-style flags and pattern files (shared
+/// with `rewrite`).
+pub(crate) fn patterns(
+    inline: &[String],
+    files: &[PathBuf],
+    ci: bool,
+) -> Result<Option<PatternList>> {
     let mut all: Vec<Vec<u8>> = inline.iter().map(|p| p.as_bytes().to_vec()).collect();
     for f in files {
         all.extend(read_pattern_file(f)?);

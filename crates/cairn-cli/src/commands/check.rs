@@ -39,8 +39,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         (None, false) => None,
     };
     let printer = Printer::new(global, read_data.clone());
-    let _cache = TempCache::create(global, &args, &printer);
-    let repo = global.open_repository()?;
+    let cache = TempCache::create(global, &args, &printer);
+    let repo = cache.options(global).open_repository()?;
     if !global.no_lock {
         printer.say("create exclusive lock for repository");
     }
@@ -72,12 +72,20 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     Ok(())
 }
 
-/// restic's check uses a fresh cache in a temporary directory unless
-/// `--with-cache` or `--no-cache` is given. Cairn needs no cache, but the
-/// directory is made and removed the same way so the output matches.
+/// restic's check uses a fresh cache in a temporary directory, removed
+/// afterwards, unless `--with-cache` or `--no-cache` is given.
 struct TempCache(Option<PathBuf>);
 
 impl TempCache {
+    /// The global options with the temporary cache as the cache directory.
+    fn options(&self, global: &GlobalOptions) -> GlobalOptions {
+        let mut opts = global.clone();
+        if let Some(dir) = &self.0 {
+            opts.cache_dir = Some(dir.clone());
+        }
+        opts
+    }
+
     fn create(global: &GlobalOptions, args: &Args, printer: &Printer) -> TempCache {
         if args.with_cache || global.no_cache {
             return TempCache(None);

@@ -165,9 +165,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     };
     opts.policy.validate()?;
     // As restic, the prune options are checked before anything is done.
-    let prune_args = args.prune_args();
-    prune_args.options(global)?;
-    let repo = global.open_repository()?;
+    let prune_opts = args.prune_args().options(global)?;
+    let mut repo = global.open_repository()?;
     let lock = if args.dry_run && global.no_lock {
         None
     } else {
@@ -224,12 +223,13 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
                 plan.remove.len()
             );
         }
-        // restic prunes under forget's lock; prune takes its own, so this
-        // one is given up first.
+        // As restic, prune runs under forget's exclusive lock: no other
+        // process can slip in between the two.
+        super::prune::run_with_repo(global, &mut repo, &prune_opts)?;
         if let Some(lock) = lock {
             lock.release()?;
         }
-        return super::prune::run(global, prune_args);
+        return Ok(());
     }
     drop(lock);
     Ok(())

@@ -50,7 +50,7 @@ impl SecondaryRepo {
             || self.from_key_hint.is_some()
     }
 
-    fn location(&self) -> Result<String> {
+    pub(crate) fn location(&self) -> Result<String> {
         match (&self.from_repo, &self.from_repository_file) {
             (Some(_), Some(_)) => bail!("Options --from-repo and --from-repository-file are mutually exclusive, please specify only one"),
             (Some(r), None) => Ok(r.clone()),
@@ -67,7 +67,7 @@ impl SecondaryRepo {
 
     /// The source password: file, command, `RESTIC_FROM_PASSWORD`, then
     /// the terminal or standard input.
-    fn password(&self) -> Result<String> {
+    pub(crate) fn password(&self) -> Result<String> {
         password_from(
             self.from_password_file.as_deref(),
             self.from_password_command.as_deref(),
@@ -80,7 +80,11 @@ impl SecondaryRepo {
     fn open(&self) -> Result<Repository> {
         let backend = open_backend(&self.location()?)?;
         let password = self.password()?;
-        Ok(Repository::open(backend, &password)?)
+        Ok(Repository::open_with_key_hint(
+            backend,
+            &password,
+            self.from_key_hint.as_deref(),
+        )?)
     }
 }
 

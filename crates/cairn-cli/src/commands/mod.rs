@@ -1,18 +1,24 @@
 //! One module per command: argument parsing and printing only.
 
 pub mod backup;
+pub mod cache;
 pub mod cat;
 pub mod check;
+pub mod copy;
 pub mod dump;
 pub mod find;
 pub mod forget;
+pub mod generate;
 pub mod init;
 pub mod key;
 pub mod list;
 pub mod ls;
+pub mod migrate;
 pub mod prune;
+pub mod recover;
 pub mod repair;
 pub mod restore;
+pub mod rewrite;
 pub mod serve;
 pub mod snapshots;
 pub mod tag;
@@ -48,6 +54,20 @@ impl FilterArgs {
             paths: self.paths.clone(),
         }
     }
+}
+
+/// The pack writing options `--compression` and `--pack-size` describe.
+pub fn write_options(
+    global: &crate::global::GlobalOptions,
+) -> anyhow::Result<cairn::write::WriteOptions> {
+    let mut write = cairn::write::WriteOptions {
+        compression: global.compression.parse()?,
+        ..Default::default()
+    };
+    if let Some(mib) = global.pack_size {
+        write.pack_size = u64::from(mib) << 20;
+    }
+    Ok(write)
 }
 
 /// Splits restic's `snapshot:subfolder` syntax.

@@ -5,7 +5,7 @@ use crate::global::GlobalOptions;
 use crate::output::format_bytes;
 use anyhow::Result;
 use cairn::prune::{PrunePhase, PruneProgress};
-use cairn::{MaxUnused, PruneOptions, PruneStats};
+use cairn::{MaxUnused, PruneOptions, PruneStats, Repository};
 use std::collections::BTreeSet;
 
 /// Arguments of `prune`.
@@ -71,10 +71,7 @@ impl Args {
         if opts.repack_smaller_than.is_some() {
             opts.repack_small = true;
         }
-        opts.write.compression = global.compression.parse()?;
-        if let Some(mib) = global.pack_size {
-            opts.write.pack_size = u64::from(mib) << 20;
-        }
+        opts.write = super::write_options(global)?;
         Ok(opts)
     }
 }
@@ -285,13 +282,28 @@ fn id_set(ids: &BTreeSet<cairn::Id>) -> String {
     format!("{{{}}}", short.join(" "))
 }
 
-/// Plans the prune, prints restic's statistics, then carries it out.
+/// Opens and exclusively locks the repository, then prunes it with
+/// [`run_with_repo`].
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let opts = args.options(global)?;
-    let level = verbosity(global);
     let mut repo = global.open_repository()?;
     opts.validate(repo.config().version)?;
     let lock = global.lock_always(&repo, true)?;
+    run_with_repo(global, &mut repo, &opts)?;
+    lock.release()?;
+    Ok(())
+}
+
+/// Plans the prune, prints restic's statistics, then carries it out, on a
+/// repository the caller has opened and exclusively locked (so that
+/// `forget --prune` prunes under the lock it forgot under).
+pub fn run_with_repo(
+    global: &GlobalOptions,
+    repo: &mut Repository,
+    opts: &PruneOptions,
+) -> Result<()> {
+    let level = verbosity(global);
+    opts.validate(repo.config().version)?;
     if global.no_cache && level > 0 {
         println!("warning: running prune without a cache, this may be very slow!");
     }
@@ -299,7 +311,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         println!("loading indexes...");
     }
     let printer = Printer { level };
-    let plan = repo.plan_prune(&opts, &printer)?;
+    let plan = repo.plan_prune(opts, &printer)?;
     if opts.dry_run && level > 0 {
         println!("\nWould have made the following changes:");
     }
@@ -327,6 +339,5 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if !report.dry_run && level > 0 {
         println!("done");
     }
-    lock.release()?;
     Ok(())
 }

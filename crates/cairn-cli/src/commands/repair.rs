@@ -4,9 +4,15 @@
 //! in [`run`].
 
 use super::prune::verbosity;
+use super::rewrite::{rewrite_all, Printer as RewritePrinter};
+use super::FilterArgs;
 use crate::global::GlobalOptions;
-use anyhow::Result;
-use cairn::{RepairIndexPhase, RepairIndexProgress};
+use anyhow::{bail, Context, Result};
+use cairn::repair_packs::{RepairPacksPhase, RepairPacksProgress};
+use cairn::repair_snapshots::RepairSnapshotsOptions;
+use cairn::{FileType, Id, RepairIndexPhase, RepairIndexProgress, Repository, StoredSnapshot};
+use std::collections::BTreeSet;
+use std::io::Write;
 
 /// Arguments of `repair`.
 #[derive(clap::Args, Debug)]
@@ -21,6 +27,34 @@ pub struct Args {
 pub enum RepairCommand {
     /// Build a new index
     Index(IndexArgs),
+    /// Repair snapshots
+    Snapshots(SnapshotsArgs),
+    /// Salvage damaged pack files
+    Packs(PacksArgs),
+}
+
+/// Arguments of `repair snapshots`.
+#[derive(clap::Args, Debug)]
+pub struct SnapshotsArgs {
+    /// Snapshots to repair (default: all matching the filters)
+    #[arg(value_name = "snapshot ID")]
+    pub ids: Vec<String>,
+    /// Remove original snapshots after creating new ones
+    #[arg(long)]
+    pub forget: bool,
+    /// Do not do anything, just print what would be done
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Arguments of `repair packs`.
+#[derive(clap::Args, Debug)]
+pub struct PacksArgs {
+    /// The damaged pack files (full IDs)
+    #[arg(value_name = "packIDs")]
+    pub ids: Vec<String>,
 }
 
 /// Arguments of `repair index` (and of the old `rebuild-index`).
@@ -35,6 +69,8 @@ pub struct IndexArgs {
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     match args.command {
         RepairCommand::Index(a) => run_index(global, a),
+        RepairCommand::Snapshots(a) => run_snapshots(global, a),
+        RepairCommand::Packs(a) => run_packs(global, a),
     }
 }
 
@@ -73,5 +109,173 @@ pub fn run_index(global: &GlobalOptions, args: IndexArgs) -> Result<()> {
         println!("done");
     }
     lock.release()?;
+    Ok(())
+}
+
+/// True for errors that mean a snapshot file exists but cannot be read.
+fn unreadable(e: &cairn::Error) -> bool {
+    matches!(
+        e,
+        cairn::Error::BadFile { .. }
+            | cairn::Error::Decrypt { .. }
+            | cairn::Error::HashMismatch { .. }
+    )
+}
+
+/// The snapshots to repair. Unreadable snapshot files named on the command
+/// line are removed with `--forget` (counted in the second value); any
+/// other unreadable one is an error, as in restic.
+fn select_for_repair(
+    repo: &Repository,
+    args: &SnapshotsArgs,
+    printer: &RewritePrinter,
+) -> Result<(Vec<StoredSnapshot>, usize)> {
+    let filter = args.filter.filter();
+    let hint = |id: &str, e: &cairn::Error| {
+        anyhow::anyhow!(
+            "snapshot file {id} is unreadable, use `restic repair snapshots --forget {id}` to remove it. Original error: {e}"
+        )
+    };
+    if args.ids.is_empty() {
+        let (snaps, problems) = repo.snapshots()?;
+        if let Some(p) = problems.first() {
+            let name = match p {
+                cairn::Error::BadFile { name, .. }
+                | cairn::Error::Decrypt { name, .. }
+                | cairn::Error::HashMismatch { name, .. } => name.clone(),
+                _ => String::new(),
+            };
+            return Err(hint(&name, p));
+        }
+        let snaps = snaps
+            .into_iter()
+            .filter(|s| filter.matches(&s.snapshot))
+            .collect();
+        return Ok((snaps, 0));
+    }
+    let mut found = Vec::new();
+    let mut removed = 0;
+    for spec in &args.ids {
+        match repo.find_snapshot(spec, &filter) {
+            Ok(s) => found.push(s),
+            Err(e) if unreadable(&e) => {
+                let id = repo.find_id(FileType::Snapshot, spec)?;
+                if !args.forget {
+                    return Err(hint(&id.to_hex(), &e));
+                }
+                if args.dry_run {
+                    if printer.level > 0 {
+                        println!("would remove unreadable snapshot {id}");
+                    }
+                } else {
+                    repo.backend()
+                        .remove(FileType::Snapshot, &id.to_hex())
+                        .with_context(|| {
+                            format!("unable to remove unreadable snapshot file {id}")
+                        })?;
+                    if printer.level > 0 {
+                        println!("removed unreadable snapshot {id}");
+                    }
+                }
+                removed += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((found, removed))
+}
+
+/// `repair snapshots`: rewrite snapshots without what is missing, under
+/// an exclusive lock (none for `--dry-run`).
+pub fn run_snapshots(global: &GlobalOptions, args: SnapshotsArgs) -> Result<()> {
+    let printer = RewritePrinter {
+        level: verbosity(global),
+    };
+    let opts = RepairSnapshotsOptions {
+        forget: args.forget,
+        dry_run: args.dry_run,
+        write: super::write_options(global)?,
+    };
+    let mut repo = global.open_repository()?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        global.lock(&repo, true)?
+    };
+    cairn::rewrite::load_index_strictly(&mut repo)?;
+    let (snaps, removed) = select_for_repair(&repo, &args, &printer)?;
+    let mut repairer = repo.snapshot_repairer(&opts);
+    rewrite_all(&mut repairer, &snaps, removed, args.dry_run, &printer)?;
+    if let Some(lock) = lock {
+        lock.release()?;
+    }
+    Ok(())
+}
+
+/// restic's messages for `repair packs`.
+struct PacksPrinter {
+    level: u8,
+}
+
+impl RepairPacksProgress for PacksPrinter {
+    fn phase(&self, phase: RepairPacksPhase) {
+        if self.level == 0 {
+            return;
+        }
+        match phase {
+            RepairPacksPhase::Salvaging(_) => {
+                println!("salvaging intact data from specified pack files")
+            }
+            RepairPacksPhase::RebuildingIndex => println!("rebuilding index"),
+            RepairPacksPhase::RemovingPacks(_) => println!("removing salvaged pack files"),
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        eprintln!("{message}");
+    }
+}
+
+/// `repair packs ID...`: keep a copy of each damaged pack in the current
+/// directory, salvage its intact blobs and remove it, under an exclusive
+/// lock.
+pub fn run_packs(global: &GlobalOptions, args: PacksArgs) -> Result<()> {
+    let mut ids = BTreeSet::new();
+    for arg in &args.ids {
+        ids.insert(Id::from_hex(arg).map_err(|_| anyhow::anyhow!("invalid ID {arg:?}"))?);
+    }
+    if ids.is_empty() {
+        bail!("no ids specified");
+    }
+    let level = verbosity(global);
+    let mut repo = global.open_repository()?;
+    let lock = global.lock(&repo, true)?;
+    if level > 0 {
+        println!("saving backup copies of pack files to current folder");
+    }
+    for id in &ids {
+        let bytes = match repo.backend().read(FileType::Pack, &id.to_hex()) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("will remove packfile {id} due to failed download: {e}");
+                continue;
+            }
+        };
+        let name = format!("pack-{id}");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&name)
+            .with_context(|| format!("open {name}"))?;
+        file.write_all(&bytes)
+            .and_then(|_| file.sync_all())
+            .with_context(|| format!("write {name}"))?;
+    }
+    let write = super::write_options(global)?;
+    repo.repair_packs(&ids, &write, &PacksPrinter { level })?;
+    eprintln!("\nUse `restic repair snapshots --forget` to remove the corrupted data blobs from all snapshots");
+    if let Some(lock) = lock {
+        lock.release()?;
+    }
     Ok(())
 }

@@ -280,6 +280,9 @@ impl Repository {
 
         progress.phase(CheckPhase::LoadIndex);
         let loaded = load::load_indexes(self, &sink)?;
+        if let Some(cache) = self.cache() {
+            cache.index_loaded(&loaded.index);
+        }
         report.index_files = loaded.index_files;
         report.packs = loaded.packs.len();
         progress.phase_done();

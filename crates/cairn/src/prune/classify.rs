@@ -110,7 +110,10 @@ pub(crate) fn classify(
             missing.len(),
             shown.join("\n  ")
         ));
-        return Err(Error::InvalidArgument("index is not complete".into()));
+        return Err(Error::Inconsistent(format!(
+            "index is not complete: {} used blobs not found in the index",
+            missing.len()
+        )));
     }
 
     let mut stats = PruneStats::default();

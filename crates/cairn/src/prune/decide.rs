@@ -59,9 +59,10 @@ pub(crate) fn decide(
                 id.short(),
                 info.size()
             ));
-            return Err(Error::InvalidArgument(
-                "pack size does not match calculated size from index".into(),
-            ));
+            return Err(Error::Inconsistent(format!(
+                "pack {id}: size {file_size} does not match calculated size {} from index",
+                info.size()
+            )));
         }
         match (info.used_blobs, info.unused_blobs) {
             (0, _) => stats.packs_unused += 1,
@@ -117,9 +118,10 @@ pub(crate) fn decide(
             missing.len(),
             list.join("\n")
         ));
-        return Err(Error::InvalidArgument(
-            "packs from index missing in repo".into(),
-        ));
+        return Err(Error::Inconsistent(format!(
+            "{} packs from index missing in repo",
+            missing.len()
+        )));
     }
     if !plan.ignore.is_empty() {
         let list: Vec<String> = plan

@@ -27,7 +27,7 @@
 mod classify;
 mod decide;
 pub(crate) mod index_files;
-mod repack;
+pub(crate) mod repack;
 mod used;
 
 #[cfg(test)]
@@ -339,8 +339,8 @@ impl Repository {
     ) -> Result<PrunePlan> {
         opts.validate(self.config().version)?;
         if let Some(problem) = self.load_index()?.into_iter().next() {
-            return Err(Error::InvalidArgument(format!(
-                "{problem}: index files are damaged, run `repair index`"
+            return Err(Error::Inconsistent(format!(
+                "index files are damaged: {problem}"
             )));
         }
         let index_files: Vec<Id> = self

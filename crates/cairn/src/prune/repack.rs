@@ -79,8 +79,10 @@ fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocatio
 }
 
 /// A small pack writer: one open pack per blob type, each finished pack
-/// written at once by the thread that filled it.
-struct Packer<'a> {
+/// written at once by the thread that filled it. Unlike a
+/// [`crate::write::BlobWriter`] it stores every blob it is given, even
+/// one the index already knows, and writes no index.
+pub(crate) struct Packer<'a> {
     repo: &'a Repository,
     pack_size: u64,
     compression: Compression,
@@ -89,7 +91,7 @@ struct Packer<'a> {
 }
 
 impl<'a> Packer<'a> {
-    fn new(repo: &'a Repository, write: &WriteOptions) -> Self {
+    pub(crate) fn new(repo: &'a Repository, write: &WriteOptions) -> Self {
         Packer {
             repo,
             pack_size: write.pack_size,
@@ -103,7 +105,7 @@ impl<'a> Packer<'a> {
     }
 
     /// Encodes and appends one blob; writes the pack when it is full.
-    fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
+    pub(crate) fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
         let level = match (self.repo.config().version, blob_type) {
             (1, _) => None,
             (_, BlobType::Tree) => Compression::Auto.zstd_level(),
@@ -168,7 +170,7 @@ impl<'a> Packer<'a> {
     }
 
     /// Writes the packs still open; returns every pack written.
-    fn finish(self) -> Result<Vec<IndexPack>> {
+    pub(crate) fn finish(self) -> Result<Vec<IndexPack>> {
         for slot in &self.open {
             let pack = std::mem::take(&mut *slot.lock().expect("pack lock poisoned"));
             if !pack.is_empty() {

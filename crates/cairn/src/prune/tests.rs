@@ -85,7 +85,9 @@ fn missing_used_blob_refuses() {
     let err = classify(&idx, used(&[(1, false), (2, false)]), &())
         .err()
         .unwrap();
+    assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
     assert!(err.to_string().contains("index is not complete"));
+    assert!(err.to_string().contains("repair index"), "{err}");
 }
 
 #[test]
@@ -145,14 +147,17 @@ fn decisions_follow_restic() {
     )
     .err()
     .unwrap();
+    assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
     assert!(
-        err.to_string().contains("packs from index missing"),
+        err.to_string().contains("packs from index missing")
+            && err.to_string().contains("run `repair index`"),
         "{err}"
     );
     listed[0].1 += 1;
     let err = decide(&opts, 2, c.packs, &listed, c.stats, &())
         .err()
         .unwrap();
+    assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
     assert!(err.to_string().contains("does not match"), "{err}");
 }
 

@@ -1,0 +1,51 @@
+//! `cairn forget --prune` forgets and prunes under one exclusive lock: the
+//! lock directory, watched while it runs, only ever holds one lock file
+//! (taking a lock writes a file and keeps it at least 200 ms, so a second
+//! lock taken for the prune would be seen).
+
+#[macro_use]
+mod common;
+
+use common::{Fixture, Tool};
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+#[test]
+fn forget_prune_holds_one_lock_throughout() {
+    let f = Fixture::new("v2");
+    let weekly = f.snapshot_with_tag("weekly");
+    let mut child = f
+        .command(Tool::Cairn)
+        .args(["forget", "--prune", &weekly])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let status = loop {
+        for p in f.repo_files("locks") {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            // Uploads go through temporary files that are then renamed.
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                seen.insert(name);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("running prune"), "{stdout}");
+    assert!(stdout.contains("\ndone\n"), "prune ran: {stdout}");
+    assert_eq!(seen.len(), 1, "lock files seen: {seen:?}");
+    assert!(f.repo_files("locks").is_empty(), "the lock is released");
+    f.restic(["check"]).ok();
+}

@@ -1,0 +1,277 @@
+//! `migrate`: restic 0.14's repository migrations (`upgrade_repo_v2`).
+//!
+//! Upgrading a repository to format version 2 only rewrites its `config`
+//! with `"version": 2`; the data already stored stays valid, because a
+//! version 2 reader accepts uncompressed blobs and unversioned index and
+//! snapshot files. From then on, writers may compress.
+//!
+//! As restic does, the upgrade first checks the repository (an upgraded
+//! repository with errors would be harder to repair), saves the raw
+//! `config` to a private temporary directory, then writes the new one. On
+//! a store that replaces files atomically the config is at every moment
+//! either the old or the new one. On a store that cannot overwrite (rest
+//! server) the old file is removed first, leaving a short window without
+//! a config; if writing the new one fails, the old one is put back, and
+//! the copy in the temporary directory (named in the error) is kept.
+//!
+//! The caller holds an exclusive lock. The open [`Repository`] keeps the
+//! old config; open the repository again to write version 2 data.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cairn::migrate::Migration;
+//! use cairn::{check::NoProgress, LocalBackend, Repository};
+//!
+//! let repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "pw")?;
+//! let m = Migration::UpgradeRepoV2;
+//! if repo.migration_applies(m) {
+//!     let report = repo.apply_migration(m, &NoProgress)?;
+//!     assert!(report.applied);
+//! }
+//! # Ok::<(), cairn::Error>(())
+//! ```
+
+use crate::check::{CheckOptions, CheckProgress, CheckReport};
+use crate::repository::Repository;
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// The migrations restic 0.14 offers for every kind of store. (Its
+/// `s3_layout` applies only to S3 repositories in the old layout, which
+/// Cairn does not read.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Migration {
+    /// Rewrite the config of a version 1 repository as version 2.
+    UpgradeRepoV2,
+}
+
+impl Migration {
+    /// Every migration, in restic's order.
+    pub const ALL: [Migration; 1] = [Migration::UpgradeRepoV2];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Migration::UpgradeRepoV2 => "upgrade_repo_v2",
+        }
+    }
+
+    /// restic's one-line description.
+    pub fn description(self) -> &'static str {
+        match self {
+            Migration::UpgradeRepoV2 => "upgrade a repository to version 2",
+        }
+    }
+
+    /// The migration called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Migration> {
+        Migration::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the repository is checked before the migration runs.
+    pub fn checks_repository(self) -> bool {
+        match self {
+            Migration::UpgradeRepoV2 => true,
+        }
+    }
+}
+
+/// What [`Repository::apply_migration`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MigrationReport {
+    /// The check run first, for migrations that check the repository.
+    pub check: Option<CheckReport>,
+    /// False when the check found errors: nothing was changed.
+    pub applied: bool,
+}
+
+impl Repository {
+    /// True if the migration can be applied (restic's "check"):
+    /// `upgrade_repo_v2` applies to version 1 repositories.
+    pub fn migration_applies(&self, migration: Migration) -> bool {
+        match migration {
+            Migration::UpgradeRepoV2 => self.config().version == 1,
+        }
+    }
+
+    /// Applies a migration, whether or not it applies (restic's `--force`
+    /// runs it anyway; on a version 2 repository `upgrade_repo_v2` then
+    /// rewrites the same config). Migrations that check the repository
+    /// first report the check to `progress` and change nothing when it
+    /// finds errors.
+    pub fn apply_migration(
+        &self,
+        migration: Migration,
+        progress: &dyn CheckProgress,
+    ) -> Result<MigrationReport> {
+        let mut report = MigrationReport::default();
+        if migration.checks_repository() {
+            let check = self.check(&CheckOptions::default(), progress)?;
+            let ok = check.is_ok();
+            report.check = Some(check);
+            if !ok {
+                return Ok(report);
+            }
+        }
+        match migration {
+            Migration::UpgradeRepoV2 => self.upgrade_config_to_v2()?,
+        }
+        report.applied = true;
+        Ok(report)
+    }
+
+    fn upgrade_config_to_v2(&self) -> Result<()> {
+        let backend = self.backend();
+        let raw = backend.read(FileType::Config, "config")?;
+        let backup_dir = make_private_temp_dir()?;
+        let backup = backup_dir.join("config");
+        save_private(&backup, &raw)?;
+
+        let mut config = self.config().clone();
+        config.version = 2;
+        let sealed = self.key().seal(&config.to_json());
+        let written = (|| -> Result<()> {
+            if !backend.has_atomic_replace() {
+                backend.remove(FileType::Config, "config")?;
+            }
+            backend.write(FileType::Config, "config", &sealed)?;
+            Ok(())
+        })();
+        if let Err(upload) = written {
+            let _ = backend.remove(FileType::Config, "config");
+            let message = match backend.write(FileType::Config, "config", &raw) {
+                Ok(()) => format!(
+                    "error uploading config ({upload}), re-uploaded old config was successful, there is a backup of the config file in {}",
+                    backup.display()
+                ),
+                Err(reupload) => format!(
+                    "error uploading config ({upload}), re-uploading old config failed as well ({reupload}), but there is a backup of the config file in {}",
+                    backup.display()
+                ),
+            };
+            return Err(Error::Migration(message));
+        }
+        let _ = std::fs::remove_file(&backup);
+        let _ = std::fs::remove_dir(&backup_dir);
+        Ok(())
+    }
+}
+
+/// A new directory only we can read, in the system's temporary directory.
+fn make_private_temp_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    loop {
+        let suffix = hex_suffix();
+        let dir = base.join(format!("restic-migrate-upgrade-repo-v2-{suffix}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&base, e)),
+        }
+    }
+}
+
+fn hex_suffix() -> String {
+    cairn_crypto::random_bytes::<5>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn save_private(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::NoProgress;
+    use cairn_backend::{Fault, FaultBackend, LocalBackend, Op};
+    use std::sync::Arc;
+
+    fn v1_repo(backend: Arc<dyn cairn_backend::Backend>) -> Repository {
+        crate::copy::tests::init(backend, 1)
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in Migration::ALL {
+            assert_eq!(Migration::from_name(m.name()), Some(m));
+        }
+        assert_eq!(Migration::from_name("s3_layout"), None);
+    }
+
+    #[test]
+    fn upgrades_v1_and_keeps_id_and_polynomial() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn cairn_backend::Backend> = Arc::new(LocalBackend::new(dir.path()));
+        let repo = v1_repo(backend.clone());
+        assert!(repo.migration_applies(Migration::UpgradeRepoV2));
+        let report = repo
+            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .unwrap();
+        assert!(report.applied);
+        assert!(report.check.unwrap().is_ok());
+        let again = Repository::open(backend, "pw").unwrap();
+        assert_eq!(again.config().version, 2);
+        assert_eq!(again.config().id, repo.config().id);
+        assert_eq!(
+            again.config().chunker_polynomial,
+            repo.config().chunker_polynomial
+        );
+        assert!(!again.migration_applies(Migration::UpgradeRepoV2));
+    }
+
+    #[test]
+    fn a_failed_write_puts_the_old_config_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let faulty = Arc::new(FaultBackend::new(Arc::new(LocalBackend::new(dir.path()))));
+        let repo = v1_repo(faulty.clone());
+        let writes = faulty.count(Op::Write);
+        faulty.inject(Op::Write, writes + 1, Fault::FailPermanent);
+        let err = repo
+            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("re-uploaded old config was successful"),
+            "{msg}"
+        );
+        let backup = msg.rsplit(' ').next().unwrap();
+        assert!(Path::new(backup).is_file(), "{msg}");
+        let _ = std::fs::remove_dir_all(Path::new(backup).parent().unwrap());
+        faulty.clear();
+        let again = Repository::open(faulty, "pw").unwrap();
+        assert_eq!(again.config().version, 1);
+    }
+
+    #[test]
+    fn a_damaged_repository_is_not_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = crate::copy::tests::source(&dir, 1);
+        let pack = repo.index().packs()[0];
+        repo.backend()
+            .remove(FileType::Pack, &pack.to_hex())
+            .unwrap();
+        let report = repo
+            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .unwrap();
+        assert!(!report.applied);
+        assert!(!report.check.unwrap().is_ok());
+        let again = Repository::open(repo.backend().clone(), "pw").unwrap();
+        assert_eq!(again.config().version, 1);
+    }
+}

@@ -1,0 +1,69 @@
+//! `repair snapshots`: replace snapshots whose trees name missing or
+//! unreadable blobs by snapshots `check` accepts, as restic does.
+//!
+//! Every selected snapshot's tree is rewritten (see [`crate::rewrite`]):
+//! a directory whose tree cannot be loaded becomes an empty directory, a
+//! file loses the data blobs the index does not know (its size becomes the
+//! sum of the blobs kept), and nodes of an invalid type are dropped. A
+//! snapshot whose root tree cannot be loaded is removed. Repaired
+//! snapshots are saved with `original` set and the tag `repaired` (or
+//! replace the old ones with `forget`). The index must describe the packs
+//! (run `repair index`, and `repair packs` for damaged packs, first). The
+//! caller holds an exclusive lock.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cairn::repair_snapshots::RepairSnapshotsOptions;
+//! use cairn::{LocalBackend, Repository};
+//!
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
+//! let (snapshots, _) = repo.snapshots()?;
+//! let opts = RepairSnapshotsOptions { forget: true, ..Default::default() };
+//! let report = repo.repair_snapshots(&snapshots, &opts, &())?;
+//! println!("modified {} snapshots", report.changed());
+//! # Ok::<(), cairn::Error>(())
+//! ```
+
+use crate::rewrite::{
+    load_index_strictly, Policy, RewriteOptions, RewriteProgress, RewriteReport, SnapshotRewriter,
+};
+use crate::write::WriteOptions;
+use crate::{Repository, Result, StoredSnapshot};
+
+/// How `repair snapshots` works (restic's flags).
+#[derive(Clone, Debug, Default)]
+pub struct RepairSnapshotsOptions {
+    /// `--forget`: remove each damaged snapshot once its repaired copy is
+    /// saved.
+    pub forget: bool,
+    /// `--dry-run`: write nothing, only report.
+    pub dry_run: bool,
+    /// Pack size and compression of the new trees.
+    pub write: WriteOptions,
+}
+
+impl Repository {
+    /// A repairer for snapshots, one at a time; the index must be loaded.
+    pub fn snapshot_repairer(&self, opts: &RepairSnapshotsOptions) -> SnapshotRewriter<'_> {
+        let rewrite = RewriteOptions {
+            forget: opts.forget,
+            dry_run: opts.dry_run,
+            write: opts.write.clone(),
+            ..RewriteOptions::default()
+        };
+        SnapshotRewriter::with_policy(self, Policy::Repair, rewrite, "repaired")
+    }
+
+    /// Repairs every snapshot of `snapshots` (see the module docs); stops
+    /// at the first error.
+    pub fn repair_snapshots(
+        &mut self,
+        snapshots: &[StoredSnapshot],
+        opts: &RepairSnapshotsOptions,
+        progress: &dyn RewriteProgress,
+    ) -> Result<RewriteReport> {
+        load_index_strictly(self)?;
+        self.snapshot_repairer(opts)
+            .rewrite_all(snapshots, progress)
+    }
+}

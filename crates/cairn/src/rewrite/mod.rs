@@ -1,0 +1,387 @@
+//! `rewrite` and `repair snapshots`: make new snapshots from existing ones
+//! with some of their contents left out, as restic does.
+//!
+//! A [`SnapshotRewriter`] rewrites the tree of each snapshot it is given,
+//! bottom-up: with [`RewriteOptions::excludes`], nodes whose path (inside
+//! the snapshot, `/home/user/file`) matches a pattern are dropped; when
+//! repairing, directories that cannot be read become empty, files lose the
+//! data blobs the index does not know (their size is recomputed), and
+//! nodes of an invalid type are dropped. A tree in which nothing changed
+//! keeps its ID (its bytes are not encoded again); a changed tree is
+//! encoded anew, and `rewrite` refuses (as restic does) when the old tree's
+//! bytes cannot be reproduced by this encoder, as something would be lost.
+//! A snapshot whose tree and metadata come out unchanged is left alone.
+//! Otherwise, in crash-safe order:
+//!
+//! 1. the new trees are written into packs and indexed (the snapshot's
+//!    blob writer is flushed),
+//! 2. the new snapshot is saved, remembering the old one's ID in
+//!    `original` and, unless the old one is forgotten, carrying the tag
+//!    `rewrite` (`repaired` when repairing),
+//! 3. only then, with `forget`, is the old snapshot file removed.
+//!
+//! A crash at any moment leaves at most unreferenced packs or both the old
+//! and the new snapshot. Data the new snapshots no longer use stays until
+//! `prune`. Callers hold a shared lock (an exclusive one with `forget`, and
+//! always for repairs).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cairn::filter::PatternList;
+//! use cairn::rewrite::RewriteOptions;
+//! use cairn::{LocalBackend, Repository};
+//!
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
+//! let (snapshots, _) = repo.snapshots()?;
+//! let opts = RewriteOptions {
+//!     excludes: vec![PatternList::new(["*.tmp"], false)?],
+//!     forget: true,
+//!     ..RewriteOptions::default()
+//! };
+//! let report = repo.rewrite_snapshots(&snapshots, &opts, &())?;
+//! println!("modified {} snapshots", report.changed());
+//! # Ok::<(), cairn::Error>(())
+//! ```
+
+mod tree;
+
+use crate::backup::exclude::{ExcludeOptions, Excluder};
+use crate::filter::PatternList;
+use crate::repository::Repository;
+use crate::snapshots::StoredSnapshot;
+use crate::write::{BlobWriter, WriteOptions};
+use crate::{Error, Result};
+use cairn_backend::FileType;
+use cairn_format::{GoTime, Id};
+pub(crate) use tree::{Policy, TreeRewriter};
+
+/// What `rewrite` changes (restic's flags).
+#[derive(Clone, Debug, Default)]
+pub struct RewriteOptions {
+    /// Pattern lists from `--exclude`, `--iexclude`, `--exclude-file` and
+    /// `--iexclude-file`; a node whose path matches any list is dropped.
+    pub excludes: Vec<PatternList>,
+    /// `--new-host`: the new snapshots' host name.
+    pub new_host: Option<String>,
+    /// `--new-time`: the new snapshots' time.
+    pub new_time: Option<GoTime>,
+    /// `--forget`: remove each original snapshot once its replacement is
+    /// saved (the new snapshot then gets no `rewrite` tag).
+    pub forget: bool,
+    /// `--dry-run`: write nothing, only report.
+    pub dry_run: bool,
+    /// Pack size and compression of the new trees.
+    pub write: WriteOptions,
+}
+
+impl RewriteOptions {
+    /// Refuses a rewrite that could not change anything (restic's check).
+    pub fn validate(&self) -> Result<()> {
+        if self.excludes.iter().all(PatternList::is_empty)
+            && self.new_host.is_none()
+            && self.new_time.is_none()
+        {
+            return Err(Error::InvalidArgument(
+                "Nothing to do: no excludes provided and no new metadata provided".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn has_metadata(&self) -> bool {
+        self.new_host.is_some() || self.new_time.is_some()
+    }
+}
+
+/// Something a repair did to one node (reported once per tree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RepairNote<'a> {
+    /// A node of an invalid type was removed: path and type.
+    RemovedInvalidNode(&'a [u8], &'a str),
+    /// A file lost the data blobs that are missing.
+    RemovedMissingContent(&'a [u8]),
+    /// A file's size did not match its blobs and was corrected.
+    FixedSize(&'a [u8]),
+    /// The root tree could not be read: the snapshot is removed.
+    RootNotReadable,
+    /// A directory could not be read and is now empty.
+    DirReplaced(&'a [u8]),
+}
+
+/// What a rewrite reports as it goes, in restic's order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RewriteEvent<'a> {
+    /// Work on this snapshot starts.
+    Snapshot(&'a StoredSnapshot),
+    /// This path is left out (an exclude pattern matched).
+    Excluding(&'a [u8]),
+    /// A repair changed a node.
+    Repair(RepairNote<'a>),
+    /// Dry run: the snapshot would be removed, as nothing is left of it.
+    WouldDeleteEmpty,
+    /// The snapshot was removed, as nothing was left of it.
+    RemovedEmpty(Id),
+    /// Dry run: a new snapshot would be saved.
+    WouldSave,
+    /// Dry run: the old snapshot would be removed.
+    WouldRemoveOld,
+    /// Dry run: the time would be set.
+    WouldSetTime(&'a GoTime),
+    /// Dry run: the host name would be set.
+    WouldSetHost(&'a str),
+    /// The new snapshot gets this time.
+    SettingTime(&'a GoTime),
+    /// The new snapshot gets this host name.
+    SettingHost(&'a str),
+    /// The new snapshot was saved.
+    SavedNew(Id),
+    /// The old snapshot was removed.
+    RemovedOld(Id),
+}
+
+/// Receives a rewrite's events; `()` ignores them.
+pub trait RewriteProgress: Sync {
+    /// Something happened.
+    fn event(&self, _event: &RewriteEvent<'_>) {}
+}
+
+impl RewriteProgress for () {}
+
+/// What became of one snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotRewrite {
+    /// The snapshot worked on.
+    pub old: Id,
+    /// The new snapshot saved (`None` when unchanged, removed as empty, or
+    /// in a dry run).
+    pub new: Option<Id>,
+    /// True if the snapshot was (or in a dry run would be) replaced or
+    /// removed.
+    pub changed: bool,
+    /// True if the old snapshot file was removed.
+    pub removed_old: bool,
+}
+
+/// What [`Repository::rewrite_snapshots`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RewriteReport {
+    /// One entry per snapshot, in the order given.
+    pub snapshots: Vec<SnapshotRewrite>,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+impl RewriteReport {
+    /// How many snapshots were (or would be) modified.
+    pub fn changed(&self) -> usize {
+        self.snapshots.iter().filter(|s| s.changed).count()
+    }
+}
+
+/// Rewrites snapshots one at a time, sharing the work on trees that
+/// several of them hold. Made by [`Repository::snapshot_rewriter`] or
+/// [`Repository::snapshot_repairer`].
+pub struct SnapshotRewriter<'r> {
+    repo: &'r Repository,
+    trees: TreeRewriter<'r>,
+    opts: RewriteOptions,
+    /// Tag for new snapshots when the old ones are kept.
+    tag: &'static str,
+    /// Whether rewritten snapshots get an updated summary.
+    update_summary: bool,
+}
+
+impl Repository {
+    /// A rewriter for `rewrite`; the index must be loaded.
+    pub fn snapshot_rewriter(&self, opts: &RewriteOptions) -> Result<SnapshotRewriter<'_>> {
+        opts.validate()?;
+        let patterns = ExcludeOptions {
+            excludes: opts.excludes.clone(),
+            ..ExcludeOptions::default()
+        };
+        let excluder = Excluder::new(&patterns, &[])?;
+        Ok(SnapshotRewriter {
+            repo: self,
+            trees: TreeRewriter::new(self, Policy::Exclude(excluder)),
+            opts: opts.clone(),
+            tag: "rewrite",
+            update_summary: !opts.excludes.is_empty(),
+        })
+    }
+
+    /// Rewrites every snapshot of `snapshots` (see the module docs);
+    /// stops at the first error.
+    pub fn rewrite_snapshots(
+        &mut self,
+        snapshots: &[StoredSnapshot],
+        opts: &RewriteOptions,
+        progress: &dyn RewriteProgress,
+    ) -> Result<RewriteReport> {
+        load_index_strictly(self)?;
+        self.snapshot_rewriter(opts)?
+            .rewrite_all(snapshots, progress)
+    }
+}
+
+/// Loads the index, refusing damaged index files with
+/// [`Error::Inconsistent`] (a rewrite or repair that does not see every
+/// blob could drop data that exists).
+pub fn load_index_strictly(repo: &mut Repository) -> Result<()> {
+    if let Some(problem) = repo.load_index()?.into_iter().next() {
+        return Err(Error::Inconsistent(format!(
+            "index files are damaged: {problem}"
+        )));
+    }
+    Ok(())
+}
+
+impl<'r> SnapshotRewriter<'r> {
+    pub(crate) fn with_policy(
+        repo: &'r Repository,
+        policy: Policy,
+        opts: RewriteOptions,
+        tag: &'static str,
+    ) -> Self {
+        SnapshotRewriter {
+            repo,
+            trees: TreeRewriter::new(repo, policy),
+            opts,
+            tag,
+            update_summary: false,
+        }
+    }
+
+    /// Rewrites every snapshot of `snapshots` in turn; stops at the first
+    /// error.
+    pub fn rewrite_all(
+        &mut self,
+        snapshots: &[StoredSnapshot],
+        progress: &dyn RewriteProgress,
+    ) -> Result<RewriteReport> {
+        let mut report = RewriteReport {
+            dry_run: self.opts.dry_run,
+            ..RewriteReport::default()
+        };
+        for snap in snapshots {
+            report.snapshots.push(self.rewrite(snap, progress)?);
+        }
+        Ok(report)
+    }
+
+    /// Rewrites one snapshot: new trees, then the new snapshot, then (with
+    /// `forget`) removal of the old one.
+    pub fn rewrite(
+        &mut self,
+        snap: &StoredSnapshot,
+        progress: &dyn RewriteProgress,
+    ) -> Result<SnapshotRewrite> {
+        progress.event(&RewriteEvent::Snapshot(snap));
+        let mut write = self.opts.write.clone();
+        write.dry_run = self.opts.dry_run;
+        let writer = BlobWriter::new(self.repo, write)?;
+        let rewritten = match self
+            .trees
+            .rewrite(&writer, b"/", snap.snapshot.tree, progress)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                writer.abort();
+                return Err(e);
+            }
+        };
+        // Packs and index first: the new snapshot may only name what is
+        // durably stored.
+        writer.flush()?;
+        self.replace(snap, rewritten, progress)
+    }
+
+    /// restic's `filterAndReplaceSnapshot`.
+    fn replace(
+        &self,
+        snap: &StoredSnapshot,
+        rewritten: Option<tree::Rewritten>,
+        progress: &dyn RewriteProgress,
+    ) -> Result<SnapshotRewrite> {
+        let opts = &self.opts;
+        let mut outcome = SnapshotRewrite {
+            old: snap.id,
+            ..SnapshotRewrite::default()
+        };
+        let Some(rewritten) = rewritten else {
+            outcome.changed = true;
+            if opts.dry_run {
+                progress.event(&RewriteEvent::WouldDeleteEmpty);
+            } else {
+                self.remove_snapshot(&snap.id)?;
+                outcome.removed_old = true;
+                progress.event(&RewriteEvent::RemovedEmpty(snap.id));
+            }
+            return Ok(outcome);
+        };
+        // Snapshots without a summary (restic before 0.17) keep none, so
+        // that an unchanged tree leaves the snapshot alone.
+        let summary = match (&snap.snapshot.summary, self.update_summary) {
+            (Some(old), true) => {
+                let mut s = old.clone();
+                s.total_files_processed = rewritten.files;
+                s.total_bytes_processed = rewritten.bytes;
+                Some(s)
+            }
+            (old, _) => old.clone(),
+        };
+        if rewritten.id == snap.snapshot.tree
+            && !opts.has_metadata()
+            && summary == snap.snapshot.summary
+        {
+            return Ok(outcome);
+        }
+        outcome.changed = true;
+        if opts.dry_run {
+            progress.event(&RewriteEvent::WouldSave);
+            if opts.forget {
+                progress.event(&RewriteEvent::WouldRemoveOld);
+            }
+            if let Some(t) = &opts.new_time {
+                progress.event(&RewriteEvent::WouldSetTime(t));
+            }
+            if let Some(h) = &opts.new_host {
+                progress.event(&RewriteEvent::WouldSetHost(h));
+            }
+            return Ok(outcome);
+        }
+        let mut sn = snap.snapshot.clone();
+        sn.original = Some(snap.id);
+        sn.tree = rewritten.id;
+        sn.summary = summary;
+        if !opts.forget && !sn.tags.iter().any(|t| t == self.tag) {
+            sn.tags.push(self.tag.to_string());
+        }
+        if let Some(t) = &opts.new_time {
+            progress.event(&RewriteEvent::SettingTime(t));
+            sn.time = *t;
+        }
+        if let Some(h) = &opts.new_host {
+            progress.event(&RewriteEvent::SettingHost(h));
+            sn.hostname = h.clone();
+        }
+        let id = self.repo.save_unpacked(FileType::Snapshot, &sn.to_json())?;
+        outcome.new = Some(id);
+        progress.event(&RewriteEvent::SavedNew(id));
+        if opts.forget {
+            self.remove_snapshot(&snap.id)?;
+            outcome.removed_old = true;
+            progress.event(&RewriteEvent::RemovedOld(snap.id));
+        }
+        Ok(outcome)
+    }
+
+    fn remove_snapshot(&self, id: &Id) -> Result<()> {
+        self.repo
+            .backend()
+            .remove(FileType::Snapshot, &id.to_hex())
+            .map_err(Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests;
