@@ -10,8 +10,8 @@ mod remote_support;
 
 use remote_support::{
     cairn, error_lines, free_port, make_source, ok, restic_bin, restored_path, run, same_tree,
+    wait_for_port,
 };
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,14 +34,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("rclone must be installed (apt-get install rclone)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rclone serve restic did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "rclone serve restic");
         Server {
             child,
             port,

@@ -9,11 +9,9 @@
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
-use remote_support::{cairn, error_lines, free_port, run};
-use std::net::TcpStream;
+use remote_support::{cairn, error_lines, free_port, run, wait_for_port};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// `cairn serve --tls` on a free port, killed on drop.
 struct TlsServer {
@@ -44,11 +42,7 @@ impl TlsServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "cairn serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "cairn serve");
         TlsServer { child, port }
     }
 }

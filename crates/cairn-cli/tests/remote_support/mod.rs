@@ -127,6 +127,15 @@ pub fn error_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// Waits up to 20 s for a server to accept connections on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Runs `program` on `repo` with the `global` flags and `args`; it must succeed.
 pub fn step(program: &Path, repo: &str, global: &[String], args: &[&str]) -> Output {
     let what = format!("{} {}", program.display(), args.join(" "));
