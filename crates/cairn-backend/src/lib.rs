@@ -22,6 +22,7 @@
 //! assert_eq!(names, ["ab12"]);
 //! ```
 
+mod child;
 mod cloud;
 mod error;
 mod fault;
@@ -32,9 +33,11 @@ pub mod nfs;
 mod object_store;
 mod open;
 mod ratelimit;
+mod rclone;
 mod rest;
 mod retry;
 mod s3;
+mod sftp;
 
 pub use error::{BackendError, Result};
 pub use fault::{Fault, FaultBackend, Op};
@@ -47,6 +50,7 @@ pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
 pub use ratelimit::RateLimitBackend;
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
+pub use sftp::SftpBackend;
 
 /// The kinds of file a repository holds, each in its own place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -110,7 +110,7 @@ impl BackendOptions {
                     }
                     connections = Some(n);
                 }
-                k if other_options(scheme).contains(&k) => {}
+                _ if options_of(scheme).contains(&key) => {}
                 _ => {
                     return Err(BackendError::InvalidOption(format!(
                         "option {scheme}.{key} is not known"
@@ -122,10 +122,12 @@ impl BackendOptions {
     }
 }
 
-/// The options of `scheme` besides `connections`, which its backend reads.
-fn other_options(scheme: &str) -> &'static [&'static str] {
+/// The options a backend reads besides `connections`.
+fn options_of(scheme: &str) -> &'static [&'static str] {
     match scheme {
         "s3" => crate::s3::OPTIONS,
+        "sftp" => &["command", "args"],
+        "rclone" => &["program", "args", "timeout"],
         _ => &[],
     }
 }
@@ -134,8 +136,9 @@ fn other_options(scheme: &str) -> &'static [&'static str] {
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
 /// Opens the store a location names, without wrappers. Local folders,
-/// rest-servers, NFS exports, S3, Azure, B2 and Swift are supported; other
-/// schemes fail with [`BackendError::Unsupported`].
+/// rest-servers, NFS exports, S3, Azure, B2, Swift, SFTP (through ssh)
+/// and rclone are supported; other schemes fail with
+/// [`BackendError::Unsupported`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
@@ -145,6 +148,24 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
             Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+        }
+        Location::Sftp {
+            user,
+            host,
+            port,
+            path,
+        } => {
+            opts.connections("sftp")?;
+            let cfg = crate::sftp::SftpConfig::from_options(opts);
+            let argv = crate::sftp::ssh_command(&cfg, user.as_deref(), host, port.as_deref())?;
+            let display = location.to_string();
+            Ok(Arc::new(crate::SftpBackend::connect(
+                &argv, display, path, opts,
+            )?))
+        }
+        Location::Rclone { remote } => {
+            opts.connections("rclone")?;
+            Ok(Arc::new(crate::rclone::open_rclone(remote, opts)?))
         }
         Location::Nfs { server, port, path } => {
             Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
@@ -223,7 +244,7 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["gs:bucket:/x", "sftp:h:/x", "rclone:r:x"] {
+        for s in ["gs:bucket:/x"] {
             let l = Location::parse_with_env(s, |_| None).unwrap();
             let e = open(&l, &o).err().expect(s);
             assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");

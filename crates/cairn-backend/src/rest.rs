@@ -14,11 +14,52 @@
 
 use crate::location::RestLocation;
 use crate::{Backend, BackendError, BackendOptions, FileInfo, FileType, Result};
-use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, RANGE, SERVER};
-use reqwest::{Method, StatusCode};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RANGE, SERVER};
+use http::{request, Method, StatusCode};
+use reqwest::blocking::Client;
 use std::io::Read;
 use std::time::Duration;
+
+/// An HTTP answer with its whole body.
+pub(crate) type Response = http::Response<Vec<u8>>;
+
+/// How requests reach the server: reqwest over TCP (and TLS) for
+/// rest-servers, HTTP/2 over a child's pipes for rclone.
+pub(crate) trait Transport: Send + Sync {
+    /// Sends one request and reads the whole answer. Failures to get an
+    /// answer are errors (`context` names the request), HTTP statuses not.
+    fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response>;
+}
+
+/// reqwest's blocking client.
+struct ReqwestTransport(Client);
+
+impl Transport for ReqwestTransport {
+    fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
+        let head = request.method() == Method::HEAD;
+        let request = reqwest::blocking::Request::try_from(request)
+            .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
+        // The URL is in the context already (and never has credentials).
+        let mut resp = self
+            .0
+            .execute(request)
+            .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
+        let mut answer = http::Response::builder().status(resp.status());
+        for (name, value) in resp.headers() {
+            answer = answer.header(name, value);
+        }
+        let mut body = Vec::new();
+        // A HEAD answer has no body, whatever its Content-Length says
+        // (over HTTP/2, reading one is an error).
+        if !head {
+            resp.read_to_end(&mut body)
+                .map_err(|e| BackendError::transient(context, io_chain(&e)))?;
+        }
+        answer
+            .body(body)
+            .map_err(|e| BackendError::transient(context, e.to_string()))
+    }
+}
 
 /// Content type of protocol v1 listings (names only).
 pub const CONTENT_TYPE_V1: &str = "application/vnd.x.restic.rest.v1";
@@ -33,9 +74,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct RestBackend {
     base: reqwest::Url,
     display: String,
-    username: Option<String>,
-    password: Option<String>,
-    client: Client,
+    /// `Authorization` header value, when the location has credentials.
+    auth: Option<String>,
+    transport: Box<dyn Transport>,
 }
 
 impl std::fmt::Debug for RestBackend {
@@ -94,13 +135,42 @@ impl RestBackend {
         let client = builder.build().map_err(|e| {
             BackendError::InvalidOption(format!("cannot set up the HTTP client: {}", chain(&e)))
         })?;
+        let auth = match (&location.username, &location.password) {
+            (None, None) => None,
+            (u, p) => {
+                use base64::Engine;
+                let pair = format!(
+                    "{}:{}",
+                    u.as_deref().unwrap_or(""),
+                    p.as_deref().unwrap_or("")
+                );
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
+            }
+        };
         Ok(RestBackend {
             base,
             display: format!("rest:{}", location.display_url()),
-            username: location.username.clone(),
-            password: location.password.clone(),
-            client,
+            auth,
+            transport: Box::new(ReqwestTransport(client)),
         })
+    }
+
+    /// A client for the server at `base` reached through `transport`,
+    /// named `display` in messages.
+    pub(crate) fn with_transport(
+        base: reqwest::Url,
+        display: String,
+        transport: Box<dyn Transport>,
+    ) -> Self {
+        RestBackend {
+            base,
+            display,
+            auth: None,
+            transport,
+        }
     }
 
     fn url(&self, file_type: FileType, name: &str) -> Result<reqwest::Url> {
@@ -116,23 +186,24 @@ impl RestBackend {
             .map_err(|_| BackendError::InvalidName(name.to_string()))
     }
 
-    fn request(&self, method: Method, url: reqwest::Url) -> RequestBuilder {
-        let req = self
-            .client
-            .request(method, url)
+    fn request(&self, method: Method, url: reqwest::Url) -> request::Builder {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(url.as_str())
             .header(ACCEPT, CONTENT_TYPE_V2);
-        match (&self.username, &self.password) {
-            (None, None) => req,
-            (u, p) => req.basic_auth(u.as_deref().unwrap_or(""), p.as_deref()),
+        match &self.auth {
+            None => req,
+            Some(auth) => req.header(AUTHORIZATION, auth),
         }
     }
 
-    /// Sends a request; transport failures are transient.
-    fn send(&self, req: RequestBuilder, what: &str) -> Result<Response> {
-        // The URL is in the context already (and never has credentials).
-        req.send().map_err(|e| {
-            BackendError::transient(format!("{} {what}", self.display), chain(&e.without_url()))
-        })
+    /// Sends a request with `body`; transport failures are transient.
+    fn send(&self, req: request::Builder, body: Vec<u8>, what: &str) -> Result<Response> {
+        let context = format!("{} {what}", self.display);
+        let req = req
+            .body(body)
+            .map_err(|e| BackendError::transient(context.clone(), e.to_string()))?;
+        self.transport.send(req, &context)
     }
 
     /// Maps a non-success status to an error.
@@ -159,15 +230,6 @@ impl RestBackend {
         }
     }
 
-    fn read_body(&self, mut resp: Response, what: &str) -> Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        resp.read_to_end(&mut buf).map_err(|e| {
-            BackendError::transient(format!("{} {what}", self.display), io_chain(&e))
-        })?;
-        Ok(buf)
-    }
-
-    /// `GET data/abcd...`: a request on one file, for messages.
     pub(crate) fn what(method: &str, file_type: FileType, name: &str) -> String {
         match file_type {
             FileType::Config => format!("{method} config"),
@@ -262,11 +324,9 @@ impl Backend for RestBackend {
         url.query_pairs_mut().append_pair("create", "true");
         let req = self
             .request(Method::POST, url)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(Vec::new());
-        let resp = self.send(req, "POST ?create=true")?;
+            .header(CONTENT_TYPE, "application/octet-stream");
+        let resp = self.send(req, Vec::new(), "POST ?create=true")?;
         let status = resp.status();
-        let _ = self.read_body(resp, "POST ?create=true");
         if status != StatusCode::OK {
             return Err(self.status_error(status, FileType::Config, "config", "POST ?create=true"));
         }
@@ -286,7 +346,7 @@ impl Backend for RestBackend {
             .base
             .join(&format!("{}/", file_type.dir_name()))
             .expect("folder names are valid URL paths");
-        let resp = self.send(self.request(Method::GET, url), &what)?;
+        let resp = self.send(self.request(Method::GET, url), Vec::new(), &what)?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             // A missing folder is empty, except that rclone also answers
@@ -315,7 +375,7 @@ impl Backend for RestBackend {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with(CONTENT_TYPE_V2));
-        let body = self.read_body(resp, &what)?;
+        let body = resp.into_body();
         if !v2 {
             return self.list_names_v1(file_type, &body, &what);
         }
@@ -335,12 +395,13 @@ impl Backend for RestBackend {
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
         let what = Self::what("GET", file_type, name);
-        let resp = self.send(self.request(Method::GET, self.url(file_type, name)?), &what)?;
+        let req = self.request(Method::GET, self.url(file_type, name)?);
+        let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
         if status != StatusCode::OK {
             return Err(self.status_error(status, file_type, name, &what));
         }
-        self.read_body(resp, &what)
+        Ok(resp.into_body())
     }
 
     fn read_range(
@@ -359,7 +420,7 @@ impl Backend for RestBackend {
         let req = self
             .request(Method::GET, self.url(file_type, name)?)
             .header(RANGE, format!("bytes={offset}-{end}"));
-        let resp = self.send(req, &what)?;
+        let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
         let short = |got: u64| BackendError::ShortRead {
             file_type,
@@ -369,10 +430,10 @@ impl Backend for RestBackend {
             got,
         };
         let mut data = match status {
-            StatusCode::PARTIAL_CONTENT => self.read_body(resp, &what)?,
+            StatusCode::PARTIAL_CONTENT => resp.into_body(),
             // The server ignored the range: cut it out of the whole file.
             StatusCode::OK => {
-                let all = self.read_body(resp, &what)?;
+                let all = resp.into_body();
                 let start = (offset.min(all.len() as u64)) as usize;
                 all[start..].to_vec()
             }
@@ -390,12 +451,9 @@ impl Backend for RestBackend {
         let what = Self::what("POST", file_type, name);
         let req = self
             .request(Method::POST, self.url(file_type, name)?)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(data.to_vec());
-        let resp = self.send(req, &what)?;
+            .header(CONTENT_TYPE, "application/octet-stream");
+        let resp = self.send(req, data.to_vec(), &what)?;
         let status = resp.status();
-        // Drain the answer so the connection can be reused.
-        let _ = self.read_body(resp, &what);
         match status {
             StatusCode::OK => Ok(()),
             StatusCode::FORBIDDEN => Err(BackendError::AlreadyExists {
@@ -410,12 +468,9 @@ impl Backend for RestBackend {
 
     fn remove(&self, file_type: FileType, name: &str) -> Result<()> {
         let what = Self::what("DELETE", file_type, name);
-        let resp = self.send(
-            self.request(Method::DELETE, self.url(file_type, name)?),
-            &what,
-        )?;
+        let req = self.request(Method::DELETE, self.url(file_type, name)?);
+        let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
-        let _ = self.read_body(resp, &what);
         if status != StatusCode::OK {
             return Err(self.status_error(status, file_type, name, &what));
         }
@@ -424,10 +479,8 @@ impl Backend for RestBackend {
 
     fn stat(&self, file_type: FileType, name: &str) -> Result<FileInfo> {
         let what = Self::what("HEAD", file_type, name);
-        let resp = self.send(
-            self.request(Method::HEAD, self.url(file_type, name)?),
-            &what,
-        )?;
+        let req = self.request(Method::HEAD, self.url(file_type, name)?);
+        let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
         if status != StatusCode::OK {
             return Err(self.status_error(status, file_type, name, &what));

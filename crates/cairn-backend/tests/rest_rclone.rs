@@ -1,6 +1,8 @@
 //! The REST backend against `rclone serve restic` on 127.0.0.1 (rclone's
 //! implementation of rest-server's protocol). Needs `rclone` on PATH.
 
+mod support;
+
 use cairn_backend::{
     Backend, BackendError, BackendOptions, FileType, LimitBackend, Location, RestBackend,
     RetryBackend, RetryPolicy,
@@ -9,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{sorted as names, PACK1, PACK2};
 
 /// A running `rclone serve restic`, killed on drop.
 struct Server {
@@ -64,20 +67,6 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
-
-fn names(be: &dyn Backend, t: FileType) -> Vec<(String, u64)> {
-    let mut v: Vec<_> = be
-        .list(t)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.name, f.size))
-        .collect();
-    v.sort();
-    v
-}
-
-const PACK1: &str = "aa11000000000000000000000000000000000000000000000000000000000000";
-const PACK2: &str = "ff22000000000000000000000000000000000000000000000000000000000000";
 
 #[test]
 fn every_operation_against_rclone() {

@@ -1,7 +1,7 @@
 //! `cairn diff`: the differences between two snapshots.
 
 use crate::global::GlobalOptions;
-use crate::output::go_json;
+use crate::output::{format_bytes, go_json};
 use anyhow::{bail, Result};
 use cairn::diff::{diff_with, Change, DiffOptions, DiffStat};
 use cairn::format::gojson::{write_go_string, GoJsonFormatter};
@@ -162,7 +162,7 @@ pub fn find_snapshot(
 
 #[cfg(test)]
 mod tests {
-    use crate::output::format_bytes;
+    use super::format_bytes;
 
     #[test]
     fn format_bytes_thresholds_are_exclusive() {
