@@ -244,12 +244,10 @@ mod tests {
     #[test]
     fn unsupported_schemes_say_so() {
         let o = BackendOptions::default();
-        for s in ["gs:bucket:/x"] {
-            let l = Location::parse_with_env(s, |_| None).unwrap();
-            let e = open(&l, &o).err().expect(s);
-            assert!(matches!(e, BackendError::Unsupported { .. }), "{s}");
-            assert!(e.to_string().ends_with("backend is not supported yet"));
-        }
+        let l = Location::parse_with_env("gs:bucket:/x", |_| None).unwrap();
+        let e = open(&l, &o).err().expect("gs is not supported");
+        assert!(matches!(e, BackendError::Unsupported { .. }));
+        assert!(e.to_string().ends_with("backend is not supported yet"));
         let dir = tempfile::tempdir().unwrap();
         let l = Location::parse(dir.path().to_str().unwrap()).unwrap();
         let be = open_wrapped(&l, &o, RetryPolicy::default(), None).unwrap();

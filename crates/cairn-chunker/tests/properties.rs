@@ -65,7 +65,7 @@ struct Choppy<'a> {
 impl Read for Choppy<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 7 == 0 {
+        if self.calls.is_multiple_of(7) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let n = self.sizes[self.calls % self.sizes.len()]

@@ -45,7 +45,7 @@ pub(crate) fn scan(
             bytes += meta.len();
         }
         seen += 1;
-        if seen % REPORT_EVERY == 0 {
+        if seen.is_multiple_of(REPORT_EVERY) {
             progress.scanned(files, bytes, false);
         }
     }

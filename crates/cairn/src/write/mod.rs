@@ -122,7 +122,7 @@ impl WriteOptions {
     /// Checks the pack size against restic's limits (4 to 128 MiB).
     pub fn validate(&self) -> Result<()> {
         let mib = self.pack_size >> 20;
-        if self.pack_size % (1 << 20) != 0 || !(4..=128).contains(&mib) {
+        if !self.pack_size.is_multiple_of(1 << 20) || !(4..=128).contains(&mib) {
             return Err(Error::InvalidArgument(format!(
                 "pack size {} is not a whole number of MiB between 4 and 128",
                 self.pack_size
