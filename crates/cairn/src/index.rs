@@ -13,6 +13,9 @@ use cairn_format::{BlobType, Id, IndexFile};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
+/// Index files read and parsed at once per thread while loading.
+const LOAD_BATCH: usize = 4;
+
 /// One blob's place in the index: 48 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
@@ -176,26 +179,34 @@ impl Index {
     /// Loads and merges every index file, in parallel. Files that cannot be
     /// read or parsed are returned as problems beside the index built from
     /// the others, so that everything still reachable can be used.
+    ///
+    /// Files are read and parsed a few at a time (`LOAD_BATCH` per
+    /// thread) and merged before the next ones are read, so beside the
+    /// index itself only those few parsed files are in memory.
     pub fn load(repo: &Repository) -> Result<(Index, Vec<Error>)> {
+        crate::write::buffers::return_large_buffers();
         let ids = repo.list_ids(FileType::Index)?;
-        let loaded: Vec<Result<IndexFile>> = ids
-            .par_iter()
-            .map(|(id, _)| {
-                let plain = repo.load_unpacked(FileType::Index, id)?;
-                IndexFile::from_json(&plain)
-                    .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
-            })
-            .collect();
         let mut builder = IndexBuilder::default();
         let mut problems = Vec::new();
-        for (file, (id, _)) in loaded.into_iter().zip(&ids) {
-            match file {
-                Ok(file) => {
-                    if let Err(msg) = builder.add(&file) {
-                        problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
+        let batch = LOAD_BATCH * rayon::current_num_threads().max(1);
+        for ids in ids.chunks(batch) {
+            let loaded: Vec<Result<IndexFile>> = ids
+                .par_iter()
+                .map(|(id, _)| {
+                    let plain = repo.load_unpacked(FileType::Index, id)?;
+                    IndexFile::from_json(&plain)
+                        .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
+                })
+                .collect();
+            for (file, (id, _)) in loaded.into_iter().zip(ids) {
+                match file {
+                    Ok(file) => {
+                        if let Err(msg) = builder.add(&file) {
+                            problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
+                        }
                     }
+                    Err(e) => problems.push(e),
                 }
-                Err(e) => problems.push(e),
             }
         }
         Ok((builder.finish(), problems))
