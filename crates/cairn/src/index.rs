@@ -368,4 +368,35 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn load_merges_files_across_batches_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = std::sync::Arc::new(cairn_backend::LocalBackend::new(dir.path()));
+        let opts = crate::InitOptions {
+            scrypt: Some(cairn_crypto::ScryptParams {
+                n: 1024,
+                r: 8,
+                p: 1,
+            }),
+            ..crate::InitOptions::default()
+        };
+        let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
+        // More files than one batch holds, so several batches are merged.
+        let files = LOAD_BATCH * rayon::current_num_threads() * 2 + 3;
+        for i in 0..files {
+            let f = file(i as u8, &[(i as u8, BlobType::Data, 0, 100, None)]);
+            repo.save_unpacked(FileType::Index, &f.to_json()).unwrap();
+        }
+        backend
+            .write(FileType::Index, &Id([0xee; 32]).to_hex(), b"not an index")
+            .unwrap();
+        let (idx, problems) = Index::load(&repo).unwrap();
+        assert_eq!(idx.len(), files);
+        for i in 0..files {
+            let loc = idx.lookup(BlobType::Data, &Id([i as u8; 32])).unwrap();
+            assert_eq!(loc.pack, Id([i as u8; 32]));
+        }
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
 }
