@@ -7,9 +7,9 @@
 //! No pack file is written: the repository is only good for commands that
 //! load the index and nothing else (`list blobs`). The blob mix is what a
 //! backup of ordinary files gives: one blob in 16 a tree, 16 MiB packs of
-//! about 150 blobs, index files of 1000 packs (restic's own index files
-//! hold a few thousand packs at most). IDs come from a fixed seed, so two
-//! runs give the same repository.
+//! about 150 blobs, index files of at most 50,000 blobs (where restic and
+//! Cairn start a new one). IDs come from a fixed seed, so two runs give
+//! the same repository.
 
 use cairn::format::{IndexBlob, IndexFile, IndexPack};
 use cairn::{BlobType, FileType, Id, LocalBackend, Repository};
@@ -18,7 +18,8 @@ use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
 const BLOBS_PER_PACK: usize = 150;
-const PACKS_PER_FILE: usize = 1000;
+/// restic and Cairn start a new index file at 50,000 blobs.
+const PACKS_PER_FILE: usize = 50_000 / BLOBS_PER_PACK;
 
 fn random_id(rng: &mut StdRng) -> Id {
     let mut id = [0u8; 32];

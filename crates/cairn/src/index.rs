@@ -13,9 +13,6 @@ use cairn_format::{BlobType, Id, IndexFile};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
-/// Index files read and parsed at once per thread while loading.
-const LOAD_BATCH: usize = 4;
-
 /// One blob's place in the index: 48 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
@@ -180,35 +177,48 @@ impl Index {
     /// read or parsed are returned as problems beside the index built from
     /// the others, so that everything still reachable can be used.
     ///
-    /// Files are read and parsed a few at a time (`LOAD_BATCH` per
-    /// thread) and merged before the next ones are read, so beside the
-    /// index itself only those few parsed files are in memory.
+    /// Files are read and parsed by one thread per core and merged, one at
+    /// a time, as they come; a parsed file waits only while the previous
+    /// one is merged. So beside the index itself, at most about two parsed
+    /// files per core are in memory, however many files there are.
     pub fn load(repo: &Repository) -> Result<(Index, Vec<Error>)> {
         crate::write::buffers::return_large_buffers();
         let ids = repo.list_ids(FileType::Index)?;
         let mut builder = IndexBuilder::default();
         let mut problems = Vec::new();
-        let batch = LOAD_BATCH * rayon::current_num_threads().max(1);
-        for ids in ids.chunks(batch) {
-            let loaded: Vec<Result<IndexFile>> = ids
-                .par_iter()
-                .map(|(id, _)| {
-                    let plain = repo.load_unpacked(FileType::Index, id)?;
-                    IndexFile::from_json(&plain)
-                        .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
-                })
-                .collect();
-            for (file, (id, _)) in loaded.into_iter().zip(ids) {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<IndexFile>)>(1);
+        let readers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(ids.len());
+        std::thread::scope(|s| {
+            for _ in 0..readers {
+                let (tx, next, ids) = (tx.clone(), &next, &ids);
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((id, _)) = ids.get(i) else { break };
+                    let file = repo.load_unpacked(FileType::Index, id).and_then(|plain| {
+                        IndexFile::from_json(&plain)
+                            .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
+                    });
+                    if tx.send((i, file)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, file) in rx {
                 match file {
                     Ok(file) => {
                         if let Err(msg) = builder.add(&file) {
+                            let id = &ids[i].0;
                             problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
                         }
                     }
                     Err(e) => problems.push(e),
                 }
             }
-        }
+        });
         Ok((builder.finish(), problems))
     }
 
@@ -293,6 +303,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_backend::Backend;
     use cairn_format::{IndexBlob, IndexPack};
     use proptest::prelude::*;
 
@@ -382,8 +393,8 @@ mod tests {
             ..crate::InitOptions::default()
         };
         let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
-        // More files than one batch holds, so several batches are merged.
-        let files = LOAD_BATCH * rayon::current_num_threads() * 2 + 3;
+        // Many more files than reader threads.
+        let files = 40;
         for i in 0..files {
             let f = file(i as u8, &[(i as u8, BlobType::Data, 0, 100, None)]);
             repo.save_unpacked(FileType::Index, &f.to_json()).unwrap();
