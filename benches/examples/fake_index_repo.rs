@@ -4,28 +4,30 @@
 //!
 //!     cargo run --release -p cairn-benches --example fake_index_repo -- REPO PASSWORD_FILE BLOBS
 //!
-//! No pack file is written: the repository is only good for commands that
-//! load the index and nothing else (`list blobs`). The blob mix is what a
+//! One real blob is saved first (with the content [`REAL_BLOB`]; its ID is
+//! printed on stdout), so that `cat blob ID` (which loads the whole index,
+//! then reads this blob) succeeds; the other blobs are in packs that do
+//! not exist. The blob mix is what a
 //! backup of ordinary files gives: one blob in 16 a tree, 16 MiB packs of
 //! about 150 blobs, index files of at most 50,000 blobs (where restic and
 //! Cairn start a new one). IDs come from a fixed seed, so two runs give
 //! the same repository.
 
-use cairn::format::{IndexBlob, IndexFile, IndexPack};
-use cairn::{BlobType, FileType, Id, LocalBackend, Repository};
+use cairn::format::IndexFile;
+use cairn::write::{BlobWriter, WriteOptions};
+use cairn::{BlobType, FileType, LocalBackend, Repository};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::sync::Arc;
 
 const BLOBS_PER_PACK: usize = 150;
+/// The content of the one blob that really exists.
+pub const REAL_BLOB: &[u8] = b"cairn index memory bench\n";
 /// restic and Cairn start a new index file at 50,000 blobs.
 const PACKS_PER_FILE: usize = 50_000 / BLOBS_PER_PACK;
 
-fn random_id(rng: &mut StdRng) -> Id {
-    let mut id = [0u8; 32];
-    rng.fill(&mut id);
-    Id(id)
-}
+#[path = "../src/fake_index.rs"]
+mod fake_index;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let password = std::fs::read_to_string(password_file)?;
     let backend = Arc::new(LocalBackend::new(repo));
     let repo = Repository::open(backend, password.trim_end_matches(['\r', '\n']))?;
+    let writer = BlobWriter::new(&repo, WriteOptions::default())?;
+    let real = writer.save_blob(BlobType::Data, REAL_BLOB)?.id;
+    writer.flush()?;
     let mut rng = StdRng::seed_from_u64(0x00ca_1a5e);
     let mut files = 0;
     while left > 0 {
@@ -43,33 +48,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while left > 0 && file.packs.len() < PACKS_PER_FILE {
             let count = left.min(BLOBS_PER_PACK);
             left -= count;
-            let mut offset = 0u64;
-            let blobs = (0..count)
-                .map(|i| {
-                    let length = rng.random_range(100..200_000);
-                    let tree = rng.random_range(0..16) == 0;
-                    let blob = IndexBlob {
-                        id: random_id(&mut rng),
-                        blob_type: if tree { BlobType::Tree } else { BlobType::Data },
-                        offset,
-                        length,
-                        // Compressed blobs in a v2 repository, like a
-                        // backup's; a v1 index cannot say so.
-                        uncompressed_length: (repo.config().version >= 2 && i % 4 != 0)
-                            .then_some(length * 2),
-                    };
-                    offset += u64::from(length);
-                    blob
-                })
-                .collect();
-            file.packs.push(IndexPack {
-                id: random_id(&mut rng),
-                blobs,
-            });
+            // Compressed blobs in a v2 repository, like a backup's; a v1
+            // index cannot say so.
+            let v2 = repo.config().version >= 2;
+            file.packs
+                .push(fake_index::random_pack(&mut rng, count, |i| {
+                    v2 && i % 4 != 0
+                }));
         }
         repo.save_unpacked(FileType::Index, &file.to_json())?;
         files += 1;
     }
-    eprintln!("wrote {files} index files for {blobs} blobs");
+    eprintln!("wrote {files} index files for {blobs} fake blobs");
+    println!("{real}");
     Ok(())
 }
