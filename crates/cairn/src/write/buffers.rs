@@ -38,28 +38,47 @@ pub(crate) fn return_large_buffers() {
     }
 }
 
-thread_local! {
-    /// One zstd context per thread and level: creating a context per blob
-    /// costs an allocation of about a megabyte and its zeroing.
-    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { RefCell::new(None) };
+/// One zstd context per thread and level, with its output buffer:
+/// creating a context per blob costs an allocation of about a megabyte and
+/// its zeroing, and a fresh output buffer per blob its page faults. The
+/// buffer keeps the capacity of the largest blob this thread compressed
+/// (at most about one 8 MiB chunk).
+struct ThreadCompressor {
+    level: i32,
+    context: zstd::bulk::Compressor<'static>,
+    out: Vec<u8>,
 }
 
-/// zstd-compresses a blob at `level`, reusing this thread's context. The
-/// output is byte for byte what [`compress_blob`] gives.
-pub(crate) fn compress(plain: &[u8], level: i32) -> Vec<u8> {
+thread_local! {
+    static COMPRESSOR: RefCell<Option<ThreadCompressor>> = const { RefCell::new(None) };
+}
+
+/// zstd-compresses a blob at `level` with this thread's context and
+/// buffer, and hands the result to `f`. The bytes are exactly what
+/// [`compress_blob`] gives.
+pub(crate) fn with_compressed<R>(plain: &[u8], level: i32, f: impl FnOnce(&[u8]) -> R) -> R {
     let range = zstd::compression_level_range();
     let level = level.clamp(*range.start(), *range.end());
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
-            *slot = zstd::bulk::Compressor::new(level).ok().map(|c| (level, c));
+        if slot.as_ref().is_none_or(|c| c.level != level) {
+            *slot = zstd::bulk::Compressor::new(level)
+                .ok()
+                .map(|context| ThreadCompressor {
+                    level,
+                    context,
+                    out: Vec::new(),
+                });
         }
-        match slot.as_mut().map(|(_, c)| c.compress(plain)) {
-            Some(Ok(out)) => out,
-            // A context that cannot be made or used: the one-shot path.
-            _ => compress_blob(plain, level),
+        if let Some(c) = slot.as_mut() {
+            c.out.clear();
+            c.out.reserve(zstd::zstd_safe::compress_bound(plain.len()));
+            if c.context.compress_to_buffer(plain, &mut c.out).is_ok() {
+                return f(&c.out);
+            }
         }
+        // A context that cannot be made or used: the one-shot path.
+        f(&compress_blob(plain, level))
     })
 }
 
@@ -75,7 +94,7 @@ mod tests {
             level in prop_oneof![Just(1), Just(3), Just(7)],
         ) {
             for b in &blobs {
-                prop_assert_eq!(compress(b, level), compress_blob(b, level));
+                prop_assert_eq!(with_compressed(b, level, <[u8]>::to_vec), compress_blob(b, level));
             }
         }
     }
@@ -84,7 +103,10 @@ mod tests {
     fn switching_levels_reuses_nothing_wrong() {
         let data = vec![7u8; 100_000];
         for level in [3, 19, 3, 1] {
-            assert_eq!(compress(&data, level), compress_blob(&data, level));
+            assert_eq!(
+                with_compressed(&data, level, <[u8]>::to_vec),
+                compress_blob(&data, level)
+            );
         }
     }
 }

@@ -268,14 +268,13 @@ impl BlobWriter {
             (_, BlobType::Data) => self.opts.compression.zstd_level(),
         };
         // An empty blob cannot be marked compressed (length 0 means raw).
-        let (payload, uncompressed_length) = match level {
+        let (sealed, uncompressed_length) = match level {
             Some(level) if !plain.is_empty() => (
-                buffers::compress(plain, level),
+                buffers::with_compressed(plain, level, |c| self.key.seal(c)),
                 Some(blob_len(plain.len())?),
             ),
-            _ => (plain.to_vec(), None),
+            _ => (self.key.seal(plain), None),
         };
-        let sealed = self.key.seal(&payload);
         let stored = sealed.len() as u64;
         self.append(blob_type, id, sealed, uncompressed_length)?;
         let c = &self.counters;
