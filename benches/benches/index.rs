@@ -7,7 +7,7 @@
 //! blob decide whether Cairn scales.
 
 use cairn::{BlobType, Id, Index, IndexBuilder};
-use cairn_format::{IndexBlob, IndexFile, IndexPack};
+use cairn_format::IndexFile;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,11 +22,9 @@ const PACKS_PER_FILE: usize = 1000;
 /// timer reads vanish, small enough to keep the key list in cache.
 const BATCH: usize = 4096;
 
-fn random_id(rng: &mut StdRng) -> Id {
-    let mut id = [0u8; 32];
-    rng.fill(&mut id);
-    Id(id)
-}
+#[path = "../src/fake_index.rs"]
+mod fake_index;
+use fake_index::{random_id, random_pack};
 
 /// Builds an index of `n` random blobs (one in 16 a tree, a quarter of
 /// them compressed) and returns it with a sample of the data blob IDs.
@@ -41,30 +39,13 @@ fn build(n: usize, rng: &mut StdRng) -> (Index, Vec<Id>) {
         while left > 0 && file.packs.len() < PACKS_PER_FILE {
             let count = left.min(BLOBS_PER_PACK);
             left -= count;
-            let mut offset = 0u64;
-            let blobs = (0..count)
-                .map(|i| {
-                    let id = random_id(rng);
-                    let tree = rng.random_range(0..16) == 0;
-                    if !tree && sample.len() < sample.capacity() {
-                        sample.push(id);
-                    }
-                    let length = rng.random_range(100..200_000);
-                    let blob = IndexBlob {
-                        id,
-                        blob_type: if tree { BlobType::Tree } else { BlobType::Data },
-                        offset,
-                        length,
-                        uncompressed_length: (i % 4 == 0).then_some(length * 2),
-                    };
-                    offset += u64::from(length);
-                    blob
-                })
-                .collect();
-            file.packs.push(IndexPack {
-                id: random_id(rng),
-                blobs,
-            });
+            let pack = random_pack(rng, count, |i| i % 4 == 0);
+            for b in &pack.blobs {
+                if b.blob_type == BlobType::Data && sample.len() < sample.capacity() {
+                    sample.push(b.id);
+                }
+            }
+            file.packs.push(pack);
         }
         builder.add(&file).expect("offsets fit");
     }

@@ -176,28 +176,49 @@ impl Index {
     /// Loads and merges every index file, in parallel. Files that cannot be
     /// read or parsed are returned as problems beside the index built from
     /// the others, so that everything still reachable can be used.
+    ///
+    /// Files are read and parsed by one thread per core and merged, one at
+    /// a time, as they come; a parsed file waits only while the previous
+    /// one is merged. So beside the index itself, at most about two parsed
+    /// files per core are in memory, however many files there are.
     pub fn load(repo: &Repository) -> Result<(Index, Vec<Error>)> {
+        crate::write::buffers::return_large_buffers();
         let ids = repo.list_ids(FileType::Index)?;
-        let loaded: Vec<Result<IndexFile>> = ids
-            .par_iter()
-            .map(|(id, _)| {
-                let plain = repo.load_unpacked(FileType::Index, id)?;
-                IndexFile::from_json(&plain)
-                    .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
-            })
-            .collect();
         let mut builder = IndexBuilder::default();
         let mut problems = Vec::new();
-        for (file, (id, _)) in loaded.into_iter().zip(&ids) {
-            match file {
-                Ok(file) => {
-                    if let Err(msg) = builder.add(&file) {
-                        problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<IndexFile>)>(1);
+        let readers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(ids.len());
+        std::thread::scope(|s| {
+            for _ in 0..readers {
+                let (tx, next, ids) = (tx.clone(), &next, &ids);
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((id, _)) = ids.get(i) else { break };
+                    let file = repo.load_unpacked(FileType::Index, id).and_then(|plain| {
+                        IndexFile::from_json(&plain)
+                            .map_err(|e| crate::repository::bad(FileType::Index, &id.to_hex(), e))
+                    });
+                    if tx.send((i, file)).is_err() {
+                        break;
                     }
-                }
-                Err(e) => problems.push(e),
+                });
             }
-        }
+            drop(tx);
+            for (i, file) in rx {
+                match file {
+                    Ok(file) => {
+                        if let Err(msg) = builder.add(&file) {
+                            let id = &ids[i].0;
+                            problems.push(Error::InvalidArgument(format!("index/{id}: {msg}")));
+                        }
+                    }
+                    Err(e) => problems.push(e),
+                }
+            }
+        });
         Ok((builder.finish(), problems))
     }
 
@@ -282,6 +303,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_backend::Backend;
     use cairn_format::{IndexBlob, IndexPack};
     use proptest::prelude::*;
 
@@ -356,5 +378,36 @@ mod tests {
                 prop_assert_eq!(idx.contains(BlobType::Data, &Id(other)), ids.contains(&other));
             }
         }
+    }
+
+    #[test]
+    fn load_merges_files_across_batches_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = std::sync::Arc::new(cairn_backend::LocalBackend::new(dir.path()));
+        let opts = crate::InitOptions {
+            scrypt: Some(cairn_crypto::ScryptParams {
+                n: 1024,
+                r: 8,
+                p: 1,
+            }),
+            ..crate::InitOptions::default()
+        };
+        let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
+        // Many more files than reader threads.
+        let files = 40;
+        for i in 0..files {
+            let f = file(i as u8, &[(i as u8, BlobType::Data, 0, 100, None)]);
+            repo.save_unpacked(FileType::Index, &f.to_json()).unwrap();
+        }
+        backend
+            .write(FileType::Index, &Id([0xee; 32]).to_hex(), b"not an index")
+            .unwrap();
+        let (idx, problems) = Index::load(&repo).unwrap();
+        assert_eq!(idx.len(), files);
+        for i in 0..files {
+            let loc = idx.lookup(BlobType::Data, &Id([i as u8; 32])).unwrap();
+            assert_eq!(loc.pack, Id([i as u8; 32]));
+        }
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 }

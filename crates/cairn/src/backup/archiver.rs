@@ -51,9 +51,19 @@ impl Archiver<'_> {
             .push((path.to_path_buf(), e));
     }
 
-    /// The parent's node of the same name, if it is of the same type.
-    fn parent_node<'t>(parent: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
-        parent.and_then(|t| t.nodes.iter().find(|n| n.name == name))
+    /// The parent's node of the same name. Trees restic and Cairn write
+    /// are sorted by name, so this is a binary search when `sorted` (a
+    /// linear scan per entry would make a directory of n entries cost n²).
+    fn parent_node<'t>(parent: Option<&'t Tree>, sorted: bool, name: &[u8]) -> Option<&'t Node> {
+        let nodes = &parent?.nodes;
+        if sorted {
+            let i = nodes
+                .binary_search_by(|n| n.name.as_slice().cmp(name))
+                .ok()?;
+            Some(&nodes[i])
+        } else {
+            nodes.iter().find(|n| n.name == name)
+        }
     }
 
     fn load_parent_subtree(&self, node: Option<&Node>) -> Option<Tree> {
@@ -141,11 +151,13 @@ impl Archiver<'_> {
             }
         }
         names.sort();
+        let sorted = parent_tree.is_some_and(|t| t.nodes.is_sorted_by(|a, b| a.name < b.name));
         let nodes: Vec<Result<Option<Node>>> = names
             .par_iter()
             .map(|name| {
                 let child = path.join(OsStr::from_bytes(name));
-                self.save_entry(&child, name, Self::parent_node(parent_tree, name))
+                let parent = Self::parent_node(parent_tree, sorted, name);
+                self.save_entry(&child, name, parent)
             })
             .collect();
         let mut tree = Tree {

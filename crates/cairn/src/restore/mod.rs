@@ -332,6 +332,7 @@ pub(crate) fn run(
     progress: &dyn RestoreProgress,
 ) -> Result<RestoreSummary> {
     let target = std::path::absolute(&opts.target).map_err(|e| Error::io(&opts.target, e))?;
+    crate::write::buffers::return_large_buffers();
     if !opts.dry_run {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()

@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub(crate) struct PlanDir {
     /// The snapshot's node; `None` for the root, whose metadata restic
-    /// leaves alone.
-    pub node: Option<Node>,
+    /// leaves alone. Boxed, like the nodes of other items: a plan holds
+    /// every item of the snapshot, and an inline node would make every
+    /// item, even a one-word file reference, several hundred bytes.
+    pub node: Option<Box<Node>>,
     pub path: PathBuf,
     pub location: Vec<u8>,
     pub items: Vec<PlanItem>,
@@ -36,14 +38,14 @@ pub(crate) enum PlanItem {
     File(usize),
     /// A further name for the file restored first as `files[first]`.
     Hardlink {
-        node: Node,
+        node: Box<Node>,
         path: PathBuf,
         location: Vec<u8>,
         first: usize,
     },
     /// A symlink, FIFO or device node.
     Special {
-        node: Node,
+        node: Box<Node>,
         path: PathBuf,
         location: Vec<u8>,
     },
@@ -244,7 +246,7 @@ impl<'a> Planner<'a> {
                 if selected || sub_restored {
                     self.plan.dirs += u64::from(selected);
                     items.push(PlanItem::Dir(PlanDir {
-                        node: Some(node),
+                        node: Some(Box::new(node)),
                         path: node_path,
                         location: node_location,
                         items: sub_items,
@@ -268,7 +270,7 @@ impl<'a> Planner<'a> {
                 if let Some(&first) = self.links.get(&(node.inode, node.device_id)) {
                     return self.checked(node, path, location, |node, path, location| {
                         PlanItem::Hardlink {
-                            node,
+                            node: Box::new(node),
                             path,
                             location,
                             first,
@@ -288,7 +290,7 @@ impl<'a> Planner<'a> {
         }
         self.checked(node, path, location, |node, path, location| {
             PlanItem::Special {
-                node,
+                node: Box::new(node),
                 path,
                 location,
             }

@@ -120,3 +120,11 @@ fn selector_matches_restic() {
     assert_eq!(child_location(b"/", b"a"), b"/a");
     assert_eq!(child_location(b"/a", b"b"), b"/a/b");
 }
+
+#[test]
+fn plan_items_stay_small() {
+    // A plan holds every item of the snapshot: nodes are boxed so that a
+    // file reference does not cost as much as a whole node.
+    assert!(std::mem::size_of::<PlanItem>() <= 128);
+    assert!(std::mem::size_of::<PlanItem>() * 3 < std::mem::size_of::<Node>());
+}

@@ -15,8 +15,13 @@
 //!
 //! Memory is bounded: at most two open packs (data and tree) plus
 //! [`UPLOAD_QUEUE`] finished packs waiting, plus one per upload thread, each
-//! about the target pack size.
+//! about the target pack size, plus the blobs being compressed and
+//! encrypted (each at most twice its size: compressed and sealed). Large
+//! buffers are given back to the system when freed (at a megabyte
+//! and more), so the resident size follows these bytes
+//! in flight rather than the allocator's high-water marks.
 
+pub(crate) mod buffers;
 mod pack;
 mod upload;
 
@@ -26,7 +31,7 @@ use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_backend::Backend;
 use cairn_crypto::MasterKey;
-use cairn_format::{compress_blob, BlobType, Id};
+use cairn_format::{BlobType, Id};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -212,6 +217,7 @@ impl BlobWriter {
     /// A writer for `repo`, deduplicating against its loaded index.
     pub fn new(repo: &Repository, opts: WriteOptions) -> Result<BlobWriter> {
         opts.validate()?;
+        buffers::return_large_buffers();
         let backend: Arc<dyn Backend> = repo.backend().clone();
         let version = repo.config().version;
         let uploader = Uploader::start(backend, repo.key().clone(), version, &opts);
@@ -262,13 +268,13 @@ impl BlobWriter {
             (_, BlobType::Data) => self.opts.compression.zstd_level(),
         };
         // An empty blob cannot be marked compressed (length 0 means raw).
-        let (payload, uncompressed_length) = match level {
-            Some(level) if !plain.is_empty() => {
-                (compress_blob(plain, level), Some(blob_len(plain.len())?))
-            }
-            _ => (plain.to_vec(), None),
+        let (sealed, uncompressed_length) = match level {
+            Some(level) if !plain.is_empty() => (
+                buffers::with_compressed(plain, level, |c| self.key.seal(c)),
+                Some(blob_len(plain.len())?),
+            ),
+            _ => (self.key.seal(plain), None),
         };
-        let sealed = self.key.seal(&payload);
         let stored = sealed.len() as u64;
         self.append(blob_type, id, sealed, uncompressed_length)?;
         let c = &self.counters;
