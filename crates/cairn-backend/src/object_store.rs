@@ -118,7 +118,7 @@ pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<r
     })
 }
 
-/// Opens the object store a location names (S3, Azure, B2 or Swift),
+/// Opens the object store a location names (S3, Azure, B2, GCS or Swift),
 /// reading credentials from `env`; `None` for other schemes.
 fn open_location(
     location: &Location,
@@ -145,13 +145,16 @@ fn open_location(
         Location::Swift { container, prefix } => {
             client().and_then(|c| crate::cloud::open_swift(container, prefix, display, c, env))
         }
+        Location::Gs { bucket, prefix } => {
+            client().and_then(|c| crate::cloud::open_gcs(bucket, prefix, display, c, env))
+        }
         _ => return None,
     })
 }
 
 impl ObjectStoreBackend {
     /// Opens the object store a location names (`s3:`, `azure:`, `b2:`,
-    /// `swift:`), with credentials from the environment; nothing is sent
+    /// `gs:`, `swift:`), with credentials from the environment; nothing is sent
     /// yet except what finding the store needs (an S3 bucket's region on
     /// Amazon, a B2 bucket's ID). Other schemes fail with
     /// [`BackendError::Unsupported`].

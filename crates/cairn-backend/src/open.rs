@@ -136,9 +136,8 @@ fn options_of(scheme: &str) -> &'static [&'static str] {
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
 /// Opens the store a location names, without wrappers. Local folders,
-/// rest-servers, NFS exports, S3, Azure, B2, Swift, SFTP (through ssh)
-/// and rclone are supported; other schemes fail with
-/// [`BackendError::Unsupported`].
+/// rest-servers, NFS exports, S3, Azure, B2, GCS, Swift, SFTP (through
+/// ssh) and rclone: every scheme restic knows.
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
@@ -173,10 +172,8 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
         Location::S3 { .. }
         | Location::Azure { .. }
         | Location::B2 { .. }
+        | Location::Gs { .. }
         | Location::Swift { .. } => Ok(Arc::new(ObjectStoreBackend::open(location, opts)?)),
-        other => Err(BackendError::Unsupported {
-            scheme: other.scheme().to_string(),
-        }),
     }
 }
 
@@ -242,12 +239,8 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_schemes_say_so() {
+    fn local_folders_open_with_every_wrapper() {
         let o = BackendOptions::default();
-        let l = Location::parse_with_env("gs:bucket:/x", |_| None).unwrap();
-        let e = open(&l, &o).err().expect("gs is not supported");
-        assert!(matches!(e, BackendError::Unsupported { .. }));
-        assert!(e.to_string().ends_with("backend is not supported yet"));
         let dir = tempfile::tempdir().unwrap();
         let l = Location::parse(dir.path().to_str().unwrap()).unwrap();
         let be = open_wrapped(&l, &o, RetryPolicy::default(), None).unwrap();
