@@ -165,8 +165,8 @@ impl ObjectStoreBackend {
     /// let mut be = ObjectStoreBackend::open(&loc, &BackendOptions::default()).unwrap();
     /// be.set_part_size(8 << 20);
     /// assert_eq!(be.location(), "s3:http://127.0.0.1:9000/bucket/repo");
-    /// let gs = Location::parse("gs:bucket:/repo").unwrap();
-    /// assert!(ObjectStoreBackend::open(&gs, &BackendOptions::default()).is_err());
+    /// let rest = Location::parse("rest:http://127.0.0.1:8000/").unwrap();
+    /// assert!(ObjectStoreBackend::open(&rest, &BackendOptions::default()).is_err());
     /// ```
     pub fn open(location: &Location, opts: &BackendOptions) -> Result<Self> {
         let n = opts
@@ -338,15 +338,10 @@ impl Backend for ObjectStoreBackend {
     }
 
     fn create(&self) -> Result<()> {
-        match self.stat_path(FileType::Config, "config") {
-            Ok(_) => {
-                return Err(BackendError::AlreadyExists {
-                    what: format!("repository at {}", self.display),
-                })
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
+        BackendError::refuse_existing_config(
+            self.stat_path(FileType::Config, "config"),
+            &self.display,
+        )?;
         // A missing bucket also answers "no config": ask again for
         // something that tells the two apart.
         match block_on(self.op.list_with("keys/").limit(1)) {
