@@ -97,6 +97,25 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The error `create` gives when `location` already holds a
+    /// repository (a config file).
+    pub(crate) fn repository_exists(location: impl std::fmt::Display) -> Self {
+        BackendError::AlreadyExists {
+            what: format!("repository at {location}"),
+        }
+    }
+
+    /// For `create`: `Ok` when the config stat says "not found", the
+    /// already-exists error when it found one, and the stat's own error
+    /// otherwise.
+    pub(crate) fn refuse_existing_config<T>(config_stat: Result<T>, location: &str) -> Result<()> {
+        match config_stat {
+            Ok(_) => Err(BackendError::repository_exists(location)),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// True if the error says the file does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, BackendError::NotFound { .. })

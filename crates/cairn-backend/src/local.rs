@@ -107,9 +107,7 @@ impl Backend for LocalBackend {
     fn create(&self) -> Result<()> {
         let config = self.root.join("config");
         if config.exists() {
-            return Err(BackendError::AlreadyExists {
-                what: format!("repository at {}", self.root.display()),
-            });
+            return Err(BackendError::repository_exists(self.root.display()));
         }
         let mut dirs = vec![self.root.clone()];
         for t in [

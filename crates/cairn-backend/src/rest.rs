@@ -311,15 +311,7 @@ impl Backend for RestBackend {
     }
 
     fn create(&self) -> Result<()> {
-        match self.stat(FileType::Config, "config") {
-            Ok(_) => {
-                return Err(BackendError::AlreadyExists {
-                    what: format!("repository at {}", self.display),
-                })
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
+        BackendError::refuse_existing_config(self.stat(FileType::Config, "config"), &self.display)?;
         let mut url = self.base.clone();
         url.query_pairs_mut().append_pair("create", "true");
         let req = self

@@ -345,11 +345,7 @@ impl Backend for NfsBackend {
                 .fail_to_error(f, "creating the repository folder")
         })?;
         match self.session.lookup(&root, "config") {
-            Ok(_) => {
-                return Err(BackendError::AlreadyExists {
-                    what: format!("repository at {}", self.session.location),
-                })
-            }
+            Ok(_) => return Err(BackendError::repository_exists(&self.session.location)),
             Err(Fail::Status(nfsstat3::NFS3ERR_NOENT)) => {}
             Err(f) => return Err(self.error(f, FileType::Config, "config", "LOOKUP")),
         }

@@ -71,11 +71,7 @@ impl Backend for SftpBackend {
         let config = self.path(FileType::Config, "config")?;
         let sftp = self.sftp();
         match self.run(async { Ok(sftp.fs().symlink_metadata(&config).await?) }) {
-            Ok(_) => {
-                return Err(BackendError::AlreadyExists {
-                    what: format!("repository at {}", self.display),
-                })
-            }
+            Ok(_) => return Err(BackendError::repository_exists(&self.display)),
             Err(e) if Self::is_not_found(&e) => {}
             Err(e) => return Err(self.error(e, FileType::Config, "config", "stat config")),
         }
