@@ -7,13 +7,15 @@
 //! writes seeds in this layout.
 #![no_main]
 
-use cairn_format::{compress_blob, decode_unpacked, decompress_blob, encode_unpacked};
+use cairn_format::{
+    compress_blob, decode_unpacked, decompress_blob, decompress_bounded, encode_unpacked,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Claimed lengths are capped: a valid zstd frame of a few bytes can
 /// legitimately expand to any claimed size (up to 4 GiB), which would only
-/// measure the machine's memory, not find bugs. The decoder never
-/// allocates more than the actual output, which this still exercises.
+/// measure the machine's memory, not find bugs. The cap lies above
+/// `ONE_PASS_LIMIT`, so both decoding paths of `decompress_blob` run.
 const MAX_CLAIMED: u32 = 64 << 20;
 
 fuzz_target!(|data: &[u8]| {
@@ -40,8 +42,24 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(decode_unpacked(v, framed).expect("decode of own encoding"), payload);
     }
 
-    if let Ok(out) = decompress_blob(payload, claimed) {
+    // What the streaming decoder accepts, the one-pass decoder (claims up
+    // to ONE_PASS_LIMIT) accepts with the same bytes. It may accept more:
+    // frames announcing a window larger than the streaming decoder's
+    // limit, which one-pass decoding needs no memory for.
+    let exact = decompress_blob(payload, claimed).ok();
+    if let Some(out) = &exact {
         assert_eq!(out.len(), claimed as usize, "decompressed length");
+    }
+    let streamed = decompress_bounded(payload, claimed as usize)
+        .ok()
+        .filter(|v| v.len() == claimed as usize);
+    if streamed.is_some() {
+        assert!(
+            exact == streamed,
+            "one-pass ({:?} bytes) and streaming ({:?} bytes) decoding differ",
+            exact.as_ref().map(Vec::len),
+            streamed.as_ref().map(Vec::len),
+        );
     }
     // Our own compression must round-trip at exactly the plaintext length.
     let compressed = compress_blob(payload, 1);

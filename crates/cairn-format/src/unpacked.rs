@@ -5,6 +5,7 @@
 //! zstd-compressed JSON, or is plain JSON starting with `{` or `[`. A v1
 //! repository never compresses.
 
+use std::cell::RefCell;
 use std::io::Read;
 
 use crate::FormatError;
@@ -50,8 +51,17 @@ pub fn compress_blob(plain: &[u8], level: i32) -> Vec<u8> {
 
 /// Decompress a blob whose plaintext must be exactly `uncompressed_length`
 /// bytes. Never holds more than that much output.
+///
+/// Blobs up to [`ONE_PASS_LIMIT`] (every chunk restic writes, and all but
+/// the largest trees) are decoded in one pass straight into their final
+/// buffer with a zstd context kept per thread; larger claims, which come
+/// from an index and so cannot be trusted to size an allocation, go
+/// through the streaming decoder that grows its output as data arrives.
 pub fn decompress_blob(data: &[u8], uncompressed_length: u32) -> Result<Vec<u8>, FormatError> {
     let want = uncompressed_length as usize;
+    if want <= ONE_PASS_LIMIT {
+        return decompress_one_pass(data, want);
+    }
     let out = decompress_inner(data, want)?;
     match out {
         Ok(v) if v.len() == want => Ok(v),
@@ -64,6 +74,56 @@ pub fn decompress_blob(data: &[u8], uncompressed_length: u32) -> Result<Vec<u8>,
             actual: want + 1,
         }),
     }
+}
+
+/// Largest blob [`decompress_blob`] decodes in one pass (32 MiB).
+pub const ONE_PASS_LIMIT: usize = 32 << 20;
+
+thread_local! {
+    /// Creating a zstd context per blob costs an allocation and its
+    /// zeroing; one per thread is reused for every blob.
+    static DECOMPRESSOR: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+fn decompress_one_pass(data: &[u8], want: usize) -> Result<Vec<u8>, FormatError> {
+    // zstd reads nothing as no frames and no output; a compressed blob
+    // always holds a frame.
+    if data.is_empty() {
+        return Err(FormatError::Decompress("no zstd frame".to_string()));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(want);
+    let result = DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        dctx.decompress(&mut out, data)
+    });
+    match result {
+        Ok(n) if n == want => Ok(out),
+        Ok(n) => Err(FormatError::LengthMismatch {
+            expected: want,
+            actual: n,
+        }),
+        Err(code) if code == DST_TOO_SMALL.with(|c| *c) => Err(FormatError::LengthMismatch {
+            expected: want,
+            actual: want + 1,
+        }),
+        Err(code) => Err(FormatError::Decompress(
+            zstd::zstd_safe::get_error_name(code).to_string(),
+        )),
+    }
+}
+
+thread_local! {
+    /// zstd's code for "destination buffer is too small", learnt once from
+    /// zstd itself (the numeric codes are not part of its stable API).
+    static DST_TOO_SMALL: usize = {
+        let mut tiny: Vec<u8> = Vec::with_capacity(1);
+        let two = zstd::bulk::compress(b"ab", 1).unwrap_or_default();
+        zstd::zstd_safe::DCtx::create()
+            .decompress(&mut tiny, &two)
+            .err()
+            .unwrap_or(usize::MAX)
+    };
 }
 
 /// Decompress at most `max_len` bytes; more output is an error

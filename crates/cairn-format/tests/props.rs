@@ -209,6 +209,21 @@ proptest! {
     }
 
     #[test]
+    fn decompress_blob_accepts_only_the_true_length(
+        b in vec(0u8..8, 1..5000),
+        claim in 0usize..10_002,
+        level in 1i32..4,
+    ) {
+        let c = compress_blob(&b, level);
+        let out = decompress_blob(&c, claim as u32);
+        if claim == b.len() {
+            prop_assert_eq!(out.unwrap(), b);
+        } else {
+            prop_assert!(out.is_err());
+        }
+    }
+
+    #[test]
     fn decode_unpacked_never_panics(b in vec(any::<u8>(), 0..300)) {
         let mut z = b.clone();
         z.insert(0, 2);
