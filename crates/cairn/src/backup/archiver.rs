@@ -3,8 +3,8 @@
 //! Directories are processed depth first; the entries of each directory
 //! are processed in parallel on rayon's pool, so small files from many
 //! places keep both cores busy. A file is read and chunked sequentially,
-//! and each batch of chunks is hashed, compressed and encrypted in
-//! parallel. A tree blob is saved once all its entries are done.
+//! and each chunk is hashed, compressed and encrypted as its own task
+//! while the next ones are read. A tree blob is saved once all its entries are done.
 
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
@@ -20,12 +20,14 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Chunks of one file hashed, compressed and encrypted at the same time.
-/// With restic's 8 MiB maximum chunk this bounds a file's in-flight data
-/// at 32 MiB per reading thread.
-pub const CHUNKS_IN_FLIGHT: usize = 4;
+/// Bytes of one file read and chunked but not yet hashed, compressed and
+/// encrypted. A chunk larger than this (restic's maximum is 8 MiB) waits
+/// until nothing else of its file is in flight, so a file's pending data
+/// never exceeds this plus one chunk.
+pub const CONTENT_IN_FLIGHT: usize = 16 << 20;
 
 /// What the archiver needs, shared by every thread.
 pub(crate) struct Archiver<'a> {
@@ -207,33 +209,70 @@ impl Archiver<'_> {
 
     /// Chunks a stream and saves its data blobs; returns their IDs and the
     /// number of bytes read.
+    ///
+    /// The calling thread reads and chunks; every chunk is hashed,
+    /// compressed and encrypted as a task of its own on rayon's pool, so
+    /// reading the next chunk overlaps with sealing the previous ones. At
+    /// most [`CONTENT_IN_FLIGHT`] bytes of one file wait to be sealed; at
+    /// the limit the reading thread helps with the pending tasks.
     pub fn save_content(&self, path: &Path, reader: impl Read) -> Result<(Vec<Id>, u64)> {
         let mut chunker = self.engine.chunker(reader);
-        let mut ids = Vec::new();
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(CHUNKS_IN_FLIGHT);
+        let in_flight = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let saved: Mutex<Vec<(usize, Result<Id>)>> = Mutex::new(Vec::new());
         let mut total = 0u64;
-        loop {
+        let mut count = 0usize;
+        let read: Result<()> = rayon::in_place_scope(|scope| loop {
             interrupt::check()?;
-            let chunk = chunker.read_chunk().map_err(|e| Error::io(path, e))?;
-            let done = chunk.is_none();
-            if let Some(c) = chunk {
-                total += c.len() as u64;
-                self.progress.bytes_done(c.len() as u64);
-                batch.push(c.to_vec());
+            if failed.load(Ordering::Relaxed) {
+                return Ok(());
             }
-            if batch.len() == CHUNKS_IN_FLIGHT || (done && !batch.is_empty()) {
-                let saved: Vec<Result<Id>> = batch
-                    .par_iter()
-                    .map(|c| self.writer.save_blob(BlobType::Data, c).map(|s| s.id))
-                    .collect();
-                for s in saved {
-                    ids.push(s?);
+            let Some(chunk) = chunker.read_chunk().map_err(|e| Error::io(path, e))? else {
+                return Ok(());
+            };
+            let len = chunk.len();
+            total += len as u64;
+            self.progress.bytes_done(len as u64);
+            let chunk = chunk.to_vec();
+            wait_below(&in_flight, CONTENT_IN_FLIGHT.saturating_sub(len));
+            in_flight.fetch_add(len, Ordering::AcqRel);
+            let (index, in_flight, failed, saved) = (count, &in_flight, &failed, &saved);
+            count += 1;
+            scope.spawn(move |_| {
+                let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| s.id);
+                drop(chunk);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
                 }
-                batch.clear();
-            }
-            if done {
-                return Ok((ids, total));
-            }
+                saved
+                    .lock()
+                    .expect("saved chunk list poisoned")
+                    .push((index, result));
+                in_flight.fetch_sub(len, Ordering::AcqRel);
+            });
+        });
+        // The scope has waited for every task: report a failed save first
+        // (it is why reading stopped), then a read error.
+        let mut saved = saved.into_inner().expect("saved chunk list poisoned");
+        saved.sort_unstable_by_key(|(i, _)| *i);
+        let ids = saved
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect::<Result<Vec<Id>>>()?;
+        read?;
+        debug_assert_eq!(ids.len(), count);
+        Ok((ids, total))
+    }
+}
+
+/// Waits until at most `limit` bytes are in flight, running pending rayon
+/// tasks (most likely the ones waited for) in the meantime.
+fn wait_below(in_flight: &AtomicUsize, limit: usize) {
+    while in_flight.load(Ordering::Acquire) > limit {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {}
+            // Another thread runs the tasks; wait a moment for it.
+            _ => std::thread::sleep(std::time::Duration::from_micros(50)),
         }
     }
 }
