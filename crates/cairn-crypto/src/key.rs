@@ -126,13 +126,35 @@ impl MasterKey {
     /// # Panics
     /// If the operating system's random number generator fails.
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
-        loop {
+        let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
+        self.seal_into(plaintext, &mut out);
+        out
+    }
+
+    /// Like [`seal`](Self::seal), but appends `IV || ciphertext || tag` to
+    /// `out`, so a buffer can be reused from one message to the next.
+    ///
+    /// # Panics
+    /// If the operating system's random number generator fails.
+    pub fn seal_into(&self, plaintext: &[u8], out: &mut Vec<u8>) {
+        let nonce = loop {
             let nonce: [u8; NONCE_LEN] = random_bytes();
-            // An all-zero nonce (probability 2^-128) is the only error.
-            if let Ok(sealed) = self.seal_with_nonce(&nonce, plaintext) {
-                return sealed;
+            // An all-zero nonce (probability 2^-128) is not allowed.
+            if !is_zero(&nonce) {
+                break nonce;
             }
-        }
+        };
+        self.seal_with_nonce_into(&nonce, plaintext, out);
+    }
+
+    fn seal_with_nonce_into(&self, nonce: &[u8; NONCE_LEN], plaintext: &[u8], out: &mut Vec<u8>) {
+        out.reserve(plaintext.len() + OVERHEAD);
+        out.extend_from_slice(nonce);
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        self.apply_keystream(nonce, &mut out[start..]);
+        let tag = self.tag(nonce, &out[start..]);
+        out.extend_from_slice(&tag);
     }
 
     /// Like [`seal`](Self::seal) with a caller-chosen nonce. Reusing a nonce
@@ -150,11 +172,7 @@ impl MasterKey {
             return Err(CryptoError::ZeroNonce);
         }
         let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
-        out.extend_from_slice(nonce);
-        out.extend_from_slice(plaintext);
-        self.apply_keystream(nonce, &mut out[NONCE_LEN..]);
-        let tag = self.tag(nonce, &out[NONCE_LEN..]);
-        out.extend_from_slice(&tag);
+        self.seal_with_nonce_into(nonce, plaintext, &mut out);
         Ok(out)
     }
 

@@ -31,6 +31,19 @@ proptest! {
     }
 
     #[test]
+    fn seal_into_appends_an_openable_message(
+        key in master_key(),
+        before in prop::collection::vec(any::<u8>(), 0..64),
+        pt in plaintext(),
+    ) {
+        let mut buf = before.clone();
+        key.seal_into(&pt, &mut buf);
+        prop_assert_eq!(buf.len(), before.len() + pt.len() + OVERHEAD);
+        prop_assert_eq!(&buf[..before.len()], &before[..]);
+        prop_assert_eq!(key.open(&buf[before.len()..]).unwrap(), pt);
+    }
+
+    #[test]
     fn seal_with_nonce_round_trip(
         key in master_key(),
         nonce in nonzero::<NONCE_LEN>(),

@@ -9,11 +9,13 @@
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
 use super::{BackupProgress, Counts};
+use crate::write::buffers::CHUNK_BUFFERS;
 use crate::write::BlobWriter;
 use crate::{interrupt, Error, Repository, Result};
-use cairn_chunker::ChunkEngine;
+use cairn_chunker::{ChunkEngine, Chunker};
 use cairn_format::{BlobType, Id, Node, NodeType, Tree};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::Read;
@@ -27,7 +29,7 @@ use std::sync::Mutex;
 /// encrypted. A chunk larger than this (restic's maximum is 8 MiB) waits
 /// until nothing else of its file is in flight, so a file's pending data
 /// never exceeds this plus one chunk.
-pub const CONTENT_IN_FLIGHT: usize = 16 << 20;
+pub const CONTENT_IN_FLIGHT: usize = 8 << 20;
 
 /// What the archiver needs, shared by every thread.
 pub(crate) struct Archiver<'a> {
@@ -216,7 +218,8 @@ impl Archiver<'_> {
     /// most [`CONTENT_IN_FLIGHT`] bytes of one file wait to be sealed; at
     /// the limit the reading thread helps with the pending tasks.
     pub fn save_content(&self, path: &Path, reader: impl Read) -> Result<(Vec<Id>, u64)> {
-        let mut chunker = self.engine.chunker(reader);
+        let buffer = READ_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let mut chunker = Chunker::with_buffer(self.engine.clone(), reader, buffer);
         let in_flight = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let saved: Mutex<Vec<(usize, Result<Id>)>> = Mutex::new(Vec::new());
@@ -233,14 +236,16 @@ impl Archiver<'_> {
             let len = chunk.len();
             total += len as u64;
             self.progress.bytes_done(len as u64);
-            let chunk = chunk.to_vec();
+            let mut buf = CHUNK_BUFFERS.take(len);
+            buf.extend_from_slice(chunk);
+            let chunk = buf;
             wait_below(&in_flight, CONTENT_IN_FLIGHT.saturating_sub(len));
             in_flight.fetch_add(len, Ordering::AcqRel);
             let (index, in_flight, failed, saved) = (count, &in_flight, &failed, &saved);
             count += 1;
             scope.spawn(move |_| {
                 let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| s.id);
-                drop(chunk);
+                CHUNK_BUFFERS.give(chunk);
                 if result.is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -251,6 +256,8 @@ impl Archiver<'_> {
                 in_flight.fetch_sub(len, Ordering::AcqRel);
             });
         });
+        let (_, buffer) = chunker.into_parts();
+        READ_BUFFER.with(|b| *b.borrow_mut() = buffer);
         // The scope has waited for every task: report a failed save first
         // (it is why reading stopped), then a read error.
         let mut saved = saved.into_inner().expect("saved chunk list poisoned");
@@ -263,6 +270,13 @@ impl Archiver<'_> {
         debug_assert_eq!(ids.len(), count);
         Ok((ids, total))
     }
+}
+
+thread_local! {
+    /// The chunker's read buffer (up to twice the largest chunk), kept
+    /// from one file to the next: a fresh one per file costs its zeroing
+    /// and page faults.
+    static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Waits until at most `limit` bytes are in flight, running pending rayon

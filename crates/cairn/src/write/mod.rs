@@ -268,15 +268,21 @@ impl BlobWriter {
             (_, BlobType::Data) => self.opts.compression.zstd_level(),
         };
         // An empty blob cannot be marked compressed (length 0 means raw).
-        let (sealed, uncompressed_length) = match level {
-            Some(level) if !plain.is_empty() => (
-                buffers::with_compressed(plain, level, |c| self.key.seal(c)),
-                Some(blob_len(plain.len())?),
-            ),
-            _ => (self.key.seal(plain), None),
+        let stored = match level {
+            Some(level) if !plain.is_empty() => {
+                let uncompressed_length = Some(blob_len(plain.len())?);
+                buffers::with_compressed(plain, level, |c| {
+                    buffers::with_sealed(&self.key, c, |sealed| {
+                        self.append(blob_type, id, sealed, uncompressed_length)
+                            .map(|()| sealed.len() as u64)
+                    })
+                })?
+            }
+            _ => buffers::with_sealed(&self.key, plain, |sealed| {
+                self.append(blob_type, id, sealed, None)
+                    .map(|()| sealed.len() as u64)
+            })?,
         };
-        let stored = sealed.len() as u64;
-        self.append(blob_type, id, sealed, uncompressed_length)?;
         let c = &self.counters;
         match blob_type {
             BlobType::Data => c.data_blobs.fetch_add(1, Ordering::Relaxed),
@@ -296,13 +302,13 @@ impl BlobWriter {
         &self,
         blob_type: BlobType,
         id: Id,
-        sealed: Vec<u8>,
+        sealed: &[u8],
         uncompressed: Option<u32>,
     ) -> Result<()> {
         // A blob as large as a whole pack gets a pack of its own.
         if sealed.len() as u64 >= self.opts.pack_size {
             let mut own = PackBuilder::new();
-            own.add(blob_type, id, &sealed, uncompressed)?;
+            own.add(blob_type, id, sealed, uncompressed)?;
             return self.uploader.submit(own);
         }
         let slot = match blob_type {
@@ -311,7 +317,7 @@ impl BlobWriter {
         };
         let full = {
             let mut pack = slot.lock().expect("pack lock poisoned");
-            pack.add(blob_type, id, &sealed, uncompressed)?;
+            pack.add(blob_type, id, sealed, uncompressed)?;
             if pack.is_full(self.opts.pack_size) {
                 Some(std::mem::replace(&mut *pack, PackBuilder::new()))
             } else {
