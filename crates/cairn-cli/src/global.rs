@@ -212,6 +212,38 @@ impl GlobalOptions {
     /// Locks the repository even with `--no-lock` (restic's `key add`,
     /// `key passwd`, `key remove`, `prune`, … ignore that flag).
     pub fn lock_always(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
+        repo.lock_with(&self.lock_options(exclusive))
+            .map_err(lock_error)
+    }
+
+    /// Like [`GlobalOptions::lock`], but returns once the lock file is
+    /// written; [`GlobalOptions::confirm_lock`] makes the second look for
+    /// conflicting locks later, so read-only work can start meanwhile.
+    pub fn lock_unconfirmed(
+        &self,
+        repo: &Repository,
+        exclusive: bool,
+    ) -> Result<Option<cairn::LockGuard>> {
+        if self.no_lock {
+            return Ok(None);
+        }
+        repo.lock_unconfirmed(&self.lock_options(exclusive))
+            .map(Some)
+            .map_err(lock_error)
+    }
+
+    /// Confirms a lock from [`GlobalOptions::lock_unconfirmed`].
+    pub fn confirm_lock(
+        &self,
+        repo: &Repository,
+        guard: &cairn::LockGuard,
+        exclusive: bool,
+    ) -> Result<()> {
+        repo.confirm_lock(guard, &self.lock_options(exclusive))
+            .map_err(lock_error)
+    }
+
+    fn lock_options(&self, exclusive: bool) -> cairn::LockOptions {
         fn announce(budget: std::time::Duration) {
             println!(
                 "repo already locked, waiting up to {} for the lock",
@@ -221,19 +253,7 @@ impl GlobalOptions {
         let mut opts = cairn::LockOptions::new(exclusive);
         opts.retry = self.retry_lock;
         opts.on_wait = (!self.json).then_some(announce as fn(std::time::Duration));
-        repo.lock_with(&opts).map_err(|e| match e {
-            // restic prints this one without "Fatal:" and exits with 11.
-            cairn::Error::Locked { .. } => anyhow::Error::new(crate::exit::ExitCode(
-                crate::exit::LOCK_FAILED,
-                format!("unable to create lock in backend: {e}\nthe `unlock` command can be used to remove stale locks"),
-            )),
-            cairn::Error::BadFile { file_type: cairn::FileType::Lock, .. }
-            | cairn::Error::Decrypt { file_type: cairn::FileType::Lock, .. }
-            | cairn::Error::HashMismatch { file_type: cairn::FileType::Lock, .. } => anyhow!(
-                "invalid lock file: {e}. The `unlock --remove-all` command can be used to remove invalid locks. Make sure that no other restic process is accessing the repository when running the command"
-            ),
-            other => anyhow::Error::new(other).context("unable to create lock in backend"),
-        })
+        opts
     }
 
     /// True when progress output should be shown.
@@ -317,6 +337,24 @@ pub fn open_backend_with(
         cairn_backend::RetryPolicy::default(),
         Some(Arc::new(report)),
     )?)
+}
+
+/// restic's messages for a lock that cannot be taken: exit 11 for a
+/// conflict, the `unlock --remove-all` hint for unreadable lock files.
+fn lock_error(e: cairn::Error) -> anyhow::Error {
+    match e {
+        // restic prints this one without "Fatal:" and exits with 11.
+        cairn::Error::Locked { .. } => anyhow::Error::new(crate::exit::ExitCode(
+            crate::exit::LOCK_FAILED,
+            format!("unable to create lock in backend: {e}\nthe `unlock` command can be used to remove stale locks"),
+        )),
+        cairn::Error::BadFile { file_type: cairn::FileType::Lock, .. }
+        | cairn::Error::Decrypt { file_type: cairn::FileType::Lock, .. }
+        | cairn::Error::HashMismatch { file_type: cairn::FileType::Lock, .. } => anyhow!(
+            "invalid lock file: {e}. The `unlock --remove-all` command can be used to remove invalid locks. Make sure that no other restic process is accessing the repository when running the command"
+        ),
+        other => anyhow::Error::new(other).context("unable to create lock in backend"),
+    }
 }
 
 #[cfg(test)]

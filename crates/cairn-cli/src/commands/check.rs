@@ -44,13 +44,33 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if !global.no_lock {
         printer.say("create exclusive lock for repository");
     }
-    let _lock = global.lock(&repo, true)?;
+    // The check reads only, so it starts while the lock's second look for
+    // conflicting locks is pending; a conflict found then stops it.
+    let lock = global.lock_unconfirmed(&repo, true)?;
     let opts = CheckOptions {
         read_data,
         check_unused: args.check_unused,
         seed: None,
     };
-    let report = repo.check(&opts, &printer)?;
+    let (report, confirmed) = std::thread::scope(|s| {
+        let confirming = lock.as_ref().map(|guard| {
+            s.spawn(|| {
+                let confirmed = global.confirm_lock(&repo, guard, true);
+                if confirmed.is_err() {
+                    cairn::interrupt::request();
+                }
+                confirmed
+            })
+        });
+        let report = repo.check(&opts, &printer);
+        let confirmed = confirming.map_or(Ok(()), |h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow!("lock confirmation failed")))
+        });
+        (report, confirmed)
+    });
+    confirmed?;
+    let report = report?;
     if global.json {
         let mut o = JsonObject::default();
         o.set("message_type", "summary");

@@ -9,7 +9,7 @@ use cairn_format::{encode_unpacked, GoTime, Id, Lock};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A lock held in a repository.
 ///
@@ -25,6 +25,8 @@ use std::time::{Duration, SystemTime};
 pub struct LockGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// When the first lock file was written.
+    written: Instant,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -94,7 +96,16 @@ impl LockGuard {
             // valid for the stale timeout, which short commands fit into.
             shared.state().last_error = Some("cannot start the lock refresh thread".into());
         }
-        LockGuard { shared, thread }
+        LockGuard {
+            shared,
+            thread,
+            written: Instant::now(),
+        }
+    }
+
+    /// Time since the first lock file was written.
+    pub(super) fn age(&self) -> Duration {
+        self.written.elapsed()
     }
 
     /// The ID of the lock file currently held (it changes on refresh).

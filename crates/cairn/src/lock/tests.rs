@@ -343,3 +343,43 @@ fn stale_refresh_gives_up_when_the_lock_was_removed() {
         "no replacement lock may be left"
     );
 }
+
+#[test]
+fn unconfirmed_locks_are_confirmed_or_given_up_later() {
+    let (_dir, _backend, repo) = setup();
+    let mut opts = quick(true);
+    opts.wait_before_check = Duration::from_millis(600);
+
+    // No competitor: the lock is written at once and confirmed after the
+    // wait, which counts from the write, not from the confirmation call.
+    let started = Instant::now();
+    let guard = repo.lock_unconfirmed(&opts).unwrap();
+    assert!(started.elapsed() < opts.wait_before_check);
+    assert_eq!(lock_ids(&repo), vec![guard.id()]);
+    std::thread::sleep(Duration::from_millis(300));
+    let confirming = Instant::now();
+    repo.confirm_lock(&guard, &opts).unwrap();
+    assert!(started.elapsed() >= opts.wait_before_check);
+    assert!(confirming.elapsed() < opts.wait_before_check);
+    drop(guard);
+    assert!(lock_ids(&repo).is_empty());
+
+    // Another process locks at the same moment (after our first look):
+    // the confirmation fails, and dropping the guard removes our file.
+    let guard = repo.lock_unconfirmed(&opts).unwrap();
+    let theirs = plant(&repo, false, "other-host", 4242, Duration::ZERO);
+    let err = repo.confirm_lock(&guard, &opts).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    drop(guard);
+    assert_eq!(lock_ids(&repo), vec![theirs]);
+
+    // The blocking form waits and checks again in one call.
+    let started = Instant::now();
+    let err = repo.lock_with(&opts).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(
+        started.elapsed() < opts.wait_before_check,
+        "first look fails"
+    );
+    assert_eq!(lock_ids(&repo), vec![theirs]);
+}
