@@ -284,7 +284,7 @@ fn a_lock_taken_during_the_lock_wait_stops_check() {
     let backend = std::sync::Arc::new(cairn::LocalBackend::new(f.repo.clone()));
     let repo = cairn::Repository::open(backend, password.trim_end_matches('\n')).unwrap();
     let locks = f.repo.join("locks");
-    let mut child = f
+    let child = f
         .command(common::Tool::Cairn)
         .args(["check", "--read-data", "--no-cache"])
         .stdout(std::process::Stdio::piped())
