@@ -216,19 +216,11 @@ impl GlobalOptions {
             .map_err(lock_error)
     }
 
-    /// Like [`GlobalOptions::lock`], but returns once the lock file is
-    /// written; [`GlobalOptions::confirm_lock`] makes the second look for
-    /// conflicting locks later, so read-only work can start meanwhile.
-    pub fn lock_unconfirmed(
-        &self,
-        repo: &Repository,
-        exclusive: bool,
-    ) -> Result<Option<cairn::LockGuard>> {
-        if self.no_lock {
-            return Ok(None);
-        }
+    /// Like [`GlobalOptions::lock_always`], but returns once the lock file
+    /// is written; [`GlobalOptions::confirm_lock`] makes the second look
+    /// for conflicting locks later, so read-only work can start meanwhile.
+    pub fn lock_unconfirmed(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
         repo.lock_unconfirmed(&self.lock_options(exclusive))
-            .map(Some)
             .map_err(lock_error)
     }
 
@@ -243,7 +235,8 @@ impl GlobalOptions {
             .map_err(lock_error)
     }
 
-    fn lock_options(&self, exclusive: bool) -> cairn::LockOptions {
+    /// The lock options of `--retry-lock` and the output mode.
+    pub fn lock_options(&self, exclusive: bool) -> cairn::LockOptions {
         fn announce(budget: std::time::Duration) {
             println!(
                 "repo already locked, waiting up to {} for the lock",
@@ -341,7 +334,7 @@ pub fn open_backend_with(
 
 /// restic's messages for a lock that cannot be taken: exit 11 for a
 /// conflict, the `unlock --remove-all` hint for unreadable lock files.
-fn lock_error(e: cairn::Error) -> anyhow::Error {
+pub fn lock_error(e: cairn::Error) -> anyhow::Error {
     match e {
         // restic prints this one without "Fatal:" and exits with 11.
         cairn::Error::Locked { .. } => anyhow::Error::new(crate::exit::ExitCode(

@@ -278,12 +278,8 @@ fn bad_flags_are_refused_like_restic() {
 /// the other one.
 #[test]
 fn a_lock_taken_during_the_lock_wait_stops_check() {
-    use cairn::format::{GoTime, Lock};
     let f = fixture(REPOS[1]);
-    let password = std::fs::read_to_string(&f.password_file).unwrap();
-    let backend = std::sync::Arc::new(cairn::LocalBackend::new(f.repo.clone()));
-    let repo = cairn::Repository::open(backend, password.trim_end_matches('\n')).unwrap();
-    let locks = f.repo.join("locks");
+    let repo = common::open_fixture_repo(&f);
     let child = f
         .command(common::Tool::Cairn)
         .args(["check", "--read-data", "--no-cache"])
@@ -291,24 +287,7 @@ fn a_lock_taken_during_the_lock_wait_stops_check() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for check's lock file, then lock "from another host" at once.
-    let started = std::time::Instant::now();
-    while std::fs::read_dir(&locks).unwrap().next().is_none() {
-        assert!(started.elapsed().as_secs() < 30, "check wrote no lock");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    let theirs = Lock {
-        time: GoTime::now_local(),
-        exclusive: false,
-        hostname: "other-host".into(),
-        username: "someone".into(),
-        pid: 4242,
-        uid: 1,
-        gid: 1,
-    };
-    let their_id = repo
-        .save_unpacked(cairn::FileType::Lock, &theirs.to_json())
-        .unwrap();
+    let theirs = common::plant_lock_when_locked(&f, &repo, false);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(11), "stderr: {stderr}");
@@ -317,9 +296,9 @@ fn a_lock_taken_during_the_lock_wait_stops_check() {
         "{stderr}"
     );
     assert!(stderr.contains("other-host"), "{stderr}");
-    let left: Vec<String> = std::fs::read_dir(&locks)
+    let left: Vec<String> = std::fs::read_dir(f.repo.join("locks"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec![their_id.to_hex()]);
+    assert_eq!(left, vec![theirs]);
 }

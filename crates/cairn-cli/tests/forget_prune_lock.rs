@@ -1,7 +1,9 @@
 //! `cairn forget --prune` forgets and prunes under one exclusive lock: the
 //! lock directory, watched while it runs, only ever holds one lock file
 //! (taking a lock writes a file and keeps it at least 200 ms, so a second
-//! lock taken for the prune would be seen).
+//! lock taken for the prune would be seen). And `backup`, which starts
+//! before its lock is confirmed, still stops for a lock taken at the same
+//! moment.
 
 #[macro_use]
 mod common;
@@ -48,4 +50,41 @@ fn forget_prune_holds_one_lock_throughout() {
     assert_eq!(seen.len(), 1, "lock files seen: {seen:?}");
     assert!(f.repo_files("locks").is_empty(), "the lock is released");
     f.restic(["check"]).ok();
+}
+
+/// `backup` starts while its lock waits for the second look for
+/// conflicting locks. An exclusive lock taken in that moment (after
+/// backup's first look) stops it with exit 11 before any snapshot or
+/// index is written, and backup's own lock is removed.
+#[test]
+fn an_exclusive_lock_taken_during_the_lock_wait_stops_backup() {
+    let f = Fixture::new("v2");
+    let repo = common::open_fixture_repo(&f);
+    let before = (f.repo_files("snapshots"), f.repo_files("index"));
+    let src = f.scratch("src");
+    for i in 0..50 {
+        std::fs::write(src.join(format!("f{i}")), vec![i as u8; 10_000]).unwrap();
+    }
+    let child = f
+        .command(Tool::Cairn)
+        .arg("backup")
+        .arg(&src)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let theirs = common::plant_lock_when_locked(&f, &repo, true);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "stderr: {stderr}");
+    assert!(stderr.contains("other-host"), "{stderr}");
+    assert_eq!((f.repo_files("snapshots"), f.repo_files("index")), before);
+    let locks: Vec<String> = f
+        .repo_files("locks")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(locks, vec![theirs]);
+    // The other process's lock is still there; restic checks beside it.
+    f.restic(["--no-lock", "check"]).ok();
 }

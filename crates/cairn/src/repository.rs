@@ -12,6 +12,7 @@ const MAX_KEYS_TRIED: usize = 20;
 
 /// An open repository: its store, master key and config, and once loaded,
 /// its index.
+#[derive(Clone)]
 pub struct Repository {
     backend: Arc<dyn Backend>,
     key: MasterKey,

@@ -46,7 +46,11 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     }
     // The check reads only, so it starts while the lock's second look for
     // conflicting locks is pending; a conflict found then stops it.
-    let lock = global.lock_unconfirmed(&repo, true)?;
+    let lock = if global.no_lock {
+        None
+    } else {
+        Some(global.lock_unconfirmed(&repo, true)?)
+    };
     let opts = CheckOptions {
         read_data,
         check_unused: args.check_unused,

@@ -615,3 +615,37 @@ macro_rules! per_repo {
         }
     };
 }
+
+/// Plays another process that locks the repository at the same moment as
+/// a running `cairn`: waits until a lock file (or its temporary upload)
+/// appears in `f`'s repository, which happens after cairn's first look for
+/// other locks, then writes a lock of "other-host" through the library.
+/// `repo` must be opened beforehand (the key derivation takes longer than
+/// the 200 ms window). Returns the planted lock's file name.
+pub fn plant_lock_when_locked(f: &Fixture, repo: &cairn::Repository, exclusive: bool) -> String {
+    let locks = f.repo.join("locks");
+    let started = std::time::Instant::now();
+    while fs::read_dir(&locks).unwrap().next().is_none() {
+        assert!(started.elapsed().as_secs() < 30, "cairn wrote no lock");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let theirs = cairn::format::Lock {
+        time: cairn::format::GoTime::now_local(),
+        exclusive,
+        hostname: "other-host".into(),
+        username: "someone".into(),
+        pid: 4242,
+        uid: 1,
+        gid: 1,
+    };
+    repo.save_unpacked(cairn::FileType::Lock, &theirs.to_json())
+        .unwrap()
+        .to_hex()
+}
+
+/// The fixture's repository opened through the library.
+pub fn open_fixture_repo(f: &Fixture) -> cairn::Repository {
+    let password = fs::read_to_string(&f.password_file).unwrap();
+    let backend = std::sync::Arc::new(cairn::LocalBackend::new(f.repo.clone()));
+    cairn::Repository::open(backend, password.trim_end_matches('\n')).unwrap()
+}

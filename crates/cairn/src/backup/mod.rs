@@ -94,6 +94,11 @@ pub struct BackupOptions {
     pub chunker: ChunkerChoice,
     /// Pack size and compression.
     pub write: WriteOptions,
+    /// Called once the backup's data is stored, before the index is
+    /// completed and the snapshot written; an error ends the backup there
+    /// and is returned. For example the confirmation of a lock taken with
+    /// [`Repository::lock_unconfirmed`].
+    pub before_commit: Option<Box<dyn Fn() -> Result<()> + Send + Sync>>,
 }
 
 impl Default for BackupOptions {
@@ -114,6 +119,7 @@ impl Default for BackupOptions {
             scan: true,
             chunker: ChunkerChoice::Rabin,
             write: WriteOptions::default(),
+            before_commit: None,
         }
     }
 }
@@ -313,6 +319,12 @@ pub fn backup(
             return Err(e);
         }
     };
+    if let Some(before_commit) = &opts.before_commit {
+        if let Err(e) = before_commit() {
+            writer.abort();
+            return Err(e);
+        }
+    }
     let (stats, _) = writer.flush()?;
 
     let mut sn = Snapshot::new(opts.time.unwrap_or(start), root);
