@@ -52,7 +52,7 @@ pub fn compress_blob(plain: &[u8], level: i32) -> Vec<u8> {
 /// Decompress a blob whose plaintext must be exactly `uncompressed_length`
 /// bytes. Never holds more than that much output.
 ///
-/// Blobs up to [`ONE_PASS_LIMIT`] (every chunk restic writes, and all but
+/// Blobs up to 32 MiB (every chunk restic writes, and all but
 /// the largest trees) are decoded in one pass straight into their final
 /// buffer with a zstd context kept per thread; larger claims, which come
 /// from an index and so cannot be trusted to size an allocation, go
@@ -77,7 +77,7 @@ pub fn decompress_blob(data: &[u8], uncompressed_length: u32) -> Result<Vec<u8>,
 }
 
 /// Largest blob [`decompress_blob`] decodes in one pass (32 MiB).
-pub const ONE_PASS_LIMIT: usize = 32 << 20;
+const ONE_PASS_LIMIT: usize = 32 << 20;
 
 thread_local! {
     /// Creating a zstd context per blob costs an allocation and its
