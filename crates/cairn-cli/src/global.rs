@@ -217,21 +217,10 @@ impl GlobalOptions {
     }
 
     /// Like [`GlobalOptions::lock_always`], but returns once the lock file
-    /// is written; [`GlobalOptions::confirm_lock`] makes the second look
-    /// for conflicting locks later, so read-only work can start meanwhile.
+    /// is written; the second look for conflicting locks is left to the
+    /// caller (see [`crate::confirming_lock`]).
     pub fn lock_unconfirmed(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
         repo.lock_unconfirmed(&self.lock_options(exclusive))
-            .map_err(lock_error)
-    }
-
-    /// Confirms a lock from [`GlobalOptions::lock_unconfirmed`].
-    pub fn confirm_lock(
-        &self,
-        repo: &Repository,
-        guard: &cairn::LockGuard,
-        exclusive: bool,
-    ) -> Result<()> {
-        repo.confirm_lock(guard, &self.lock_options(exclusive))
             .map_err(lock_error)
     }
 

@@ -4,6 +4,7 @@
 //! results; all work is done by library functions.
 
 mod commands;
+mod confirming_lock;
 mod exit;
 mod global;
 mod output;

@@ -279,26 +279,6 @@ fn bad_flags_are_refused_like_restic() {
 #[test]
 fn a_lock_taken_during_the_lock_wait_stops_check() {
     let f = fixture(REPOS[1]);
-    let repo = common::open_fixture_repo(&f);
-    let child = f
-        .command(common::Tool::Cairn)
-        .args(["check", "--read-data", "--no-cache"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let theirs = common::plant_lock_when_locked(&f, &repo, false);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(11), "stderr: {stderr}");
-    assert!(
-        stderr.contains("unable to create lock in backend"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("other-host"), "{stderr}");
-    let left: Vec<String> = std::fs::read_dir(f.repo.join("locks"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(left, vec![theirs]);
+    let args = ["check", "--read-data", "--no-cache"].map(std::ffi::OsStr::new);
+    common::assert_stopped_by_a_lock_taken_meanwhile(&f, &args, false);
 }

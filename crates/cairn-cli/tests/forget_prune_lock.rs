@@ -59,32 +59,17 @@ fn forget_prune_holds_one_lock_throughout() {
 #[test]
 fn an_exclusive_lock_taken_during_the_lock_wait_stops_backup() {
     let f = Fixture::new("v2");
-    let repo = common::open_fixture_repo(&f);
     let before = (f.repo_files("snapshots"), f.repo_files("index"));
     let src = f.scratch("src");
     for i in 0..50 {
         std::fs::write(src.join(format!("f{i}")), vec![i as u8; 10_000]).unwrap();
     }
-    let child = f
-        .command(Tool::Cairn)
-        .arg("backup")
-        .arg(&src)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let theirs = common::plant_lock_when_locked(&f, &repo, true);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(11), "stderr: {stderr}");
-    assert!(stderr.contains("other-host"), "{stderr}");
+    common::assert_stopped_by_a_lock_taken_meanwhile(
+        &f,
+        &["backup".as_ref(), src.as_os_str()],
+        true,
+    );
     assert_eq!((f.repo_files("snapshots"), f.repo_files("index")), before);
-    let locks: Vec<String> = f
-        .repo_files("locks")
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(locks, vec![theirs]);
     // The other process's lock is still there; restic checks beside it.
     f.restic(["--no-lock", "check"]).ok();
 }

@@ -1,6 +1,7 @@
 //! `cairn backup`.
 
 use super::find::parse_local_time;
+use crate::confirming_lock::ConfirmingLock;
 use crate::exit::ExitCode;
 use crate::global::GlobalOptions;
 use crate::output::{format_bytes, JsonObject};
@@ -13,7 +14,6 @@ use cairn::filter::{read_pattern_file, PatternList};
 use cairn::format::GoTime;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 /// Arguments of `backup`.
@@ -279,11 +279,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let lock = if args.dry_run {
         None
     } else {
-        Some(ConfirmingLock::start(global, &repo)?)
+        Some(ConfirmingLock::start(global, &repo, false)?)
     };
     if let Some(lock) = &lock {
-        let confirmation = Arc::clone(&lock.confirmation);
-        opts.before_commit = Some(Box::new(move || confirmation.wait()));
+        opts.before_commit = Some(Box::new(lock.commit_check()));
     }
     for problem in repo.load_index()? {
         eprintln!("Warning: {problem}");
@@ -297,14 +296,11 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         )
         .build()
         .context("cannot start worker threads")?;
-    let summary = pool.install(|| backup(&repo, opts, &bar)).map_err(|e| {
-        match lock.as_ref().and_then(|l| l.confirmation.failure()) {
-            // A conflict found while the backup ran stopped it.
-            Some(conflict) => crate::global::lock_error(conflict),
-            None if matches!(e, cairn::Error::Locked { .. }) => crate::global::lock_error(e),
-            None => e.into(),
-        }
-    })?;
+    let result = pool.install(|| backup(&repo, opts, &bar));
+    if let Some(lock) = &lock {
+        lock.confirmed()?;
+    }
+    let summary = result?;
     bar.finish();
     let sn = &summary.snapshot;
     let s = sn.summary.as_ref().expect("backup fills the summary");
@@ -383,81 +379,5 @@ fn format_duration(d: std::time::Duration) -> String {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
     } else {
         format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
-/// A lock whose second look for conflicting locks runs on its own thread
-/// (see [`GlobalOptions::lock_unconfirmed`]). Dropping it waits for that
-/// thread, then removes the lock.
-struct ConfirmingLock {
-    confirmation: Arc<LockConfirmation>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// Declared last: dropped (the lock file removed) after the thread.
-    _guard: Arc<cairn::LockGuard>,
-}
-
-impl ConfirmingLock {
-    fn start(global: &GlobalOptions, repo: &cairn::Repository) -> Result<ConfirmingLock> {
-        let guard = Arc::new(global.lock_unconfirmed(repo, false)?);
-        let confirmation = Arc::new(LockConfirmation::default());
-        let (repo, opts) = (repo.clone(), global.lock_options(false));
-        let (done, held) = (Arc::clone(&confirmation), Arc::clone(&guard));
-        let thread = std::thread::Builder::new()
-            .name("cairn-lock-confirm".into())
-            .spawn(move || done.set(repo.confirm_lock(&held, &opts)))
-            .context("cannot start the lock confirmation thread")?;
-        Ok(ConfirmingLock {
-            confirmation,
-            thread: Some(thread),
-            _guard: guard,
-        })
-    }
-}
-
-impl Drop for ConfirmingLock {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The outcome of a lock's second look for conflicting locks, made on
-/// another thread.
-#[derive(Default)]
-struct LockConfirmation {
-    outcome: Mutex<Option<cairn::Result<()>>>,
-    done: Condvar,
-}
-
-impl LockConfirmation {
-    /// Records the outcome; a conflict also interrupts the running backup.
-    fn set(&self, outcome: cairn::Result<()>) {
-        if outcome.is_err() {
-            cairn::interrupt::request();
-        }
-        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-        self.done.notify_all();
-    }
-
-    /// Waits for the outcome; hands out a failure once.
-    fn wait(&self) -> cairn::Result<()> {
-        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        while outcome.is_none() {
-            outcome = self.done.wait(outcome).unwrap_or_else(|e| e.into_inner());
-        }
-        match outcome.as_mut() {
-            Some(Err(_)) => outcome.replace(Ok(())).unwrap_or(Ok(())),
-            _ => Ok(()),
-        }
-    }
-
-    /// A failure not yet handed out.
-    fn failure(&self) -> Option<cairn::Error> {
-        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        match outcome.as_ref() {
-            Some(Err(_)) => outcome.replace(Ok(())).and_then(Result::err),
-            _ => None,
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! `cairn check`: restic's flags, messages and exit codes over
 //! [`cairn::Repository::check`].
 
+use crate::confirming_lock::ConfirmingLock;
 use crate::global::GlobalOptions;
 use crate::output::JsonObject;
 use anyhow::{anyhow, bail, Result};
@@ -49,31 +50,17 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let lock = if global.no_lock {
         None
     } else {
-        Some(global.lock_unconfirmed(&repo, true)?)
+        Some(ConfirmingLock::start(global, &repo, true)?)
     };
     let opts = CheckOptions {
         read_data,
         check_unused: args.check_unused,
         seed: None,
     };
-    let (report, confirmed) = std::thread::scope(|s| {
-        let confirming = lock.as_ref().map(|guard| {
-            s.spawn(|| {
-                let confirmed = global.confirm_lock(&repo, guard, true);
-                if confirmed.is_err() {
-                    cairn::interrupt::request();
-                }
-                confirmed
-            })
-        });
-        let report = repo.check(&opts, &printer);
-        let confirmed = confirming.map_or(Ok(()), |h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow!("lock confirmation failed")))
-        });
-        (report, confirmed)
-    });
-    confirmed?;
+    let report = repo.check(&opts, &printer);
+    if let Some(lock) = &lock {
+        lock.confirmed()?;
+    }
     let report = report?;
     if global.json {
         let mut o = JsonObject::default();

@@ -616,13 +616,22 @@ macro_rules! per_repo {
     };
 }
 
-/// Plays another process that locks the repository at the same moment as
-/// a running `cairn`: waits until a lock file (or its temporary upload)
-/// appears in `f`'s repository, which happens after cairn's first look for
-/// other locks, then writes a lock of "other-host" through the library.
-/// `repo` must be opened beforehand (the key derivation takes longer than
-/// the 200 ms window). Returns the planted lock's file name.
-pub fn plant_lock_when_locked(f: &Fixture, repo: &cairn::Repository, exclusive: bool) -> String {
+/// Runs `cairn ARGS` and plays another process that locks the repository
+/// at the same moment: waits until a lock file (or its temporary upload)
+/// appears, which happens after cairn's first look for other locks, then
+/// writes a lock of "other-host" through the library (the repository is
+/// opened beforehand: its key derivation takes longer than the 200 ms
+/// window). Asserts that cairn stopped with restic's lock-conflict exit
+/// code 11, naming the other lock, and left only that lock behind.
+pub fn assert_stopped_by_a_lock_taken_meanwhile(f: &Fixture, args: &[&OsStr], exclusive: bool) {
+    let repo = open_fixture_repo(f);
+    let child = f
+        .command(Tool::Cairn)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let locks = f.repo.join("locks");
     let started = std::time::Instant::now();
     while fs::read_dir(&locks).unwrap().next().is_none() {
@@ -638,13 +647,22 @@ pub fn plant_lock_when_locked(f: &Fixture, repo: &cairn::Repository, exclusive: 
         uid: 1,
         gid: 1,
     };
-    repo.save_unpacked(cairn::FileType::Lock, &theirs.to_json())
-        .unwrap()
-        .to_hex()
+    let theirs = repo
+        .save_unpacked(cairn::FileType::Lock, &theirs.to_json())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "stderr: {stderr}");
+    assert!(
+        stderr.contains("unable to create lock in backend"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("other-host"), "{stderr}");
+    assert_eq!(f.repo_files("locks"), vec![locks.join(theirs.to_hex())]);
 }
 
 /// The fixture's repository opened through the library.
-pub fn open_fixture_repo(f: &Fixture) -> cairn::Repository {
+fn open_fixture_repo(f: &Fixture) -> cairn::Repository {
     let password = fs::read_to_string(&f.password_file).unwrap();
     let backend = std::sync::Arc::new(cairn::LocalBackend::new(f.repo.clone()));
     cairn::Repository::open(backend, password.trim_end_matches('\n')).unwrap()
