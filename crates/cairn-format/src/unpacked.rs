@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::io::Read;
+use std::sync::OnceLock;
 
 use crate::FormatError;
 
@@ -103,7 +104,7 @@ fn decompress_one_pass(data: &[u8], want: usize) -> Result<Vec<u8>, FormatError>
             expected: want,
             actual: n,
         }),
-        Err(code) if code == DST_TOO_SMALL.with(|c| *c) => Err(FormatError::LengthMismatch {
+        Err(code) if code == dst_too_small() => Err(FormatError::LengthMismatch {
             expected: want,
             actual: want + 1,
         }),
@@ -113,17 +114,18 @@ fn decompress_one_pass(data: &[u8], want: usize) -> Result<Vec<u8>, FormatError>
     }
 }
 
-thread_local! {
-    /// zstd's code for "destination buffer is too small", learnt once from
-    /// zstd itself (the numeric codes are not part of its stable API).
-    static DST_TOO_SMALL: usize = {
+/// zstd's code for "destination buffer is too small", learnt once from
+/// zstd itself (the numeric codes are not part of its stable API).
+fn dst_too_small() -> usize {
+    static CODE: OnceLock<usize> = OnceLock::new();
+    *CODE.get_or_init(|| {
         let mut tiny: Vec<u8> = Vec::with_capacity(1);
         let two = zstd::bulk::compress(b"ab", 1).unwrap_or_default();
         zstd::zstd_safe::DCtx::create()
             .decompress(&mut tiny, &two)
             .err()
             .unwrap_or(usize::MAX)
-    };
+    })
 }
 
 /// Decompress at most `max_len` bytes; more output is an error

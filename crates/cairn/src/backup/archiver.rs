@@ -4,7 +4,8 @@
 //! are processed in parallel on rayon's pool, so small files from many
 //! places keep both cores busy. A file is read and chunked sequentially,
 //! and each chunk is hashed, compressed and encrypted as its own task
-//! while the next ones are read. A tree blob is saved once all its entries are done.
+//! while the next ones are read. A tree blob is saved once all its entries
+//! are done.
 
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};

@@ -101,8 +101,9 @@ impl BufferPool {
     }
 }
 
-/// Chunks waiting to be sealed: up to 16 MiB of each file being read are
-/// in flight (see the archiver), most chunks are 0.5 to 2 MiB.
+/// Chunks waiting to be sealed: up to 8 MiB of each file being read are
+/// in flight (the archiver's `CONTENT_IN_FLIGHT`), most chunks are 0.5 to
+/// 2 MiB.
 pub(crate) static CHUNK_BUFFERS: BufferPool = BufferPool::new(12, 2 << 20);
 
 thread_local! {

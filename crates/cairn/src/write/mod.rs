@@ -270,21 +270,21 @@ impl BlobWriter {
             (_, BlobType::Tree) => Compression::Auto.zstd_level(),
             (_, BlobType::Data) => self.opts.compression.zstd_level(),
         };
+        // Seals `bytes` in this thread's buffer and adds them to a pack;
+        // the stored size.
+        let store = |bytes: &[u8], uncompressed_length: Option<u32>| {
+            buffers::with_sealed(&self.key, bytes, |sealed| {
+                self.append(blob_type, id, sealed, uncompressed_length)
+                    .map(|()| sealed.len() as u64)
+            })
+        };
         // An empty blob cannot be marked compressed (length 0 means raw).
         let stored = match level {
             Some(level) if !plain.is_empty() => {
                 let uncompressed_length = Some(blob_len(plain.len())?);
-                buffers::with_compressed(plain, level, |c| {
-                    buffers::with_sealed(&self.key, c, |sealed| {
-                        self.append(blob_type, id, sealed, uncompressed_length)
-                            .map(|()| sealed.len() as u64)
-                    })
-                })?
+                buffers::with_compressed(plain, level, |c| store(c, uncompressed_length))?
             }
-            _ => buffers::with_sealed(&self.key, plain, |sealed| {
-                self.append(blob_type, id, sealed, None)
-                    .map(|()| sealed.len() as u64)
-            })?,
+            _ => store(plain, None)?,
         };
         let c = &self.counters;
         match blob_type {
