@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# A test run builds everything once: incremental caches would only take disk
+# (gigabytes for this workspace) without ever being reused.
+export CARGO_INCREMENTAL=0
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
