@@ -289,6 +289,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     }
     let started = Instant::now();
     let bar = BackupBar::new(global.show_progress(), global.json);
+    // The scanner only feeds the totals of the progress display: without
+    // one it would walk and stat the whole tree a second time for nothing
+    // (about 5 % of a fresh backup's CPU).
+    opts.scan &= bar.shown();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(
             args.read_concurrency
