@@ -50,6 +50,37 @@ pub(crate) fn return_large_buffers() {
     }
 }
 
+/// Asks the kernel to back the whole 2 MiB pages inside `buf`'s capacity
+/// with transparent huge pages (where the system allows it, as with
+/// Debian's default `madvise` mode). A pack buffer is written from end to
+/// end within moments: one fault per 2 MiB instead of 512, which in a VM
+/// are each a first touch of memory the host may have taken back.
+pub(crate) fn prefer_huge_pages(buf: &Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = buf.as_ptr() as usize;
+        let end = start + buf.capacity();
+        let first = start.next_multiple_of(HUGE);
+        let last = end - end % HUGE;
+        if last > first {
+            // SAFETY: madvise only gives the kernel advice about how to
+            // back the pages of this range, which lies inside `buf`'s own
+            // allocation (whole 2 MiB pages between its start and the end
+            // of its capacity). MADV_HUGEPAGE never changes the contents
+            // or the mapping's validity; a failure (e.g. THP disabled)
+            // leaves everything as it was.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+}
+
 /// A bounded stock of byte buffers for reuse. [`BufferPool::take`] hands
 /// out an empty buffer, [`BufferPool::give`] takes one back; at most
 /// `keep` buffers of at most `max_capacity` bytes are kept, so the pool

@@ -73,6 +73,7 @@ impl PackBuilder {
                 .max(INITIAL_RESERVE)
                 .max(sealed.len());
             self.data.reserve_exact(extra);
+            super::buffers::prefer_huge_pages(&self.data);
         }
         self.data.extend_from_slice(sealed);
         Ok(())
