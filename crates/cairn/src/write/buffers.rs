@@ -51,8 +51,8 @@ pub(crate) fn return_large_buffers() {
 }
 
 /// Asks the kernel to back the whole 2 MiB pages inside `buf`'s capacity
-/// with transparent huge pages (where the system allows it, as with
-/// Debian's default `madvise` mode). A pack buffer is written from end to
+/// with transparent huge pages (when the kernel's THP mode is `always` or
+/// `madvise`; with `never` this does nothing). A pack buffer is written from end to
 /// end within moments: one fault per 2 MiB instead of 512, which in a VM
 /// are each a first touch of memory the host may have taken back.
 pub(crate) fn prefer_huge_pages(buf: &Vec<u8>) {
