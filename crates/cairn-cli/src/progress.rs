@@ -44,11 +44,46 @@ impl cairn::restore::RestoreProgress for RestoreBar {
     }
 }
 
+/// Lets an action through at most once per interval, whichever of the
+/// threads reporting progress asks; times are nanoseconds since a start.
+struct Throttle {
+    /// The earliest time the action may run again.
+    next_due: std::sync::atomic::AtomicU64,
+    interval: u64,
+}
+
+impl Throttle {
+    /// First due at `first_due` after the start, then every `interval`.
+    fn new(first_due: std::time::Duration, interval: std::time::Duration) -> Self {
+        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Throttle {
+            next_due: nanos(first_due).into(),
+            interval: nanos(interval),
+        }
+    }
+
+    /// True if the action is due at `now` (since the start); the one
+    /// caller that gets true moves the next time on.
+    fn ready(&self, now: std::time::Duration) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let due = self.next_due.load(Relaxed);
+        now >= due
+            && self
+                .next_due
+                .compare_exchange(due, now.saturating_add(self.interval), Relaxed, Relaxed)
+                .is_ok()
+    }
+}
+
 /// How often the backup bar's message is rebuilt. Every chunk and every
 /// file report progress, tens of thousands of times a second for small
 /// files; formatting the message each time cost about 1 % of a backup's
 /// CPU. The spinner redraws every 250 ms anyway.
 const MESSAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How often restic's JSON status lines are printed.
+const STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Backup progress: a bar on a terminal, or restic's JSON status lines
 /// (at most one a second) with `--json`.
@@ -57,10 +92,11 @@ pub struct BackupBar {
     json: bool,
     /// Whether anything is shown at all (a bar or JSON status lines).
     shown: bool,
-    /// When the message was last rebuilt, in nanoseconds since `started`.
-    last_message: std::sync::atomic::AtomicU64,
+    /// The message is rebuilt at once, then every [`MESSAGE_INTERVAL`].
+    message: Throttle,
+    /// JSON status lines: one a second, the first after a second.
+    status: Throttle,
     started: std::time::Instant,
-    last_status: std::sync::Mutex<std::time::Instant>,
     files: std::sync::atomic::AtomicU64,
     bytes: std::sync::atomic::AtomicU64,
     errors: std::sync::atomic::AtomicU64,
@@ -86,9 +122,9 @@ impl BackupBar {
             bar,
             json,
             shown: visible || json,
-            last_message: Default::default(),
+            message: Throttle::new(std::time::Duration::ZERO, MESSAGE_INTERVAL),
+            status: Throttle::new(STATUS_INTERVAL, STATUS_INTERVAL),
             started: now,
-            last_status: std::sync::Mutex::new(now),
             files: Default::default(),
             bytes: Default::default(),
             errors: Default::default(),
@@ -106,19 +142,7 @@ impl BackupBar {
     /// True at most once per [`MESSAGE_INTERVAL`] (for one caller among
     /// threads racing), and never when nothing is shown.
     fn message_due(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        if !self.shown {
-            return false;
-        }
-        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let last = self.last_message.load(Relaxed);
-        let interval = u64::try_from(MESSAGE_INTERVAL.as_nanos()).unwrap_or(u64::MAX);
-        // The first update is always due (last == 0 at the start).
-        (last == 0 || now.saturating_sub(last) >= interval)
-            && self
-                .last_message
-                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
-                .is_ok()
+        self.shown && self.message.ready(self.started.elapsed())
     }
 
     fn update(&self) {
@@ -153,24 +177,20 @@ impl BackupBar {
             msg.push_str(&format!(", ETA {}:{:02}", eta / 60, eta % 60));
         }
         self.bar.set_message(msg);
-        if self.json {
-            let mut last = self.last_status.lock().expect("status lock poisoned");
-            if last.elapsed() >= std::time::Duration::from_secs(1) {
-                *last = std::time::Instant::now();
-                let mut o = crate::output::JsonObject::default();
-                o.set("message_type", "status");
-                o.set("seconds_elapsed", self.started.elapsed().as_secs());
-                if let Some(eta) = eta {
-                    o.set("seconds_remaining", eta);
-                }
-                o.set("percent_done", percent);
-                o.set("total_files", total_files);
-                o.set("files_done", files);
-                o.set("total_bytes", total_bytes);
-                o.set("bytes_done", bytes);
-                o.set("error_count", self.errors.load(Relaxed));
-                println!("{}", o.to_json());
+        if self.json && self.status.ready(self.started.elapsed()) {
+            let mut o = crate::output::JsonObject::default();
+            o.set("message_type", "status");
+            o.set("seconds_elapsed", self.started.elapsed().as_secs());
+            if let Some(eta) = eta {
+                o.set("seconds_remaining", eta);
             }
+            o.set("percent_done", percent);
+            o.set("total_files", total_files);
+            o.set("files_done", files);
+            o.set("total_bytes", total_bytes);
+            o.set("bytes_done", bytes);
+            o.set("error_count", self.errors.load(Relaxed));
+            println!("{}", o.to_json());
         }
     }
 
@@ -223,6 +243,23 @@ impl cairn::backup::BackupProgress for BackupBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_call_through_per_interval() {
+        let ms = std::time::Duration::from_millis;
+        let status = Throttle::new(ms(1000), ms(1000));
+        assert!(!status.ready(ms(0)), "not due before its first time");
+        assert!(!status.ready(ms(999)));
+        assert!(status.ready(ms(1000)));
+        assert!(!status.ready(ms(1000)), "one caller per due time");
+        assert!(!status.ready(ms(1999)));
+        assert!(status.ready(ms(2500)));
+        assert!(
+            !status.ready(ms(3400)),
+            "the interval counts from the last run"
+        );
+        assert!(status.ready(ms(3500)));
+    }
 
     #[test]
     fn hidden_progress_never_builds_a_message() {
