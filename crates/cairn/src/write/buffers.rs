@@ -52,9 +52,10 @@ pub(crate) fn return_large_buffers() {
 
 /// Asks the kernel to back the whole 2 MiB pages inside `buf`'s capacity
 /// with transparent huge pages (when the kernel's THP mode is `always` or
-/// `madvise`; with `never` this does nothing). A pack buffer is written from end to
-/// end within moments: one fault per 2 MiB instead of 512, which in a VM
-/// are each a first touch of memory the host may have taken back.
+/// `madvise`; with `never` this does nothing). A pack buffer is written
+/// from end to end within moments: one fault per 2 MiB instead of 512,
+/// which in a VM are each a first touch of memory the host may have taken
+/// back.
 pub(crate) fn prefer_huge_pages(buf: &Vec<u8>) {
     #[cfg(target_os = "linux")]
     {
@@ -70,9 +71,10 @@ pub(crate) fn prefer_huge_pages(buf: &Vec<u8>) {
             // of its capacity). MADV_HUGEPAGE never changes the contents
             // or the mapping's validity; a failure (e.g. THP disabled)
             // leaves everything as it was.
+            let range = buf.as_ptr().wrapping_add(first - start);
             unsafe {
                 libc::madvise(
-                    first as *mut libc::c_void,
+                    range.cast_mut().cast::<libc::c_void>(),
                     last - first,
                     libc::MADV_HUGEPAGE,
                 );
