@@ -54,6 +54,11 @@ impl ScryptParams {
         p: 1,
     };
 
+    /// Bytes one scrypt lane works in: `128 * N * r`.
+    fn lane_memory(&self) -> u128 {
+        128 * u128::from(self.n) * u128::from(self.r)
+    }
+
     /// Check the parameters before spending any memory or time on them.
     ///
     /// Besides scrypt's own rules (N a power of two above 1, r and p at
@@ -78,10 +83,10 @@ impl ScryptParams {
         if r * p >= 1 << 30 {
             return bad(format!("r * p = {} is not below 2^30", r * p));
         }
-        if 128 * n * r > MAX_MEMORY {
+        if self.lane_memory() > MAX_MEMORY {
             return bad(format!(
                 "memory 128 * N * r = {} bytes exceeds the 512 MiB limit",
-                128 * n * r
+                self.lane_memory()
             ));
         }
         if n * r * p > MAX_WORK {
@@ -198,9 +203,8 @@ pub fn derive_key(
 /// has two cores, the key has two lanes and two fit in
 /// [`PARALLEL_LANE_MEMORY`]; otherwise one.
 fn lanes_at_once(params: &ScryptParams) -> usize {
-    let lane = 128 * u128::from(params.r) * u128::from(params.n);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores >= 2 && params.p >= 2 && 2 * lane <= PARALLEL_LANE_MEMORY {
+    if cores >= 2 && params.p >= 2 && 2 * params.lane_memory() <= PARALLEL_LANE_MEMORY {
         2
     } else {
         1
