@@ -5,10 +5,12 @@
 //! places keep both cores busy. A file is read and chunked sequentially,
 //! and each chunk is hashed, compressed and encrypted as its own task
 //! while the next ones are read. A tree blob is saved once all its entries
-//! are done.
+//! are done. Files the backup will read are asked for ahead of time (see
+//! the `prefetch` module), so the disk is busy while the cores work.
 
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
+use super::prefetch::{Ask, Prefetcher, LOOKAHEAD};
 use super::{BackupProgress, Counts};
 use crate::write::buffers::CHUNK_BUFFERS;
 use crate::write::BlobWriter;
@@ -43,6 +45,8 @@ pub(crate) struct Archiver<'a> {
     pub ignore_ctime: bool,
     pub progress: &'a dyn BackupProgress,
     pub counts: Counts,
+    /// Where to ask for files to be read ahead; `None` reads without.
+    pub prefetcher: Option<Prefetcher>,
     /// Problems with single files or folders; the backup goes on.
     pub errors: Mutex<Vec<(PathBuf, Error)>>,
 }
@@ -148,18 +152,42 @@ impl Archiver<'_> {
     /// Reads a directory and saves every entry below it, in parallel.
     pub fn save_dir_contents(&self, path: &Path, parent_tree: Option<&Tree>) -> Result<Tree> {
         let read = fs::read_dir(path).map_err(|e| Error::io(path, e))?;
-        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut names: Vec<(Vec<u8>, Option<fs::FileType>)> = Vec::new();
         for entry in read {
             match entry {
-                Ok(e) => names.push(e.file_name().as_bytes().to_vec()),
+                Ok(e) => names.push((e.file_name().as_bytes().to_vec(), e.file_type().ok())),
                 Err(e) => self.report(path, Error::io(path, e)),
             }
         }
-        names.sort();
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let sorted = parent_tree.is_some_and(|t| t.nodes.is_sorted_by(|a, b| a.name < b.name));
+        // Asks for entry `j` to be read ahead if it will be read: the
+        // parent snapshot does not have it.
+        let read_ahead = |j: usize| {
+            let (Some(prefetcher), Some((name, Some(kind)))) = (&self.prefetcher, names.get(j))
+            else {
+                return;
+            };
+            if Self::parent_node(parent_tree, sorted, name).is_some() {
+                return;
+            }
+            let child = path.join(OsStr::from_bytes(name));
+            if kind.is_file() {
+                prefetcher.ask(Ask::File(child));
+            } else if kind.is_dir() {
+                prefetcher.ask(Ask::Dir(child));
+            }
+        };
         let nodes: Vec<Result<Option<Node>>> = names
             .par_iter()
-            .map(|name| {
+            .enumerate()
+            .map(|(i, (name, _))| {
+                // Entries 0..LOOKAHEAD when the first one starts, then one
+                // more per entry.
+                match i {
+                    0 => (0..LOOKAHEAD).for_each(read_ahead),
+                    i => read_ahead(i + LOOKAHEAD - 1),
+                }
                 let child = path.join(OsStr::from_bytes(name));
                 let parent = Self::parent_node(parent_tree, sorted, name);
                 self.save_entry(&child, name, parent)

@@ -10,6 +10,7 @@
 mod archiver;
 pub mod exclude;
 pub mod fsnode;
+mod prefetch;
 mod scan;
 mod targets;
 
@@ -23,6 +24,7 @@ use archiver::Archiver;
 use cairn_backend::FileType;
 use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial};
 use cairn_format::{GoTime, Id, Node, NodeType, Snapshot, SnapshotSummary, Tree};
+use prefetch::Prefetcher;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -279,7 +281,26 @@ pub fn backup(
     let target_paths: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     let excluder = Excluder::new(&opts.exclude, &target_paths)?;
     let writer = BlobWriter::new(repo, opts.write.clone())?;
-    let (root, errors, counts) = {
+    let stop_scan = std::sync::atomic::AtomicBool::new(false);
+    let (root, errors, counts) = std::thread::scope(|s| {
+        if opts.scan && opts.stdin.is_none() {
+            let paths: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
+            let (excluder, stop) = (&excluder, &stop_scan);
+            s.spawn(move || scan::scan(&paths, excluder, progress, stop));
+        }
+        // The prefetch thread ends when the archiver, which holds the
+        // prefetcher, is dropped at the end of this closure (or unwound).
+        let prefetcher = if opts.stdin.is_none() {
+            let (prefetcher, asks) = Prefetcher::new();
+            let excluder = &excluder;
+            std::thread::Builder::new()
+                .name("cairn-prefetch".into())
+                .spawn_scoped(s, move || prefetch::run(asks, excluder))
+                .ok()
+                .map(|_| prefetcher)
+        } else {
+            None
+        };
         let archiver = Archiver {
             repo,
             writer: &writer,
@@ -290,28 +311,20 @@ pub fn backup(
             ignore_ctime: opts.ignore_ctime,
             progress,
             counts: Counts::default(),
+            prefetcher,
             errors: Mutex::new(Vec::new()),
         };
-        let stop_scan = std::sync::atomic::AtomicBool::new(false);
-        let root = std::thread::scope(|s| {
-            if opts.scan && opts.stdin.is_none() {
-                let paths: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
-                let (excluder, stop) = (&excluder, &stop_scan);
-                s.spawn(move || scan::scan(&paths, excluder, progress, stop));
-            }
-            let root = match opts.stdin.take() {
-                Some(stdin) => save_stdin(&archiver, stdin),
-                None => save_targets(&archiver, &targets, parent_tree.as_ref()),
-            };
-            stop_scan.store(true, std::sync::atomic::Ordering::Relaxed);
-            root
-        });
+        let root = match opts.stdin.take() {
+            Some(stdin) => save_stdin(&archiver, stdin),
+            None => save_targets(&archiver, &targets, parent_tree.as_ref()),
+        };
+        stop_scan.store(true, std::sync::atomic::Ordering::Relaxed);
         let errors = archiver
             .errors
             .into_inner()
             .expect("error list lock poisoned");
         (root, errors, archiver.counts)
-    };
+    });
     let root = match root {
         Ok(id) => id,
         Err(e) => {
