@@ -12,7 +12,9 @@
 # Then both tools' repositories pass `restic check --read-data`. Prints the
 # medians of wall time and peak RSS and the ratios cairn/restic.
 #
-# Environment: RESTIC, CAIRN, WORK, KEEP=1 as in restore-vs-restic.sh.
+# Environment: RESTIC, CAIRN, WORK, KEEP=1 as in restore-vs-restic.sh;
+# WARM=1 starts each run with the tree read into the page cache instead
+# of evicted from it (see set_cache_state in lib.sh).
 set -euo pipefail
 size_mb=${1:-1024}
 runs=${2:-3}
@@ -34,8 +36,11 @@ for i in $(seq 1 "$runs"); do
         rm -rf "$repo"
         "$bin" -r "$repo" init >/dev/null 2>&1
         echo "== $tool, run $i" >&2
+        set_cache_state "$work/a"
         timed "$tool-fresh" "$bin" -r "$repo" --no-cache -q backup --host bench "$work/a"
+        set_cache_state "$work/a"
         timed "$tool-unchanged" "$bin" -r "$repo" --no-cache -q backup --host bench "$work/a"
+        set_cache_state "$work/b"
         timed "$tool-overlapping" "$bin" -r "$repo" --no-cache -q backup --host bench "$work/b"
     done
 done
@@ -57,5 +62,5 @@ report_header
 for phase in fresh unchanged overlapping; do report_row "$phase"; done
 echo "repository sizes: restic $(du -sm "$work/repo-restic" | cut -f1) MiB, cairn $(du -sm "$work/repo-cairn" | cut -f1) MiB"
 echo "restic check --read-data on both repositories: $checks"
-echo "note: page caches could not be dropped, so source files were warm in memory."
+echo "note: $(cache_state_note)"
 [ "$checks" = ok ]

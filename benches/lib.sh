@@ -43,6 +43,44 @@ build_tree() {
     tar -C / --no-recursion -cf - -T "$dest.files" | tar -C "$dest" -xf -
 }
 
+# set_cache_state DIR...: before a timed run, puts the files below DIR in
+# the state the run should start from. By default they are evicted from
+# the page cache (posix_fadvise DONTNEED per file; dropping all caches
+# needs a privilege this VM does not give), as for a nightly backup of
+# files nobody read since the last one. With WARM=1 they are read into
+# it instead. Either way both tools start alike: this VM's host reclaims
+# idle page cache within seconds, so leaving the cache alone would leave
+# each run's start to chance.
+set_cache_state() {
+    if [ "${WARM:-0}" = 1 ]; then
+        find "$@" -type f -print0 | xargs -0 -r cat >/dev/null
+    else
+        python3 - "$@" <<'PY'
+import os, sys
+for top in sys.argv[1:]:
+    for d, _, files in os.walk(top):
+        for f in files:
+            try:
+                fd = os.open(os.path.join(d, f), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+PY
+    fi
+}
+
+# cache_state_note: one line saying which state set_cache_state gives.
+cache_state_note() {
+    if [ "${WARM:-0}" = 1 ]; then
+        echo "source files were read into the page cache before each timed run (WARM=1)."
+    else
+        echo "source files were evicted from the page cache before each timed run (WARM=1 reads them in instead)."
+    fi
+}
+
 # timed LABEL CMD...: runs CMD under /usr/bin/time -v and appends
 # "seconds peak-KiB" to $work/LABEL.times.
 timed() {
