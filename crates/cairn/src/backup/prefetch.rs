@@ -35,7 +35,8 @@ pub(crate) const LOOKAHEAD: usize = 64;
 /// read-ahead takes over for the rest of a large file once it is read.
 const FILE_BYTES: i64 = 2 << 20;
 
-/// The most files asked for below one directory that is asked for.
+/// The most files asked for and directories listed below one directory
+/// that is asked for (this also bounds how deep it goes).
 const FILES_PER_DIR: usize = 64;
 
 /// Asks waiting for the prefetch thread; more are dropped.
@@ -89,12 +90,14 @@ pub(crate) fn run(asks: Receiver<Ask>, excluder: &Excluder) {
 }
 
 /// Asks for the files below `dir` in the order the archiver visits them
-/// (sorted by name, depth first), until `budget` files were asked for.
-/// Files and whole directories in `done` are skipped and added to it.
+/// (sorted by name, depth first), until `budget` files were asked for and
+/// directories listed. Files and whole directories in `done` are skipped
+/// and added to it.
 fn prefetch_dir(dir: &Path, excluder: &Excluder, budget: &mut usize, done: &mut Recent) {
-    if done.contains(dir) {
+    if *budget == 0 || done.contains(dir) {
         return;
     }
+    *budget -= 1;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -238,13 +241,27 @@ mod tests {
             ..ExcludeOptions::default()
         };
         let excluder = Excluder::new(&opts, &[]).unwrap();
-        let mut budget = 7;
-        prefetch_dir(dir.path(), &excluder, &mut budget, &mut Recent::default());
-        assert_eq!(budget, 0, "a's 5 files and 2 of b's");
+        let mut done = Recent::default();
+        let mut budget = 10;
+        prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
+        assert_eq!(
+            budget, 0,
+            "the top, a and its 5 files, b and 2 of its files"
+        );
+        assert!(
+            done.contains(&dir.path().join("b/f1")) && !done.contains(&dir.path().join("b/f2"))
+        );
+        assert!(
+            !done.contains(dir.path()),
+            "a directory cut short is not done"
+        );
         let mut done = Recent::default();
         let mut budget = 100;
         prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
-        assert_eq!(budget, 90, "the 10 files of a and b; skip/ is excluded");
+        assert_eq!(
+            budget, 87,
+            "3 directories and the 10 files of a and b; skip/ is excluded"
+        );
         assert!(done.contains(dir.path()) && done.contains(&dir.path().join("a/f4")));
         let mut budget = 100;
         prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
@@ -255,7 +272,7 @@ mod tests {
             &mut budget,
             &mut done,
         );
-        assert_eq!(budget, 95);
+        assert_eq!(budget, 94);
         let mut budget = 100;
         prefetch_dir(
             dir.path(),
@@ -263,7 +280,26 @@ mod tests {
             &mut budget,
             &mut Recent::default(),
         );
-        assert_eq!(budget, 85);
+        assert_eq!(budget, 81);
+    }
+
+    #[test]
+    fn deep_chains_of_directories_end_at_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_path_buf();
+        for _ in 0..100 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("f"), b"x").unwrap();
+        let mut done = Recent::default();
+        let mut budget = FILES_PER_DIR;
+        prefetch_dir(dir.path(), &no_excludes(), &mut budget, &mut done);
+        assert_eq!(budget, 0);
+        assert!(
+            !done.contains(&deep.join("f")),
+            "listing stopped before the bottom"
+        );
     }
 
     #[test]
