@@ -55,18 +55,22 @@ struct Throttle {
 impl Throttle {
     /// First due at `first_due` after the start, then every `interval`.
     fn new(first_due: std::time::Duration, interval: std::time::Duration) -> Self {
-        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         Throttle {
-            next_due: nanos(first_due).into(),
-            interval: nanos(interval),
+            next_due: Self::nanos(first_due).into(),
+            interval: Self::nanos(interval),
         }
+    }
+
+    /// `d` in nanoseconds, saturating (after some 584 years).
+    fn nanos(d: std::time::Duration) -> u64 {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// True if the action is due at `now` (since the start); the one
     /// caller that gets true moves the next time on.
     fn ready(&self, now: std::time::Duration) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let now = Self::nanos(now);
         let due = self.next_due.load(Relaxed);
         now >= due
             && self
