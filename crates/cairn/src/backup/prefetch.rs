@@ -3,12 +3,13 @@
 //!
 //! Most files of a typical tree are small, and reading a cold one is a
 //! wait of its own. With one reader per core the disk would see about two
-//! requests at a time, and the cores would idle while they wait. So, as a
-//! worker starts on entry `i` of a directory, it asks a prefetch thread
-//! for entry `i + LOOKAHEAD`: a file is read into the page cache with
-//! `posix_fadvise(WILLNEED)`, which queues the reads and returns at once;
-//! a directory is listed and the first files below it are asked for the
-//! same way, so the reads run ahead across directories too.
+//! requests at a time, and the cores would idle while they wait. So the
+//! workers keep asking a prefetch thread for the entries of a directory up
+//! to `LOOKAHEAD` places ahead of the ones they start on: a file is read
+//! into the page cache with `posix_fadvise(WILLNEED)`, which queues the
+//! reads and returns at once; a directory is listed and the first files
+//! below it are asked for the same way, so the reads run ahead across
+//! directories too.
 //!
 //! The data goes into the page cache, not into this process's memory, so
 //! prefetching costs no resident memory. Asks are dropped when the thread
@@ -35,9 +36,9 @@ pub(crate) const LOOKAHEAD: usize = 64;
 /// read-ahead takes over for the rest of a large file once it is read.
 const FILE_BYTES: i64 = 2 << 20;
 
-/// The most files asked for and directories listed below one directory
-/// that is asked for (this also bounds how deep it goes).
-const FILES_PER_DIR: usize = 64;
+/// The most files asked for and directories listed for one directory that
+/// is asked for (this also bounds how deep it goes).
+const DIR_ASK_BUDGET: usize = 64;
 
 /// Asks waiting for the prefetch thread; more are dropped.
 const QUEUE: usize = 256;
@@ -82,7 +83,7 @@ pub(crate) fn run(asks: Receiver<Ask>, excluder: &Excluder) {
             continue;
         }
         match ask {
-            Ask::Dir(path) => prefetch_dir(&path, excluder, &mut { FILES_PER_DIR }, &mut done),
+            Ask::Dir(path) => prefetch_dir(&path, excluder, &mut { DIR_ASK_BUDGET }, &mut done),
             Ask::File(path) if done.insert(&path) => prefetch_file(&path),
             Ask::File(_) => {}
         }
@@ -208,6 +209,12 @@ mod tests {
         Excluder::new(&ExcludeOptions::default(), &[]).unwrap()
     }
 
+    /// What is left of `budget` after asking for `dir`.
+    fn budget_left(dir: &Path, excluder: &Excluder, mut budget: usize, done: &mut Recent) -> usize {
+        prefetch_dir(dir, excluder, &mut budget, done);
+        budget
+    }
+
     #[test]
     fn opens_only_regular_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -242,10 +249,9 @@ mod tests {
         };
         let excluder = Excluder::new(&opts, &[]).unwrap();
         let mut done = Recent::default();
-        let mut budget = 10;
-        prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
         assert_eq!(
-            budget, 0,
+            budget_left(dir.path(), &excluder, 10, &mut done),
+            0,
             "the top, a and its 5 files, b and 2 of its files"
         );
         assert!(
@@ -256,31 +262,23 @@ mod tests {
             "a directory cut short is not done"
         );
         let mut done = Recent::default();
-        let mut budget = 100;
-        prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
         assert_eq!(
-            budget, 87,
+            budget_left(dir.path(), &excluder, 100, &mut done),
+            87,
             "3 directories and the 10 files of a and b; skip/ is excluded"
         );
         assert!(done.contains(dir.path()) && done.contains(&dir.path().join("a/f4")));
-        let mut budget = 100;
-        prefetch_dir(dir.path(), &excluder, &mut budget, &mut done);
-        assert_eq!(budget, 100, "nothing is read ahead twice");
-        prefetch_dir(
-            &dir.path().join("skip"),
-            &no_excludes(),
-            &mut budget,
-            &mut done,
+        assert_eq!(
+            budget_left(dir.path(), &excluder, 100, &mut done),
+            100,
+            "nothing is read ahead twice"
         );
-        assert_eq!(budget, 94);
-        let mut budget = 100;
-        prefetch_dir(
-            dir.path(),
-            &no_excludes(),
-            &mut budget,
-            &mut Recent::default(),
+        let skip = dir.path().join("skip");
+        assert_eq!(budget_left(&skip, &no_excludes(), 100, &mut done), 94);
+        assert_eq!(
+            budget_left(dir.path(), &no_excludes(), 100, &mut Recent::default()),
+            81
         );
-        assert_eq!(budget, 81);
     }
 
     #[test]
@@ -293,9 +291,10 @@ mod tests {
         std::fs::create_dir_all(&deep).unwrap();
         std::fs::write(deep.join("f"), b"x").unwrap();
         let mut done = Recent::default();
-        let mut budget = FILES_PER_DIR;
-        prefetch_dir(dir.path(), &no_excludes(), &mut budget, &mut done);
-        assert_eq!(budget, 0);
+        assert_eq!(
+            budget_left(dir.path(), &no_excludes(), DIR_ASK_BUDGET, &mut done),
+            0
+        );
         assert!(
             !done.contains(&deep.join("f")),
             "listing stopped before the bottom"
