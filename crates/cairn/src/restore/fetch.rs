@@ -7,9 +7,10 @@
 //! verifies and writes the blobs of the range at hand. At most
 //! `READERS + QUEUE + 1` ranges are in memory at once.
 
+use super::dirs::{DirFds, DirTree};
 use super::files::{open_for_write, write_blob};
 use super::plan::{FileAction, FileItem};
-use super::{RestoreError, RestoreProgress};
+use super::{RestoreError, RestoreProgress, Stop};
 use crate::index::BlobLocation;
 use crate::repository::Repository;
 use crate::{Error, Result};
@@ -104,6 +105,7 @@ pub(crate) struct ContentPlan {
 /// Files with an unknown blob are marked failed and reported.
 pub(crate) fn plan_content(
     files: &mut [FileItem],
+    tree: &DirTree,
     source: &dyn BlobSource,
     sparse: bool,
     errors: &mut Vec<RestoreError>,
@@ -130,7 +132,9 @@ pub(crate) fn plan_content(
                         blob_type: BlobType::Data,
                         id: *id,
                     };
-                    errors.push(RestoreError::new(&file.location, &file.path, Some(*id), e));
+                    let name = Some(file.node.name.as_slice());
+                    let (location, path) = (tree.location(file.dir, name), tree.path(file.dir, name));
+                    errors.push(RestoreError::new(&location, &path, Some(*id), e));
                     break;
                 }
             }
@@ -209,6 +213,10 @@ pub(crate) fn group_ranges(blobs: Vec<BlobJob>, max_range: u64, max_gap: u64) ->
 /// Shared state of the writing phase.
 pub(crate) struct Writer<'a> {
     pub files: &'a [FileItem],
+    pub tree: &'a DirTree,
+    pub fds: &'a DirFds,
+    /// Checked between files and blobs: once true, the rest is skipped.
+    pub stop: Stop<'a>,
     pub plan: &'a ContentPlan,
     pub source: &'a dyn BlobSource,
     pub progress: &'a dyn RestoreProgress,
@@ -220,14 +228,21 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         files: &'a [FileItem],
+        tree: &'a DirTree,
+        fds: &'a DirFds,
+        stop: Stop<'a>,
         plan: &'a ContentPlan,
         source: &'a dyn BlobSource,
         progress: &'a dyn RestoreProgress,
     ) -> Writer<'a> {
         Writer {
             files,
+            tree,
+            fds,
+            stop,
             plan,
             source,
             progress,
@@ -241,26 +256,35 @@ impl<'a> Writer<'a> {
     fn fail(&self, file: usize, blob: Option<Id>, error: Error, status: u8) {
         self.status[file].fetch_max(status, Ordering::Relaxed);
         let f = &self.files[file];
-        let err = RestoreError::new(&f.location, &f.path, blob, error);
+        let name = Some(f.node.name.as_slice());
+        let (location, path) = (self.tree.location(f.dir, name), self.tree.path(f.dir, name));
+        let err = RestoreError::new(&location, &path, blob, error);
         self.progress.error(&err);
         self.errors.lock().expect("no panics while held").push(err);
     }
 
     /// Creates or resizes every file to be written (in parallel), then
-    /// fetches and writes all blobs.
+    /// fetches and writes all blobs. Stops early (leaving the rest
+    /// undone) once `stop` says so.
     pub(crate) fn run(&self, remove_dirs: bool) {
         self.files.par_iter().enumerate().for_each(|(i, f)| {
-            if !matches!(f.action, FileAction::Write(_)) {
+            if !matches!(f.action, FileAction::Write(_)) || (self.stop)() {
                 return;
             }
-            match super::files::prepare_file(&f.path, f.node.size, remove_dirs) {
+            let prepared = self.fds.get(self.tree, f.dir).and_then(|dir| {
+                super::files::prepare_file(&dir, &f.node.name, f.node.size, remove_dirs)
+            });
+            match prepared {
                 Ok(()) => {
                     self.progress.bytes_done(self.plan.present[i]);
                     if self.plan.pending[i] == 0 {
                         self.progress.file_done(f.node.size);
                     }
                 }
-                Err(e) => self.fail(i, None, Error::io(&f.path, e), MISSING),
+                Err(e) => {
+                    let path = self.tree.path(f.dir, Some(&f.node.name));
+                    self.fail(i, None, Error::io(&path, e), MISSING)
+                }
             }
         });
         let next = AtomicUsize::new(0);
@@ -270,6 +294,9 @@ impl<'a> Writer<'a> {
                 let tx = tx.clone();
                 let next = &next;
                 s.spawn(move || loop {
+                    if (self.stop)() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(r) = self.plan.ranges.get(i) else {
                         break;
@@ -282,6 +309,10 @@ impl<'a> Writer<'a> {
             }
             drop(tx);
             for (i, data) in rx {
+                if (self.stop)() {
+                    // Dropping the receiver ends the readers.
+                    break;
+                }
                 self.range(&self.plan.ranges[i], data);
             }
         });
@@ -290,6 +321,9 @@ impl<'a> Writer<'a> {
     /// Decodes and writes the blobs of one range, in parallel.
     fn range(&self, r: &RangeJob, data: Result<Vec<u8>>) {
         r.blobs.par_iter().for_each(|b| {
+            if (self.stop)() {
+                return;
+            }
             let plain = match &data {
                 Ok(buf) => {
                     let from = (b.loc.offset - r.start) as usize;
@@ -329,7 +363,8 @@ impl<'a> Writer<'a> {
             let f = &self.files[file];
             if self.status[file].load(Ordering::Relaxed) != MISSING {
                 let sparse = self.plan.sparse[file];
-                let result = open_for_write(&f.path).and_then(|h| {
+                let dir = self.fds.get(self.tree, f.dir);
+                let result = dir.and_then(|d| open_for_write(&d, &f.node.name)).and_then(|h| {
                     for t in &b.targets[i..i + same] {
                         let n = write_blob(&h, plain, t.offset, sparse)?;
                         self.bytes_written.fetch_add(n, Ordering::Relaxed);
@@ -338,7 +373,8 @@ impl<'a> Writer<'a> {
                     Ok(())
                 });
                 if let Err(e) = result {
-                    self.fail(file, Some(b.loc.id), Error::io(&f.path, e), DAMAGED);
+                    let path = self.tree.path(f.dir, Some(&f.node.name));
+                    self.fail(file, Some(b.loc.id), Error::io(&path, e), DAMAGED);
                 }
             }
             for _ in 0..same {

@@ -1,63 +1,66 @@
 //! Creating regular files and writing blobs into them at their offsets.
 
 use super::sys;
+use rustix::fs::OFlags;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::FileExt;
 
-/// Prepares `path` to receive `size` bytes of content, as restic does:
+/// Prepares the file `name` in `dir` to receive `size` bytes of content,
+/// as restic does:
 ///
 /// * an existing regular file with a single link is reused (so blobs
 ///   already in place need not be written again) and cut or extended to
 ///   `size`;
 /// * anything else there (a symlink, a directory, a FIFO, a file with
-///   other hard links) is removed first (a non-empty directory only with
-///   `remove_dirs`, i.e. under `--delete`);
+///   other hard links) is removed first, never followed (a non-empty
+///   directory only with `remove_dirs`, i.e. under `--delete`);
 /// * a read-only file is made writable (its mode is restored later).
 ///
 /// New files are created with mode 0600. The length is set without
 /// writing, so whatever is not written later (zeros skipped by sparse
 /// writes) is a hole.
-pub(crate) fn prepare_file(path: &Path, size: u64, remove_dirs: bool) -> io::Result<()> {
-    let replace = match std::fs::symlink_metadata(path) {
-        Ok(m) => !m.is_file() || m.nlink() > 1,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e),
+pub(crate) fn prepare_file(dir: &File, name: &[u8], size: u64, remove_dirs: bool) -> io::Result<()> {
+    let replace = match sys::stat_at(dir, name)? {
+        Some(st) => !sys::is_file(&st) || st.st_nlink > 1,
+        None => false,
     };
     let file = if replace {
         if remove_dirs {
-            sys::remove_all(path)?;
+            sys::remove_tree_at(dir, name, true, &mut |_| {})?;
         } else {
-            sys::remove(path)?;
+            sys::remove_at(dir, name)?;
         }
-        open(path, libc::O_CREAT | libc::O_EXCL)?
+        open(dir, name, OFlags::CREATE | OFlags::EXCL)?
     } else {
-        match open(path, libc::O_CREAT) {
+        match open(dir, name, OFlags::CREATE) {
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-                open(path, 0)?
+                sys::chmod_at(dir, name, 0o600)?;
+                open(dir, name, OFlags::empty())?
             }
             other => other?,
         }
     };
-    if file.metadata()?.len() != size {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() != size {
         file.set_len(size)?;
     }
     Ok(())
 }
 
-fn open(path: &Path, extra_flags: i32) -> io::Result<File> {
-    File::options()
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | extra_flags)
-        .open(path)
+fn open(dir: &File, name: &[u8], extra_flags: OFlags) -> io::Result<File> {
+    // Non-blocking: should a FIFO appear meanwhile, fail instead of
+    // waiting for a reader (it does not change writes to regular files).
+    let flags = OFlags::WRONLY | OFlags::NONBLOCK | extra_flags;
+    sys::open_file_at(dir, name, flags, 0o600)
 }
 
 /// Opens a prepared file to write blobs into it.
-pub(crate) fn open_for_write(path: &Path) -> io::Result<File> {
-    let file = open(path, 0)?;
+pub(crate) fn open_for_write(dir: &File, name: &[u8]) -> io::Result<File> {
+    let file = open(dir, name, OFlags::empty())?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other("not a regular file"));
     }
@@ -91,9 +94,33 @@ pub(crate) fn zero_prefix_len(data: &[u8]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::Path;
+
+    /// Creates a FIFO at `p`.
+    pub(crate) fn mkfifo(p: &Path) {
+        let dir = sys::open_root(p.parent().unwrap()).unwrap();
+        let name = p.file_name().unwrap().as_encoded_bytes();
+        #[allow(clippy::unnecessary_cast)]
+        sys::mknod_at(&dir, name, libc::S_IFIFO as u32, 0o600, 0).unwrap();
+    }
+
+    fn at(p: &Path) -> (File, &[u8]) {
+        let dir = sys::open_root(p.parent().unwrap()).unwrap();
+        (dir, p.file_name().unwrap().as_encoded_bytes())
+    }
+
+    fn prepare(p: &Path, size: u64, remove_dirs: bool) -> io::Result<()> {
+        let (dir, name) = at(p);
+        prepare_file(&dir, name, size, remove_dirs)
+    }
+
+    fn for_write(p: &Path) -> File {
+        let (dir, name) = at(p);
+        open_for_write(&dir, name).unwrap()
+    }
 
     #[test]
     fn zero_prefix() {
@@ -115,8 +142,8 @@ mod tests {
         let p = dir.path().join("sparse");
         let mib = 1 << 20;
         let size = 8 * mib as u64 + 3;
-        prepare_file(&p, size, false).unwrap();
-        let f = open_for_write(&p).unwrap();
+        prepare(&p, size, false).unwrap();
+        let f = for_write(&p);
         let zeros = vec![0u8; mib];
         let mut data = vec![0u8; mib];
         data[mib - 1] = 7;
@@ -137,8 +164,8 @@ mod tests {
 
         // The same writes without --sparse allocate everything.
         let q = dir.path().join("dense");
-        prepare_file(&q, size, false).unwrap();
-        let f = open_for_write(&q).unwrap();
+        prepare(&q, size, false).unwrap();
+        let f = for_write(&q);
         for i in 0..8u64 {
             write_blob(&f, &zeros, i * mib as u64, false).unwrap();
         }
@@ -152,26 +179,26 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, b"0123456789").unwrap();
         let ino = std::fs::metadata(&p).unwrap().ino();
-        prepare_file(&p, 4, false).unwrap();
+        prepare(&p, 4, false).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"0123");
         assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
 
         // Read-only files are made writable.
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).unwrap();
-        prepare_file(&p, 6, false).unwrap();
+        prepare(&p, 6, false).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"0123\0\0");
 
         // A hard-linked file is replaced, leaving the other link alone.
         let other = dir.path().join("other");
         std::fs::hard_link(&p, &other).unwrap();
-        prepare_file(&p, 2, false).unwrap();
+        prepare(&p, 2, false).unwrap();
         assert_eq!(std::fs::read(&other).unwrap(), b"0123\0\0");
         assert_eq!(std::fs::metadata(&p).unwrap().nlink(), 1);
 
         // A symlink is replaced, not followed.
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&other, &link).unwrap();
-        prepare_file(&link, 1, false).unwrap();
+        prepare(&link, 1, false).unwrap();
         assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
         assert_eq!(std::fs::read(&other).unwrap().len(), 6);
 
@@ -179,14 +206,14 @@ mod tests {
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         std::fs::write(d.join("x"), b"x").unwrap();
-        assert!(prepare_file(&d, 1, false).is_err());
-        prepare_file(&d, 1, true).unwrap();
+        assert!(prepare(&d, 1, false).is_err());
+        prepare(&d, 1, true).unwrap();
         assert!(std::fs::symlink_metadata(&d).unwrap().is_file());
 
         // A FIFO is replaced without blocking.
         let fifo = dir.path().join("fifo");
-        sys::mkfifo(&fifo, 0o600).unwrap();
-        prepare_file(&fifo, 0, false).unwrap();
+        mkfifo(&fifo);
+        prepare(&fifo, 0, false).unwrap();
         assert!(std::fs::symlink_metadata(&fifo).unwrap().is_file());
     }
 }

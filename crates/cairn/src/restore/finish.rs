@@ -1,64 +1,85 @@
-//! The last pass: create symlinks, FIFOs, devices and hard links, restore
-//! metadata bottom-up (a directory after everything in it), and delete
-//! what the snapshot does not have (`--delete`).
+//! Creating directories before the contents are written, and the last
+//! pass: create symlinks, FIFOs, devices and hard links, restore metadata
+//! bottom-up (a directory after everything in it), and delete what the
+//! snapshot does not have (`--delete`).
+//!
+//! Both walk the directory table level by level rather than recursively,
+//! so a tree may be as deep as the file system allows.
 
+use super::dirs::{DirFds, DirTree};
 use super::fetch::MISSING;
-use super::meta::{create_special, restore_metadata, XattrFilter};
-use super::plan::{child_location, FileAction, FileItem, PlanDir, PlanItem, Selector};
+use super::meta::{create_special, restore_dir_metadata, restore_metadata, XattrFilter};
+use super::plan::{FileAction, FileItem, PlanItem, Selector};
 use super::sys;
-use super::{ItemAction, RestoreError, RestoreProgress};
-use crate::Error;
+use super::{ItemAction, RestoreError, RestoreProgress, Stop};
+use crate::{Error, Result};
 use cairn_format::Node;
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Creates every planned directory (mode 0700 until its metadata is
-/// restored), replacing anything else in its place. Failures are recorded
-/// and the directory's contents will fail in turn.
-pub(crate) fn make_dirs(dir: &PlanDir, errors: &mut Vec<RestoreError>) {
-    for item in &dir.items {
-        if let PlanItem::Dir(sub) = item {
-            if let Err(e) = ensure_dir(&sub.path) {
-                errors.push(RestoreError::new(
-                    &sub.location,
-                    &sub.path,
-                    None,
-                    Error::io(&sub.path, e),
-                ));
-                continue;
-            }
-            make_dirs(sub, errors);
+/// restored), parents first, replacing anything else in its place (a
+/// symlink there is removed, not followed). Failures are recorded, and
+/// nothing below a directory that could not be made is tried.
+pub(crate) fn make_dirs(
+    tree: &DirTree,
+    fds: &DirFds,
+    stop: Stop<'_>,
+    errors: &mut Vec<RestoreError>,
+) -> Result<()> {
+    let mut failed = vec![false; tree.dirs.len()];
+    for d in 1..tree.dirs.len() {
+        if d % 64 == 0 && stop() {
+            return Err(Error::Interrupted);
+        }
+        let parent = tree.dirs[d].parent;
+        if failed[parent] {
+            failed[d] = true;
+            continue;
+        }
+        let made = fds
+            .get(tree, parent)
+            .and_then(|p| ensure_dir(&p, tree.name(d)));
+        if let Err(e) = made {
+            failed[d] = true;
+            let path = tree.path(d, None);
+            errors.push(RestoreError::new(
+                &tree.location(d, None),
+                &path,
+                None,
+                Error::io(&path, e),
+            ));
         }
     }
+    Ok(())
 }
 
-fn ensure_dir(path: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => return Ok(()),
-        Ok(_) => sys::remove(path)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+fn ensure_dir(parent: &File, name: &[u8]) -> io::Result<()> {
+    match sys::stat_at(parent, name)? {
+        Some(st) if sys::is_dir(&st) => return Ok(()),
+        Some(_) => sys::remove_at(parent, name)?,
+        None => {}
     }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+    sys::mkdir_at(parent, name, 0o700)
 }
 
 /// State of the last pass.
 pub(crate) struct Finisher<'a> {
+    pub tree: &'a DirTree,
+    pub fds: &'a DirFds,
     pub files: &'a [FileItem],
     /// Per file, the status left by writing (see `fetch`).
     pub status: &'a [u8],
     pub selector: &'a Selector<'a>,
     pub xattrs: &'a XattrFilter,
     pub progress: &'a dyn RestoreProgress,
+    pub stop: Stop<'a>,
     pub dry_run: bool,
     pub delete: bool,
     pub deleted: AtomicU64,
@@ -66,47 +87,100 @@ pub(crate) struct Finisher<'a> {
 }
 
 impl Finisher<'_> {
-    fn fail(&self, location: &[u8], path: &Path, error: Error) {
-        let err = RestoreError::new(location, path, None, error);
+    fn fail(&self, dir: usize, name: Option<&[u8]>, error: io::Error) {
+        let path = self.tree.path(dir, name);
+        let err = RestoreError::new(
+            &self.tree.location(dir, name),
+            &path,
+            None,
+            Error::io(&path, error),
+        );
         self.progress.error(&err);
         self.errors.lock().expect("no panics while held").push(err);
     }
 
-    fn metadata(&self, node: &Node, path: &Path, location: &[u8]) -> bool {
-        if self.dry_run {
-            return true;
+    /// Finishes every directory, the deepest first; the directories of
+    /// one level in parallel.
+    pub(crate) fn run(&self) -> Result<()> {
+        let mut levels: Vec<Vec<usize>> = Vec::new();
+        for (d, dir) in self.tree.dirs.iter().enumerate() {
+            if levels.len() <= dir.depth {
+                levels.resize_with(dir.depth + 1, Vec::new);
+            }
+            levels[dir.depth].push(d);
         }
-        match restore_metadata(node, path, self.xattrs) {
+        for level in levels.iter().rev() {
+            if (self.stop)() {
+                return Err(Error::Interrupted);
+            }
+            level.par_iter().for_each(|&d| self.dir(d));
+        }
+        if (self.stop)() {
+            return Err(Error::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Finishes a directory whose subdirectories are finished: its other
+    /// entries in parallel, then deletions, then its own metadata.
+    fn dir(&self, d: usize) {
+        let dir = &self.tree.dirs[d];
+        let fd = if self.dry_run {
+            self.fds.existing(self.tree, d).ok().flatten()
+        } else {
+            match self.fds.get(self.tree, d) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    self.fail(d, None, e);
+                    return;
+                }
+            }
+        };
+        dir.items.par_iter().for_each(|item| {
+            if !(self.stop)() {
+                self.item(d, fd.as_deref(), item)
+            }
+        });
+        if self.delete {
+            if let (Some(names), Some(fd)) = (&dir.names, &fd) {
+                if let Err(e) = self.remove_unexpected(d, fd, names) {
+                    self.fail(d, None, e);
+                }
+            }
+        }
+        if let Some(node) = &dir.node {
+            let restored = match &fd {
+                Some(fd) if !self.dry_run => restore_dir_metadata(node, fd, self.xattrs),
+                _ => Ok(()),
+            };
+            match restored {
+                Ok(()) => {
+                    let location = self.tree.location(d, None);
+                    self.progress.item(&location, ItemAction::DirRestored, 0);
+                }
+                Err(e) => self.fail(d, None, e),
+            }
+        }
+    }
+
+    fn metadata(&self, d: usize, fd: Option<&File>, node: &Node) -> bool {
+        let Some(fd) = fd.filter(|_| !self.dry_run) else {
+            return true;
+        };
+        match restore_metadata(node, fd, self.xattrs) {
             Ok(()) => true,
             Err(e) => {
-                self.fail(location, path, Error::io(path, e));
+                self.fail(d, Some(&node.name), e);
                 false
             }
         }
     }
 
-    /// Finishes a directory: its entries in parallel, then deletions, then
-    /// its own metadata.
-    pub(crate) fn dir(&self, dir: &PlanDir) {
-        dir.items.par_iter().for_each(|item| self.item(item));
-        if self.delete {
-            if let Some(names) = &dir.names {
-                if let Err(e) = self.remove_unexpected(dir, names) {
-                    self.fail(&dir.location, &dir.path, Error::io(&dir.path, e));
-                }
-            }
-        }
-        if let Some(node) = &dir.node {
-            if self.metadata(node, &dir.path, &dir.location) {
-                self.progress
-                    .item(&dir.location, ItemAction::DirRestored, 0);
-            }
-        }
-    }
-
-    fn item(&self, item: &PlanItem) {
-        match item {
-            PlanItem::Dir(sub) => self.dir(sub),
+    /// Finishes one entry of directory `d` (open as `fd`, unless in a dry
+    /// run). Subdirectories were finished before.
+    fn item(&self, d: usize, fd: Option<&File>, item: &PlanItem) {
+        let (node, created) = match item {
+            PlanItem::Dir(_) => return,
             PlanItem::File(i) => {
                 let f = &self.files[*i];
                 let action = match &f.action {
@@ -114,8 +188,9 @@ impl Finisher<'_> {
                     FileAction::Write(Some(_)) => ItemAction::FileUpdated,
                     FileAction::Unchanged => ItemAction::FileUnchanged,
                     FileAction::Skip => {
+                        let location = self.tree.location(d, Some(&f.node.name));
                         self.progress
-                            .item(&f.location, ItemAction::Skipped, f.node.size);
+                            .item(&location, ItemAction::Skipped, f.node.size);
                         return;
                     }
                     FileAction::Undecided | FileAction::Failed => return,
@@ -123,101 +198,63 @@ impl Finisher<'_> {
                 if self.status[*i] == MISSING {
                     return;
                 }
-                if self.metadata(&f.node, &f.path, &f.location) {
-                    self.progress.item(&f.location, action, f.node.size);
+                if self.metadata(d, fd, &f.node) {
+                    let location = self.tree.location(d, Some(&f.node.name));
+                    self.progress.item(&location, action, f.node.size);
                 }
+                return;
             }
-            PlanItem::Hardlink {
-                node,
-                path,
-                location,
-                first,
-            } => {
-                let result = if self.dry_run {
-                    Ok(())
-                } else {
-                    sys::remove(path)
-                        .and_then(|()| std::fs::hard_link(&self.files[*first].path, path))
-                };
-                match result {
-                    Ok(()) if self.metadata(node, path, location) => {
-                        self.progress.item(location, ItemAction::OtherRestored, 0);
-                    }
-                    Ok(()) => {}
-                    Err(e) => self.fail(location, path, Error::io(path, e)),
-                }
+            PlanItem::Hardlink { node, first } => {
+                let created = fd.filter(|_| !self.dry_run).map(|fd| {
+                    let f = &self.files[*first];
+                    sys::remove_at(fd, &node.name).and_then(|()| {
+                        let from = self.fds.get(self.tree, f.dir)?;
+                        sys::link_at(&from, &f.node.name, fd, &node.name)
+                    })
+                });
+                (node, created)
             }
-            PlanItem::Special {
-                node,
-                path,
-                location,
-            } => {
-                let result = if self.dry_run {
-                    Ok(())
-                } else {
-                    sys::remove(path).and_then(|()| create_special(node, path))
-                };
-                match result {
-                    Ok(()) if self.metadata(node, path, location) => {
-                        self.progress.item(location, ItemAction::OtherRestored, 0);
-                    }
-                    Ok(()) => {}
-                    Err(e) => self.fail(location, path, Error::io(path, e)),
+            PlanItem::Special { node } => {
+                let created = fd.filter(|_| !self.dry_run).map(|fd| {
+                    sys::remove_at(fd, &node.name).and_then(|()| create_special(node, fd))
+                });
+                (node, created)
+            }
+        };
+        match created {
+            Some(Err(e)) => self.fail(d, Some(&node.name), e),
+            Some(Ok(())) | None => {
+                if self.metadata(d, fd, node) {
+                    let location = self.tree.location(d, Some(&node.name));
+                    self.progress.item(&location, ItemAction::OtherRestored, 0);
                 }
             }
         }
     }
 
-    /// Removes entries of `dir` on disk that the snapshot does not have
-    /// there, if the filters select them (restic never deletes what it
-    /// would not have restored).
-    fn remove_unexpected(&self, dir: &PlanDir, names: &[Vec<u8>]) -> io::Result<()> {
-        let entries = match std::fs::read_dir(&dir.path) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
+    /// Removes entries of directory `d` on disk that the snapshot does not
+    /// have there, if the filters select them (restic never deletes what
+    /// it would not have restored). Symlinks are removed, not followed.
+    fn remove_unexpected(&self, d: usize, fd: &File, names: &[Vec<u8>]) -> io::Result<()> {
         let keep: HashSet<&[u8]> = names.iter().map(Vec::as_slice).collect();
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            if keep.contains(name.as_bytes()) {
+        let mut on_disk = sys::read_names(fd)?;
+        on_disk.sort_unstable();
+        let location = self.tree.location(d, None);
+        let path = self.tree.path(d, None);
+        for name in on_disk {
+            if keep.contains(name.as_slice()) {
                 continue;
             }
-            let location = child_location(&dir.location, name.as_bytes());
-            if !self.selector.select(&location, false).0 {
+            let child = super::plan::child_location(&location, &name);
+            if !self.selector.select(&child, false).0 {
                 continue;
             }
-            let path = dir.path.join(&name);
-            let doomed = list_tree(&path);
-            if !self.dry_run {
-                sys::remove_all(&path)?;
-            }
-            for p in doomed.iter().rev() {
-                self.progress.deleted(p);
+            sys::remove_tree_at(fd, &name, !self.dry_run, &mut |rel| {
+                self.progress
+                    .deleted(&path.join(Path::new(std::ffi::OsStr::from_bytes(rel))));
                 self.deleted.fetch_add(1, Ordering::Relaxed);
-            }
+            })?;
         }
         Ok(())
     }
-}
-
-/// `path` and everything below it, parents first, without following
-/// symlinks.
-fn list_tree(path: &Path) -> Vec<PathBuf> {
-    let mut out = vec![path.to_path_buf()];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i].clone();
-        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
-            if let Ok(rd) = std::fs::read_dir(&p) {
-                let mut children: Vec<PathBuf> =
-                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                children.sort();
-                out.extend(children);
-            }
-        }
-        i += 1;
-    }
-    out
 }

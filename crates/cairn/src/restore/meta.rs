@@ -6,12 +6,13 @@
 use super::sys;
 use crate::filter::PatternList;
 use cairn_format::{mode, GoTime, Node, NodeType};
-use filetime::FileTime;
+use rustix::fs::{Mode, OFlags, Timespec, Timestamps};
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::PathBuf;
+use xattr::FileExt;
 
 /// Which extended attributes are restored (and which existing ones not in
 /// the snapshot are removed): restic's `--include-xattr`/`--exclude-xattr`.
@@ -37,51 +38,115 @@ impl XattrFilter {
     }
 }
 
-/// Creates a symlink, FIFO or device node at `path` (which must not exist).
-/// Sockets are never passed here (restic does not restore them).
-pub(crate) fn create_special(node: &Node, path: &Path) -> io::Result<()> {
+/// Creates a symlink, FIFO or device node `node.name` in `dir` (which
+/// must not exist there). Sockets are never passed here (restic does not
+/// restore them).
+pub(crate) fn create_special(node: &Node, dir: &File) -> io::Result<()> {
+    let name = &node.name;
+    #[allow(clippy::unnecessary_cast)]
+    let (blk, chr, fifo) = (
+        libc::S_IFBLK as u32,
+        libc::S_IFCHR as u32,
+        libc::S_IFIFO as u32,
+    );
     match &node.node_type {
-        NodeType::Symlink => std::os::unix::fs::symlink(OsStr::from_bytes(&node.link_target), path),
-        NodeType::Fifo => sys::mkfifo(path, 0o600),
-        NodeType::Dev => sys::mknod(path, sys::S_IFBLK | 0o600, node.device),
-        NodeType::Chardev => sys::mknod(path, sys::S_IFCHR | 0o600, node.device),
+        NodeType::Symlink => sys::symlink_at(&node.link_target, dir, name),
+        NodeType::Fifo => sys::mknod_at(dir, name, fifo, 0o600, 0),
+        NodeType::Dev => sys::mknod_at(dir, name, blk, 0o600, node.device),
+        NodeType::Chardev => sys::mknod_at(dir, name, chr, 0o600, node.device),
         other => Err(io::Error::other(format!(
             "filetype {other:?} not implemented"
         ))),
     }
 }
 
-fn file_time(t: &GoTime) -> FileTime {
-    FileTime::from_unix_time(t.unix_secs, t.nanos)
+fn timestamp(t: &GoTime) -> Timespec {
+    Timespec {
+        tv_sec: t.unix_secs,
+        tv_nsec: t.nanos.into(),
+    }
+}
+
+/// What metadata is restored on.
+enum Handle<'a> {
+    /// An open regular file or directory: every call goes through it.
+    Open(&'a File),
+    /// An entry of a directory that is not opened (a symlink, FIFO or
+    /// device, or a file we may neither read nor write): every call names
+    /// it relative to the directory and does not follow it.
+    At(&'a File, &'a [u8]),
+}
+
+/// Restores the metadata of the directory open as `dir` (its contents
+/// are complete).
+pub(crate) fn restore_dir_metadata(node: &Node, dir: &File, xattrs: &XattrFilter) -> io::Result<()> {
+    restore(node, Handle::Open(dir), xattrs)
+}
+
+/// Restores the metadata of the entry `node.name` in `dir`, never
+/// following a symlink there. A regular file is opened (without following
+/// a symlink, and without blocking should it be something else by now)
+/// and changed through its descriptor.
+pub(crate) fn restore_metadata(node: &Node, dir: &File, xattrs: &XattrFilter) -> io::Result<()> {
+    let name = node.name.as_slice();
+    if node.node_type != NodeType::File {
+        return restore(node, Handle::At(dir, name), xattrs);
+    }
+    let flags = OFlags::NONBLOCK;
+    let file = match sys::open_file_at(dir, name, OFlags::RDONLY | flags, 0) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            sys::open_file_at(dir, name, OFlags::WRONLY | flags, 0)
+        }
+        other => other,
+    };
+    match file {
+        Ok(f) => {
+            if !f.metadata()?.is_file() {
+                return Err(io::Error::other("expected a regular file"));
+            }
+            restore(node, Handle::Open(&f), xattrs)
+        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            restore(node, Handle::At(dir, name), xattrs)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Restores owner, extended attributes, access and modification times and
-/// mode of `path` from `node`, never following a symlink at `path`.
+/// mode from `node`.
 ///
 /// Every step is tried; the first failure is returned. Like restic, a
 /// permission error is ignored when not running as root (it is normal not
 /// to be allowed to give files away).
-pub(crate) fn restore_metadata(node: &Node, path: &Path, xattrs: &XattrFilter) -> io::Result<()> {
+fn restore(node: &Node, target: Handle<'_>, xattrs: &XattrFilter) -> io::Result<()> {
     let mut first: Option<io::Error> = None;
     let mut note = |r: io::Result<()>| {
         if let Err(e) = r {
             first.get_or_insert(e);
         }
     };
-    note(std::os::unix::fs::lchown(
-        path,
-        Some(node.uid),
-        Some(node.gid),
-    ));
-    note(restore_xattrs(node, path, xattrs));
-    note(filetime::set_symlink_file_times(
-        path,
-        file_time(&node.atime),
-        file_time(&node.mtime),
-    ));
-    if node.node_type != NodeType::Symlink {
-        let perms = std::fs::Permissions::from_mode(mode::to_unix(node.mode, &node.node_type));
-        note(std::fs::set_permissions(path, perms));
+    let times = Timestamps {
+        last_access: timestamp(&node.atime),
+        last_modification: timestamp(&node.mtime),
+    };
+    let perm = mode::to_unix(node.mode, &node.node_type) & 0o7777;
+    match target {
+        Handle::Open(f) => {
+            let id = |n: u32| (n != u32::MAX).then_some(n);
+            note(std::os::unix::fs::fchown(f, id(node.uid), id(node.gid)));
+            note(restore_xattrs(node, &XattrTarget::Open(f), xattrs));
+            note(rustix::fs::futimens(f, &times).map_err(io::Error::from));
+            note(rustix::fs::fchmod(f, Mode::from_raw_mode(perm)).map_err(io::Error::from));
+        }
+        Handle::At(dir, name) => {
+            note(sys::chown_at(dir, name, node.uid, node.gid));
+            note(restore_xattrs(node, &XattrTarget::Path(sys::proc_path(dir, name)), xattrs));
+            note(sys::utimes_at(dir, name, &times));
+            if node.node_type != NodeType::Symlink {
+                note(sys::chmod_at(dir, name, perm));
+            }
+        }
     }
     match first {
         Some(e) if e.kind() == io::ErrorKind::PermissionDenied && sys::geteuid() != 0 => Ok(()),
@@ -90,9 +155,37 @@ pub(crate) fn restore_metadata(node: &Node, path: &Path, xattrs: &XattrFilter) -
     }
 }
 
+/// Where extended attributes are changed: an open file, or a path whose
+/// last component is not followed.
+enum XattrTarget<'a> {
+    Open(&'a File),
+    Path(PathBuf),
+}
+
+impl XattrTarget<'_> {
+    fn set(&self, name: &str, value: &[u8]) -> io::Result<()> {
+        match self {
+            XattrTarget::Open(f) => f.set_xattr(name, value),
+            XattrTarget::Path(p) => xattr::set(p, name, value),
+        }
+    }
+    fn list(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        match self {
+            XattrTarget::Open(f) => f.list_xattr().map(Iterator::collect),
+            XattrTarget::Path(p) => xattr::list(p).map(Iterator::collect),
+        }
+    }
+    fn remove(&self, name: &OsStr) -> io::Result<()> {
+        match self {
+            XattrTarget::Open(f) => f.remove_xattr(name),
+            XattrTarget::Path(p) => xattr::remove(p, name),
+        }
+    }
+}
+
 /// Sets the node's attributes and removes other (selected) attributes the
 /// file has. A file system without xattr support is not an error.
-fn restore_xattrs(node: &Node, path: &Path, filter: &XattrFilter) -> io::Result<()> {
+fn restore_xattrs(node: &Node, target: &XattrTarget<'_>, filter: &XattrFilter) -> io::Result<()> {
     // ENODATA is ENOATTR on Linux (some CIFS mounts answer it).
     let codes = [libc::ENOTSUP, libc::EOPNOTSUPP, libc::ENODATA];
     let unsupported = |e: &io::Error| e.raw_os_error().is_some_and(|c| codes.contains(&c));
@@ -103,11 +196,11 @@ fn restore_xattrs(node: &Node, path: &Path, filter: &XattrFilter) -> io::Result<
     let mut wanted = Vec::new();
     for attr in &node.extended_attributes {
         if filter.selects(attr.name.as_bytes()) {
-            ok_if_unsupported(xattr::set(path, &attr.name, &attr.value))?;
+            ok_if_unsupported(target.set(&attr.name, &attr.value))?;
             wanted.push(attr.name.as_bytes());
         }
     }
-    let existing = match xattr::list(path) {
+    let existing = match target.list() {
         Ok(list) => list,
         Err(e) if unsupported(&e) => return Ok(()),
         Err(e) => return Err(e),
@@ -115,7 +208,7 @@ fn restore_xattrs(node: &Node, path: &Path, filter: &XattrFilter) -> io::Result<
     for name in existing {
         let bytes = name.as_bytes();
         if !wanted.contains(&bytes) && filter.selects(bytes) {
-            ok_if_unsupported(xattr::remove(path, &name))?;
+            ok_if_unsupported(target.remove(&name))?;
         }
     }
     Ok(())
@@ -126,6 +219,27 @@ mod tests {
     use super::*;
     use cairn_format::ExtendedAttribute;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::path::Path;
+
+    /// `node` renamed to `p`'s name, and `p`'s directory.
+    fn at(n: &Node, p: &Path) -> (Node, File) {
+        let mut n = n.clone();
+        n.name = p.file_name().unwrap().as_encoded_bytes().to_vec();
+        (n, sys::open_root(p.parent().unwrap()).unwrap())
+    }
+
+    fn meta_at(n: &Node, p: &Path, filter: &XattrFilter) -> io::Result<()> {
+        if n.node_type == NodeType::Dir {
+            return restore_dir_metadata(n, &sys::open_root(p).unwrap(), filter);
+        }
+        let (n, dir) = at(n, p);
+        restore_metadata(&n, &dir, filter)
+    }
+
+    fn special_at(n: &Node, p: &Path) -> io::Result<()> {
+        let (n, dir) = at(n, p);
+        create_special(&n, &dir)
+    }
 
     fn node(node_type: NodeType, mode: u32) -> Node {
         let mut n = Node::new(*b"x", node_type);
@@ -153,7 +267,7 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, b"data").unwrap();
         let n = node(NodeType::File, mode::SETGID | 0o640);
-        restore_metadata(&n, &p, &XattrFilter::All).unwrap();
+        meta_at(&n, &p, &XattrFilter::All).unwrap();
         let m = std::fs::symlink_metadata(&p).unwrap();
         assert_eq!(m.mode() & 0o7777, 0o2640);
         assert_eq!((m.mtime(), m.mtime_nsec()), (1_600_000_000, 123_456_789));
@@ -166,7 +280,7 @@ mod tests {
         let p = dir.path().join("suid");
         std::fs::write(&p, b"#!/bin/sh\n").unwrap();
         let n = node(NodeType::File, mode::SETUID | mode::STICKY | 0o755);
-        restore_metadata(&n, &p, &XattrFilter::All).unwrap();
+        meta_at(&n, &p, &XattrFilter::All).unwrap();
         let mode = std::fs::metadata(&p).unwrap().mode() & 0o7777;
         assert_eq!(mode, 0o5755);
     }
@@ -177,8 +291,8 @@ mod tests {
         let p = dir.path().join("link");
         let mut n = node(NodeType::Symlink, mode::SYMLINK | 0o777);
         n.link_target = b"../dangling-\xff\xfe".to_vec();
-        create_special(&n, &p).unwrap();
-        restore_metadata(&n, &p, &XattrFilter::All).unwrap();
+        special_at(&n, &p).unwrap();
+        meta_at(&n, &p, &XattrFilter::All).unwrap();
         let target = std::fs::read_link(&p).unwrap();
         assert_eq!(target.as_os_str().as_bytes(), b"../dangling-\xff\xfe");
         let m = std::fs::symlink_metadata(&p).unwrap();
@@ -191,8 +305,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pipe");
         let n = node(NodeType::Fifo, mode::NAMED_PIPE | 0o620);
-        create_special(&n, &p).unwrap();
-        restore_metadata(&n, &p, &XattrFilter::All).unwrap();
+        special_at(&n, &p).unwrap();
+        meta_at(&n, &p, &XattrFilter::All).unwrap();
         let m = std::fs::symlink_metadata(&p).unwrap();
         assert!(m.file_type().is_fifo());
         assert_eq!(m.mode() & 0o7777, 0o620);
@@ -200,7 +314,7 @@ mod tests {
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         let n = node(NodeType::Dir, mode::DIR | mode::STICKY | 0o755);
-        restore_metadata(&n, &d, &XattrFilter::All).unwrap();
+        meta_at(&n, &d, &XattrFilter::All).unwrap();
         let m = std::fs::metadata(&d).unwrap();
         assert_eq!(m.mode() & 0o7777, 0o1755);
         assert_eq!(m.mtime_nsec(), 123_456_789);
@@ -212,7 +326,7 @@ mod tests {
         let p = dir.path().join("null");
         let mut n = node(NodeType::Chardev, mode::DEVICE | mode::CHAR_DEVICE | 0o666);
         n.device = libc::makedev(1, 3);
-        let created = create_special(&n, &p);
+        let created = special_at(&n, &p);
         if sys::geteuid() == 0 {
             created.unwrap();
             let m = std::fs::symlink_metadata(&p).unwrap();
@@ -221,7 +335,7 @@ mod tests {
             let b = dir.path().join("blk");
             n.node_type = NodeType::Dev;
             n.device = libc::makedev(7, 0);
-            create_special(&n, &b).unwrap();
+            special_at(&n, &b).unwrap();
             assert!(std::fs::symlink_metadata(&b)
                 .unwrap()
                 .file_type()
@@ -230,7 +344,7 @@ mod tests {
             assert_eq!(created.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
         }
         let sock = node(NodeType::Irregular, 0);
-        assert!(create_special(&sock, &dir.path().join("irr")).is_err());
+        assert!(special_at(&sock, &dir.path().join("irr")).is_err());
     }
 
     /// Extended attributes (user namespace) where the file system allows
@@ -268,7 +382,7 @@ mod tests {
             },
         ];
         let filter = XattrFilter::Exclude(PatternList::new(["user.keep*"], false).unwrap());
-        restore_metadata(&n, &p, &filter).unwrap();
+        meta_at(&n, &p, &filter).unwrap();
         assert_eq!(
             xattr::get(&p, "user.bin").unwrap().unwrap(),
             vec![0, 255, 10, 0]

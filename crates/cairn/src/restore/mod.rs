@@ -22,6 +22,7 @@
 //! they are collected in [`RestoreSummary::errors`] (with the file and the
 //! blob) and everything else is still restored.
 
+mod dirs;
 mod fetch;
 mod files;
 mod finish;
@@ -36,6 +37,7 @@ use crate::filter::PatternList;
 use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_format::{BlobType, Id, NodeType, Tree};
+use dirs::DirFds;
 use fetch::{BlobSource, Writer};
 use plan::{FileAction, Planner, Selector};
 use rayon::prelude::*;
@@ -292,7 +294,8 @@ pub fn restore(
             .lookup(BlobType::Data, id)
             .map(|l| l.plain_length())
     };
-    run(repo, &load, &blob_len, &root, opts, progress)
+    let stop = crate::interrupt::is_requested;
+    run(repo, &load, &blob_len, &root, opts, progress, &stop)
 }
 
 fn check_options(opts: &RestoreOptions) -> Result<()> {
@@ -322,6 +325,11 @@ fn check_options(opts: &RestoreOptions) -> Result<()> {
     Ok(())
 }
 
+/// Asks a running restore to stop; true once it should. The default is
+/// [`crate::interrupt::is_requested`]; tests pass their own. Called at
+/// most once per tree, file or blob, so it must be cheap.
+pub(crate) type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
+
 /// The restore itself, over any blob source and tree loader.
 pub(crate) fn run(
     source: &dyn BlobSource,
@@ -330,6 +338,7 @@ pub(crate) fn run(
     root: &Id,
     opts: &RestoreOptions,
     progress: &dyn RestoreProgress,
+    stop: Stop<'_>,
 ) -> Result<RestoreSummary> {
     let target = std::path::absolute(&opts.target).map_err(|e| Error::io(&opts.target, e))?;
     crate::write::buffers::return_large_buffers();
@@ -341,6 +350,13 @@ pub(crate) fn run(
             .create(&target)
             .map_err(|e| Error::io(&target, e))?;
     }
+    // Everything below the target is reached through this descriptor.
+    let root_fd = match sys::open_root(&target) {
+        Ok(fd) => Some(fd),
+        Err(e) if opts.dry_run && sys::is_absent(&e) => None,
+        Err(e) => return Err(Error::io(&target, e)),
+    };
+    let fds = DirFds::new(root_fd);
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -349,89 +365,176 @@ pub(crate) fn run(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start threads: {e}")))?;
-    pool.install(|| run_passes(source, load_tree, blob_len, root, &target, opts, progress))
+    let passes = Passes {
+        source,
+        load_tree,
+        blob_len,
+        opts,
+        progress,
+        stop,
+        fds: &fds,
+    };
+    pool.install(|| passes.run(root, &target))
 }
 
-fn run_passes(
-    source: &dyn BlobSource,
-    load_tree: &(dyn Fn(&Id) -> Result<Tree> + Sync),
-    blob_len: &(dyn Fn(&Id) -> Option<u64> + Sync),
-    root: &Id,
-    target: &Path,
-    opts: &RestoreOptions,
-    progress: &dyn RestoreProgress,
-) -> Result<RestoreSummary> {
-    let selector = Selector::new(opts);
-    let mut plan = Planner::run(load_tree, &selector, opts.overwrite, root, target);
-    let mut errors = std::mem::take(&mut plan.errors);
-    errors.extend(plan::decide_files(
-        &mut plan.files,
-        opts.overwrite,
-        blob_len,
-    ));
-    let content = fetch::plan_content(&mut plan.files, source, opts.sparse, &mut errors);
-    for e in &errors {
-        progress.error(e);
-    }
+/// What the passes of one restore share.
+struct Passes<'a> {
+    source: &'a dyn BlobSource,
+    load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
+    blob_len: &'a (dyn Fn(&Id) -> Option<u64> + Sync),
+    opts: &'a RestoreOptions,
+    progress: &'a dyn RestoreProgress,
+    stop: Stop<'a>,
+    fds: &'a DirFds,
+}
 
-    let mut summary = RestoreSummary {
-        dirs: plan.dirs,
-        others: plan.specials + plan.hardlinks,
-        skipped: plan.skipped,
-        ..RestoreSummary::default()
-    };
-    for f in &plan.files {
-        match f.action {
-            FileAction::Write(_) => {
-                summary.files += 1;
-                summary.bytes += f.node.size;
-            }
-            FileAction::Unchanged | FileAction::Skip => {
-                summary.unchanged += u64::from(f.action == FileAction::Unchanged);
-                summary.skipped += 1;
-                summary.skipped_bytes += f.node.size;
-            }
-            FileAction::Undecided | FileAction::Failed => {}
+impl Passes<'_> {
+    fn run(&self, root: &Id, target: &Path) -> Result<RestoreSummary> {
+        let (opts, progress, stop, blob_len) = (self.opts, self.progress, self.stop, self.blob_len);
+        let selector = Selector::new(opts);
+        let mut plan = Planner::run(
+            self.load_tree,
+            &selector,
+            opts.overwrite,
+            root,
+            target,
+            self.fds,
+            stop,
+        )?;
+        let mut errors = std::mem::take(&mut plan.errors);
+        errors.extend(plan::decide_files(
+            &mut plan.files,
+            &plan.tree,
+            self.fds,
+            opts.overwrite,
+            blob_len,
+            stop,
+        )?);
+        let content =
+            fetch::plan_content(&mut plan.files, &plan.tree, self.source, opts.sparse, &mut errors);
+        for e in &errors {
+            progress.error(e);
         }
-    }
-    progress.start(summary.items(), summary.bytes);
 
-    let mut status = vec![fetch::OK; plan.files.len()];
-    if opts.dry_run {
-        for f in plan
-            .files
-            .iter()
-            .filter(|f| matches!(f.action, FileAction::Write(_)))
-        {
-            progress.bytes_done(f.node.size);
-            progress.file_done(f.node.size);
+        let mut summary = RestoreSummary {
+            dirs: plan.dirs,
+            others: plan.specials + plan.hardlinks,
+            skipped: plan.skipped,
+            ..RestoreSummary::default()
+        };
+        for f in &plan.files {
+            match f.action {
+                FileAction::Write(_) => {
+                    summary.files += 1;
+                    summary.bytes += f.node.size;
+                }
+                FileAction::Unchanged | FileAction::Skip => {
+                    summary.unchanged += u64::from(f.action == FileAction::Unchanged);
+                    summary.skipped += 1;
+                    summary.skipped_bytes += f.node.size;
+                }
+                FileAction::Undecided | FileAction::Failed => {}
+            }
         }
-    } else {
-        let mut dir_errors = Vec::new();
-        finish::make_dirs(&plan.root, &mut dir_errors);
-        dir_errors.iter().for_each(|e| progress.error(e));
-        errors.extend(dir_errors);
-        let writer = Writer::new(&plan.files, &content, source, progress);
-        writer.run(opts.delete);
-        summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
-        status = writer
-            .status
-            .iter()
-            .map(|s| s.load(Ordering::Relaxed))
-            .collect();
-        errors.extend(writer.errors.into_inner().expect("no panics while held"));
+        progress.start(summary.items(), summary.bytes);
+
+        let mut status = vec![fetch::OK; plan.files.len()];
+        if opts.dry_run {
+            for f in plan
+                .files
+                .iter()
+                .filter(|f| matches!(f.action, FileAction::Write(_)))
+            {
+                progress.bytes_done(f.node.size);
+                progress.file_done(f.node.size);
+            }
+        } else {
+            let mut dir_errors = Vec::new();
+            finish::make_dirs(&plan.tree, self.fds, stop, &mut dir_errors)?;
+            dir_errors.iter().for_each(|e| progress.error(e));
+            errors.extend(dir_errors);
+            let writer = Writer::new(
+                &plan.files,
+                &plan.tree,
+                self.fds,
+                stop,
+                &content,
+                self.source,
+                progress,
+            );
+            writer.run(opts.delete);
+            if stop() {
+                return Err(Error::Interrupted);
+            }
+            summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
+            status = writer
+                .status
+                .iter()
+                .map(|s| s.load(Ordering::Relaxed))
+                .collect();
+            errors.extend(writer.errors.into_inner().expect("no panics while held"));
+        }
+
+        // Verify before the metadata pass, so that reading the files does
+        // not disturb the access times restored there.
+        if opts.verify {
+            let failures = self.verify(&plan, &status);
+            if stop() {
+                return Err(Error::Interrupted);
+            }
+            summary.verified = plan
+                .files
+                .iter()
+                .zip(&status)
+                .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
+                .count() as u64
+                - failures.len() as u64;
+            for e in &failures {
+                progress.error(e);
+            }
+            errors.extend(failures);
+        }
+        let finisher = finish::Finisher {
+            tree: &plan.tree,
+            fds: self.fds,
+            files: &plan.files,
+            status: &status,
+            selector: &selector,
+            xattrs: &opts.xattrs,
+            progress,
+            stop,
+            dry_run: opts.dry_run,
+            delete: opts.delete && plan.delete_allowed,
+            deleted: Default::default(),
+            errors: Default::default(),
+        };
+        finisher.run()?;
+        summary.deleted = finisher.deleted.load(Ordering::Relaxed);
+        errors.extend(finisher.errors.into_inner().expect("no panics while held"));
+
+        summary.errors = errors;
+        Ok(summary)
     }
 
-    // Verify before the metadata pass, so that reading the files does
-    // not disturb the access times restored there.
-    if opts.verify {
-        let failures: Vec<RestoreError> = plan
-            .files
+    /// Re-reads every written file and checks it against its blobs.
+    fn verify(&self, plan: &plan::Plan, status: &[u8]) -> Vec<RestoreError> {
+        let tree = &plan.tree;
+        plan.files
             .par_iter()
-            .zip(&status)
+            .zip(status)
             .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
             .filter_map(|(f, _)| {
-                let r = state::compare(&f.path, &f.node, true, false, blob_len);
+                if (self.stop)() {
+                    return None;
+                }
+                let name = Some(f.node.name.as_slice());
+                let r = self
+                    .fds
+                    .get(tree, f.dir)
+                    .map_err(state::Mismatch::Io)
+                    .and_then(|dir| {
+                        state::compare(&dir, &f.node.name, &f.node, true, false, self.blob_len)
+                    });
                 r.err().map(|m| {
                     let blob = match m {
                         state::Mismatch::Content { blob, .. }
@@ -439,39 +542,11 @@ fn run_passes(
                         _ => None,
                     };
                     let e = Error::InvalidArgument(format!("verification failed: {m}"));
-                    RestoreError::new(&f.location, &f.path, blob, e)
+                    RestoreError::new(&tree.location(f.dir, name), &tree.path(f.dir, name), blob, e)
                 })
             })
-            .collect();
-        summary.verified = plan
-            .files
-            .iter()
-            .zip(&status)
-            .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
-            .count() as u64
-            - failures.len() as u64;
-        for e in &failures {
-            progress.error(e);
-        }
-        errors.extend(failures);
+            .collect()
     }
-    let finisher = finish::Finisher {
-        files: &plan.files,
-        status: &status,
-        selector: &selector,
-        xattrs: &opts.xattrs,
-        progress,
-        dry_run: opts.dry_run,
-        delete: opts.delete && plan.delete_allowed,
-        deleted: Default::default(),
-        errors: Default::default(),
-    };
-    finisher.dir(&plan.root);
-    summary.deleted = finisher.deleted.load(Ordering::Relaxed);
-    errors.extend(finisher.errors.into_inner().expect("no panics while held"));
-
-    summary.errors = errors;
-    Ok(summary)
 }
 
 #[cfg(test)]

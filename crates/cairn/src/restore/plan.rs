@@ -1,20 +1,19 @@
 //! The first pass: walk the snapshot's trees, decide what is restored
 //! where, and collect the regular files whose content must be written.
 
+use super::dirs::{DirFds, DirTree};
 use super::state::{self, FileState};
-use super::{Overwrite, RestoreError, RestoreOptions};
+use super::{sys, Overwrite, RestoreError, RestoreOptions, Stop};
 use crate::filter::PatternList;
 use crate::{Error, Result};
 use cairn_format::{Id, Node, NodeType, Tree};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A directory to restore (or the target itself).
+/// A directory to restore (or the target itself), an entry of
+/// [`DirTree::dirs`].
 #[derive(Debug)]
 pub(crate) struct PlanDir {
     /// The snapshot's node; `None` for the root, whose metadata restic
@@ -22,41 +21,37 @@ pub(crate) struct PlanDir {
     /// every item of the snapshot, and an inline node would make every
     /// item, even a one-word file reference, several hundred bytes.
     pub node: Option<Box<Node>>,
-    pub path: PathBuf,
-    pub location: Vec<u8>,
+    /// Index of the directory this one is in (0 for the root itself).
+    pub parent: usize,
+    /// Levels below the target.
+    pub depth: usize,
     pub items: Vec<PlanItem>,
     /// Every name the snapshot has here, selected or not (for `--delete`);
     /// `None` when the tree could not be read, so nothing may be deleted.
     pub names: Option<Vec<Vec<u8>>>,
 }
 
-/// One entry of a directory.
+/// One entry of a directory (its name is its node's).
 #[derive(Debug)]
 pub(crate) enum PlanItem {
-    Dir(PlanDir),
+    /// Index into [`DirTree::dirs`] (only listed: directories are
+    /// created and finished from the table, level by level).
+    #[allow(dead_code)]
+    Dir(usize),
     /// Index into [`Plan::files`].
     File(usize),
     /// A further name for the file restored first as `files[first]`.
-    Hardlink {
-        node: Box<Node>,
-        path: PathBuf,
-        location: Vec<u8>,
-        first: usize,
-    },
+    Hardlink { node: Box<Node>, first: usize },
     /// A symlink, FIFO or device node.
-    Special {
-        node: Box<Node>,
-        path: PathBuf,
-        location: Vec<u8>,
-    },
+    Special { node: Box<Node> },
 }
 
 /// A regular file of the snapshot that is selected.
 #[derive(Debug)]
 pub(crate) struct FileItem {
     pub node: Node,
-    pub path: PathBuf,
-    pub location: Vec<u8>,
+    /// The directory it goes in (index into [`DirTree::dirs`]).
+    pub dir: usize,
     pub action: FileAction,
 }
 
@@ -78,7 +73,7 @@ pub(crate) enum FileAction {
 /// Result of the first pass.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    pub root: PlanDir,
+    pub tree: DirTree,
     pub files: Vec<FileItem>,
     pub errors: Vec<RestoreError>,
     /// Items selected, by kind (directories without the root).
@@ -140,36 +135,68 @@ fn valid_name(name: &[u8]) -> bool {
     !matches!(name, b"" | b"." | b"..") && !name.contains(&b'/')
 }
 
+/// One directory whose tree is being walked.
+struct Frame {
+    dir: usize,
+    /// The directory's tree.
+    tree: Id,
+    nodes: std::vec::IntoIter<Node>,
+    /// Names that occur more than once in this tree (none is restored).
+    duplicates: Vec<Vec<u8>>,
+    /// The directory itself is selected.
+    selected: bool,
+    /// Something below it is selected.
+    restored: bool,
+    /// Length of the parent's location, to go back to.
+    parent_location: usize,
+}
+
 pub(crate) struct Planner<'a> {
     load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
     selector: &'a Selector<'a>,
     overwrite: Overwrite,
+    fds: &'a DirFds,
+    stop: Stop<'a>,
     /// (inode, device) of the first restored name of hard-linked files.
     links: HashMap<(u64, u64), usize>,
     plan: Plan,
+    /// Frames of the directories from the root to the current one: the
+    /// walk keeps an explicit stack, so depth costs heap, not call stack.
+    stack: Vec<Frame>,
+    /// Location of the current directory.
+    location: Vec<u8>,
 }
 
 impl<'a> Planner<'a> {
-    /// Plans restoring the tree `root` into `target`.
+    /// Plans restoring the tree `root` into `target`. Existing entries of
+    /// the target are looked at through `fds` (for `--overwrite`).
     pub(crate) fn run(
         load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
         selector: &'a Selector<'a>,
         overwrite: Overwrite,
         root: &Id,
         target: &Path,
-    ) -> Plan {
+        fds: &'a DirFds,
+        stop: Stop<'a>,
+    ) -> Result<Plan> {
+        let root_dir = PlanDir {
+            node: None,
+            parent: 0,
+            depth: 0,
+            items: Vec::new(),
+            names: None,
+        };
         let mut planner = Planner {
             load_tree,
             selector,
             overwrite,
+            fds,
+            stop,
             links: HashMap::new(),
             plan: Plan {
-                root: PlanDir {
-                    node: None,
-                    path: target.to_path_buf(),
-                    location: b"/".to_vec(),
-                    items: Vec::new(),
-                    names: None,
+                tree: DirTree {
+                    dirs: vec![root_dir],
+                    target: target.to_path_buf(),
                 },
                 files: Vec::new(),
                 errors: Vec::new(),
@@ -179,102 +206,174 @@ impl<'a> Planner<'a> {
                 skipped: 0,
                 delete_allowed: true,
             },
+            stack: Vec::new(),
+            location: b"/".to_vec(),
         };
-        let (items, names, _) = planner.dir(root, target, b"/");
-        planner.plan.root.items = items;
-        planner.plan.root.names = names;
-        planner.plan
+        planner.enter(0, root, true, 0)?;
+        planner.walk()?;
+        Ok(planner.plan)
     }
 
-    fn error(&mut self, location: &[u8], path: &Path, error: Error) {
+    fn error(&mut self, dir: usize, name: Option<&[u8]>, error: Error) {
+        let location = self.plan.tree.location(dir, name);
+        let path = self.plan.tree.path(dir, name);
         self.plan
             .errors
-            .push(RestoreError::new(location, path, None, error));
+            .push(RestoreError::new(&location, &path, None, error));
     }
 
-    /// Plans one directory's entries; returns them, all names in the tree,
-    /// and whether anything below was selected.
-    fn dir(
+    /// Starts walking directory `dir` (whose location is current), with
+    /// the tree `tree_id`. A tree that cannot be loaded is an error for
+    /// the directory, which then has no entries.
+    fn enter(
         &mut self,
+        dir: usize,
         tree_id: &Id,
-        path: &Path,
-        location: &[u8],
-    ) -> (Vec<PlanItem>, Option<Vec<Vec<u8>>>, bool) {
+        selected: bool,
+        parent_location: usize,
+    ) -> Result<()> {
+        if (self.stop)() {
+            return Err(Error::Interrupted);
+        }
         let tree = match (self.load_tree)(tree_id) {
             Ok(t) => t,
             Err(e) => {
-                self.error(location, path, e);
-                return (Vec::new(), None, false);
+                self.error(dir, None, e);
+                self.plan.tree.dirs[dir].names = None;
+                self.leave(Frame {
+                    dir,
+                    tree: *tree_id,
+                    nodes: Vec::new().into_iter(),
+                    duplicates: Vec::new(),
+                    selected,
+                    restored: false,
+                    parent_location,
+                });
+                return Ok(());
             }
         };
-        let mut items = Vec::new();
-        let mut names = Vec::with_capacity(tree.nodes.len());
-        let mut restored = false;
-        for node in tree.nodes {
-            names.push(node.name.clone());
-            let node_location = child_location(location, &node.name);
+        let names: Vec<Vec<u8>> = tree.nodes.iter().map(|n| n.name.clone()).collect();
+        let duplicates = duplicate_names(&names);
+        for name in &duplicates {
+            let msg = format!(
+                "tree {tree_id} has more than one entry named {:?}; none of them is restored",
+                String::from_utf8_lossy(name)
+            );
+            self.error(dir, Some(name), Error::InvalidArgument(msg));
+        }
+        self.plan.tree.dirs[dir].names = Some(names);
+        self.stack.push(Frame {
+            dir,
+            tree: *tree_id,
+            nodes: tree.nodes.into_iter(),
+            duplicates,
+            selected,
+            restored: false,
+            parent_location,
+        });
+        Ok(())
+    }
+
+    /// Ends a directory: kept (and listed in its parent) if it or
+    /// anything below it is selected, dropped otherwise.
+    fn leave(&mut self, frame: Frame) {
+        self.location.truncate(frame.parent_location);
+        if frame.dir == 0 {
+            return;
+        }
+        let parent = self.stack.last_mut().expect("the root's frame is below");
+        parent.restored |= frame.restored;
+        let parent_dir = parent.dir;
+        if frame.selected || frame.restored {
+            self.plan.dirs += u64::from(frame.selected);
+            self.plan.tree.dirs[parent_dir]
+                .items
+                .push(PlanItem::Dir(frame.dir));
+        } else {
+            // Everything after it in the table is below it, and nothing
+            // below it was selected either.
+            self.plan.tree.dirs.truncate(frame.dir);
+            self.fds.forget_from(frame.dir);
+        }
+    }
+
+    fn walk(&mut self) -> Result<()> {
+        while let Some(top) = self.stack.last_mut() {
+            let Some(node) = top.nodes.next() else {
+                let frame = self.stack.pop().expect("checked above");
+                self.leave(frame);
+                continue;
+            };
+            let (dir, tree_id) = (top.dir, top.tree);
             if !valid_name(&node.name) {
                 let msg = format!(
                     "invalid child node name {}",
                     String::from_utf8_lossy(&node.name)
                 );
-                self.error(location, path, Error::InvalidArgument(msg));
+                self.error(dir, None, Error::InvalidArgument(msg));
                 self.plan.delete_allowed = false;
                 continue;
             }
-            let node_path = path.join(OsStr::from_bytes(&node.name));
-            // Sockets cannot be restored.
-            if node.node_type == NodeType::Socket {
+            // Sockets cannot be restored; duplicates are refused.
+            if node.node_type == NodeType::Socket || top.duplicates.contains(&node.name) {
                 continue;
             }
+            let parent_location = self.location.len();
+            if !self.location.ends_with(b"/") {
+                self.location.push(b'/');
+            }
+            self.location.extend_from_slice(&node.name);
             let is_dir = node.node_type == NodeType::Dir;
-            let (selected, children) = self.selector.select(&node_location, is_dir);
-            restored |= selected;
-            if is_dir {
-                let Some(subtree) = node.subtree else {
-                    let e =
-                        Error::InvalidArgument(format!("dir without subtree in tree {tree_id}"));
-                    self.error(&node_location, &node_path, e);
-                    continue;
-                };
-                let (sub_items, sub_names, sub_restored) = if children {
-                    self.dir(&subtree, &node_path, &node_location)
-                } else {
-                    (Vec::new(), Some(Vec::new()), false)
-                };
-                restored |= sub_restored;
-                if selected || sub_restored {
-                    self.plan.dirs += u64::from(selected);
-                    items.push(PlanItem::Dir(PlanDir {
-                        node: Some(Box::new(node)),
-                        path: node_path,
-                        location: node_location,
-                        items: sub_items,
-                        names: sub_names,
-                    }));
+            let (selected, children) = self.selector.select(&self.location, is_dir);
+            top.restored |= selected;
+            if !is_dir {
+                self.location.truncate(parent_location);
+                if selected {
+                    if let Some(item) = self.leaf(node, dir) {
+                        self.plan.tree.dirs[dir].items.push(item);
+                    }
                 }
                 continue;
             }
-            if selected {
-                if let Some(item) = self.leaf(node, node_path, node_location) {
-                    items.push(item);
-                }
+            let Some(subtree) = node.subtree else {
+                self.location.truncate(parent_location);
+                let e = Error::InvalidArgument(format!("dir without subtree in tree {tree_id}"));
+                self.error(dir, Some(&node.name), e);
+                continue;
+            };
+            let depth = self.plan.tree.dirs[dir].depth + 1;
+            let index = self.plan.tree.dirs.len();
+            self.plan.tree.dirs.push(PlanDir {
+                node: Some(Box::new(node)),
+                parent: dir,
+                depth,
+                items: Vec::new(),
+                names: Some(Vec::new()),
+            });
+            if children {
+                self.enter(index, &subtree, selected, parent_location)?;
+            } else {
+                self.leave(Frame {
+                    dir: index,
+                    tree: subtree,
+                    nodes: Vec::new().into_iter(),
+                    duplicates: Vec::new(),
+                    selected,
+                    restored: false,
+                    parent_location,
+                });
             }
         }
-        (items, Some(names), restored)
+        Ok(())
     }
 
-    fn leaf(&mut self, node: Node, path: PathBuf, location: Vec<u8>) -> Option<PlanItem> {
+    fn leaf(&mut self, node: Node, dir: usize) -> Option<PlanItem> {
         if node.node_type == NodeType::File {
             if node.links > 1 {
                 if let Some(&first) = self.links.get(&(node.inode, node.device_id)) {
-                    return self.checked(node, path, location, |node, path, location| {
-                        PlanItem::Hardlink {
-                            node: Box::new(node),
-                            path,
-                            location,
-                            first,
-                        }
+                    return self.checked(node, dir, |node| PlanItem::Hardlink {
+                        node: Box::new(node),
+                        first,
                     });
                 }
                 self.links
@@ -282,18 +381,13 @@ impl<'a> Planner<'a> {
             }
             self.plan.files.push(FileItem {
                 node,
-                path,
-                location,
+                dir,
                 action: FileAction::Undecided,
             });
             return Some(PlanItem::File(self.plan.files.len() - 1));
         }
-        self.checked(node, path, location, |node, path, location| {
-            PlanItem::Special {
-                node: Box::new(node),
-                path,
-                location,
-            }
+        self.checked(node, dir, |node| PlanItem::Special {
+            node: Box::new(node),
         })
     }
 
@@ -301,13 +395,17 @@ impl<'a> Planner<'a> {
     fn checked(
         &mut self,
         node: Node,
-        path: PathBuf,
-        location: Vec<u8>,
-        make: impl FnOnce(Node, PathBuf, Vec<u8>) -> PlanItem,
+        dir: usize,
+        make: impl FnOnce(Node) -> PlanItem,
     ) -> Option<PlanItem> {
-        match should_overwrite(self.overwrite, &node, &path) {
+        let existing = if matches!(self.overwrite, Overwrite::Always | Overwrite::IfChanged) {
+            Ok(None)
+        } else {
+            existing_entry(self.fds, &self.plan.tree, dir, &node.name)
+        };
+        match existing.map(|e| should_overwrite(self.overwrite, &node, e.as_ref())) {
             Ok(true) => {
-                let item = make(node, path, location);
+                let item = make(node);
                 match item {
                     PlanItem::Hardlink { .. } => self.plan.hardlinks += 1,
                     _ => self.plan.specials += 1,
@@ -319,67 +417,117 @@ impl<'a> Planner<'a> {
                 None
             }
             Err(e) => {
-                self.error(&location, &path, Error::io(&path, e));
+                let path = self.plan.tree.path(dir, Some(&node.name));
+                self.error(dir, Some(&node.name), Error::io(&path, e));
                 None
             }
         }
     }
 }
 
-/// restic's overwrite policy for an existing `path`: always and if-changed
-/// overwrite (the content is compared later), if-newer only when the
-/// snapshot's mtime is later than the file's, never only when nothing is
-/// there.
-pub(crate) fn should_overwrite(overwrite: Overwrite, node: &Node, path: &Path) -> io::Result<bool> {
-    if matches!(overwrite, Overwrite::Always | Overwrite::IfChanged) {
-        return Ok(true);
+/// Names that occur more than once.
+fn duplicate_names(names: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut sorted: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    sorted.sort_unstable();
+    let mut dups: Vec<Vec<u8>> = sorted
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0].to_vec())
+        .collect();
+    dups.dedup();
+    dups
+}
+
+/// `lstat` of `name` in directory `dir` of the target, if it is there.
+/// Nothing below a directory that does not exist as a real directory
+/// (missing, or a symlink or file that will be replaced) counts.
+fn existing_entry(
+    fds: &DirFds,
+    tree: &DirTree,
+    dir: usize,
+    name: &[u8],
+) -> io::Result<Option<sys::Stat>> {
+    match fds.existing(tree, dir)? {
+        None => Ok(None),
+        Some(d) => sys::stat_at(&d, name),
     }
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(e),
+}
+
+/// restic's overwrite policy for an existing entry: always and if-changed
+/// overwrite (the content is compared later), if-newer only when the
+/// snapshot's mtime is later than the entry's, never only when nothing is
+/// there.
+pub(crate) fn should_overwrite(overwrite: Overwrite, node: &Node, existing: Option<&sys::Stat>) -> bool {
+    let Some(st) = existing else {
+        return true;
     };
-    Ok(match overwrite {
+    match overwrite {
+        Overwrite::Always | Overwrite::IfChanged => true,
         Overwrite::IfNewer => {
-            (node.mtime.unix_secs, i64::from(node.mtime.nanos)) > (meta.mtime(), meta.mtime_nsec())
+            (node.mtime.unix_secs, i64::from(node.mtime.nanos)) > (st.st_mtime, st.st_mtime_nsec as i64)
         }
-        _ => false,
-    })
+        Overwrite::Never => false,
+    }
 }
 
 /// Decides, in parallel, what happens to every undecided file: skipped by
 /// policy, unchanged, or written (keeping the blobs already in place).
+/// The file compared is the one that will be kept: nothing is looked at
+/// through a symlink, and a file under a directory that will be replaced
+/// is new.
 pub(crate) fn decide_files(
     files: &mut [FileItem],
+    tree: &DirTree,
+    fds: &DirFds,
     overwrite: Overwrite,
     blob_len: &(dyn Fn(&Id) -> Option<u64> + Sync),
-) -> Vec<RestoreError> {
-    files
+    stop: Stop<'_>,
+) -> Result<Vec<RestoreError>> {
+    let errors = files
         .par_iter_mut()
         .filter(|f| f.action == FileAction::Undecided)
         .filter_map(|f| {
-            match should_overwrite(overwrite, &f.node, &f.path) {
-                Ok(true) => {}
-                Ok(false) => {
-                    f.action = FileAction::Skip;
+            if stop() {
+                return None;
+            }
+            let name = &f.node.name;
+            let fail = |f: &mut FileItem, e: io::Error| {
+                f.action = FileAction::Failed;
+                let path = tree.path(f.dir, Some(&f.node.name));
+                let location = tree.location(f.dir, Some(&f.node.name));
+                Some(RestoreError::new(&location, &path, None, Error::io(&path, e)))
+            };
+            let dir = match fds.existing(tree, f.dir) {
+                Ok(Some(d)) => d,
+                Ok(None) => {
+                    f.action = FileAction::Write(None);
                     return None;
                 }
-                Err(e) => {
-                    f.action = FileAction::Failed;
-                    let err = Error::io(&f.path, e);
-                    return Some(RestoreError::new(&f.location, &f.path, None, err));
-                }
+                Err(e) => return fail(f, e),
+            };
+            let existing = match sys::stat_at(&dir, name) {
+                Ok(e) => e,
+                Err(e) => return fail(f, e),
+            };
+            if !should_overwrite(overwrite, &f.node, existing.as_ref()) {
+                f.action = FileAction::Skip;
+                return None;
             }
             let trust_mtime = overwrite == Overwrite::IfChanged;
             // A file that cannot be compared is restored from scratch.
-            let existing = state::compare(&f.path, &f.node, false, trust_mtime, blob_len).ok();
+            let existing = existing
+                .and_then(|_| state::compare(&dir, name, &f.node, false, trust_mtime, blob_len).ok());
             f.action = match existing {
                 Some(s) if !s.needs_restore() => FileAction::Unchanged,
                 other => FileAction::Write(other),
             };
             None
         })
-        .collect()
+        .collect();
+    if stop() {
+        return Err(Error::Interrupted);
+    }
+    Ok(errors)
 }
 
 #[cfg(test)]

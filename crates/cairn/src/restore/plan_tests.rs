@@ -1,28 +1,39 @@
 use super::*;
+use crate::restore::dirs::DirFds;
 use crate::restore::tests::{dir, file, node, Fake};
 
 fn plan(fake: &Fake, root: &Id, opts: &RestoreOptions) -> Plan {
     let load = |id: &Id| fake.load(id);
     let selector = Selector::new(opts);
-    Planner::run(&load, &selector, opts.overwrite, root, Path::new("/t"))
+    let fds = DirFds::new(None);
+    Planner::run(
+        &load,
+        &selector,
+        opts.overwrite,
+        root,
+        Path::new("/t"),
+        &fds,
+        &|| false,
+    )
+    .unwrap()
 }
 
-fn locations(d: &PlanDir, out: &mut Vec<String>) {
-    for item in &d.items {
+fn locations(tree: &DirTree, d: usize, out: &mut Vec<String>) {
+    for item in &tree.dirs[d].items {
         match item {
             PlanItem::Dir(sub) => {
-                out.push(format!("dir {}", String::from_utf8_lossy(&sub.location)));
-                locations(sub, out);
+                let l = tree.location(*sub, None);
+                out.push(format!("dir {}", String::from_utf8_lossy(&l)));
+                locations(tree, *sub, out);
             }
             PlanItem::File(i) => out.push(format!("file {i}")),
-            PlanItem::Hardlink {
-                location, first, ..
-            } => out.push(format!(
-                "link {} -> {first}",
-                String::from_utf8_lossy(location)
-            )),
-            PlanItem::Special { location, .. } => {
-                out.push(format!("special {}", String::from_utf8_lossy(location)))
+            PlanItem::Hardlink { node, first } => {
+                let l = tree.location(d, Some(&node.name));
+                out.push(format!("link {} -> {first}", String::from_utf8_lossy(&l)))
+            }
+            PlanItem::Special { node } => {
+                let l = tree.location(d, Some(&node.name));
+                out.push(format!("special {}", String::from_utf8_lossy(&l)))
             }
         }
     }
@@ -45,7 +56,7 @@ fn hard_links_share_the_first_restored_name() {
     let root = fake.tree(nodes);
     let p = plan(&fake, &root, &RestoreOptions::default());
     let mut got = Vec::new();
-    locations(&p.root, &mut got);
+    locations(&p.tree, 0, &mut got);
     // Same inode on another device, or a single link, is its own file.
     assert_eq!(got, ["file 0", "link /b -> 0", "file 1", "file 2"]);
     assert_eq!(p.hardlinks, 1);
@@ -68,13 +79,23 @@ fn includes_descend_only_where_children_may_match() {
         fake.load(id)
     };
     let selector = Selector::new(&opts);
-    let p = Planner::run(&load, &selector, opts.overwrite, &root, Path::new("/t"));
+    let fds = DirFds::new(None);
+    let p = Planner::run(
+        &load,
+        &selector,
+        opts.overwrite,
+        &root,
+        Path::new("/t"),
+        &fds,
+        &|| false,
+    )
+    .unwrap();
     let mut got = Vec::new();
-    locations(&p.root, &mut got);
+    locations(&p.tree, 0, &mut got);
     assert_eq!(got, ["dir /a", "file 0"]);
     assert_eq!(loads.into_inner(), 2);
     assert_eq!(p.dirs, 0, "/a is only a parent");
-    assert_eq!(p.files[0].path, Path::new("/t/a/x"));
+    assert_eq!(p.tree.path(p.files[0].dir, Some(b"x")), Path::new("/t/a/x"));
 }
 
 #[test]
@@ -89,7 +110,7 @@ fn invalid_names_and_sockets_are_not_restored() {
     assert_eq!(p.errors.len(), 2);
     assert!(!p.delete_allowed);
     assert_eq!(p.files.len(), 1);
-    assert_eq!(p.root.names.as_ref().unwrap().len(), 4);
+    assert_eq!(p.tree.dirs[0].names.as_ref().unwrap().len(), 4);
 }
 
 #[test]
@@ -99,10 +120,10 @@ fn missing_subtree_is_an_error_and_blocks_deletion_there() {
     let p = plan(&fake, &root, &RestoreOptions::default());
     assert_eq!(p.errors.len(), 1);
     assert_eq!(p.errors[0].location, b"/gone");
-    let PlanItem::Dir(d) = &p.root.items[0] else {
+    let PlanItem::Dir(d) = &p.tree.dirs[0].items[0] else {
         panic!()
     };
-    assert!(d.names.is_none());
+    assert!(p.tree.dirs[*d].names.is_none());
 }
 
 #[test]

@@ -123,9 +123,12 @@ fn build_source(src: &Path) {
     )
     .unwrap();
     std::os::unix::fs::symlink("deep/a.txt", src.join("dir/rel")).unwrap();
-    sys::mkfifo(&src.join("fifo"), 0o644).unwrap();
+    let src_fd = sys::open_root(src).unwrap();
+    #[allow(clippy::unnecessary_cast)]
+    let (fifo, chr) = (libc::S_IFIFO as u32, libc::S_IFCHR as u32);
+    sys::mknod_at(&src_fd, b"fifo", fifo, 0o644, 0).unwrap();
     if sys::geteuid() == 0 {
-        sys::mknod(&src.join("null"), sys::S_IFCHR | 0o666, libc::makedev(1, 3)).unwrap();
+        sys::mknod_at(&src_fd, b"null", chr, 0o666, libc::makedev(1, 3)).unwrap();
     }
     w("h1", b"hard");
     std::fs::hard_link(src.join("h1"), src.join("dir/h2")).unwrap();

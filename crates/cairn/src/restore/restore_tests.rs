@@ -86,7 +86,7 @@ impl Fake {
     ) -> RestoreSummary {
         let load = |id: &Id| self.load(id);
         let len = |id: &Id| self.index.get(id).map(|l| l.plain_length());
-        run(self, &load, &len, root, opts, p).unwrap()
+        run(self, &load, &len, root, opts, p, &|| false).unwrap()
     }
 }
 

@@ -2,11 +2,12 @@
 //! skip content that is already in place (`--overwrite`) and to check the
 //! result (`--verify`).
 
+use super::sys;
 use cairn_format::{Id, Node};
+use rustix::fs::OFlags;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileExt, MetadataExt};
 
 /// How an existing file compares with the node that is to be restored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub(crate) enum Mismatch {
     Io(io::Error),
     /// Not a regular file.
     NotRegular,
+    /// A file with further names, which restore replaces.
+    HardLinked,
     /// Wrong size.
     Size { expected: u64, actual: u64 },
     /// A blob's bytes differ; `offset` is where the blob starts.
@@ -55,6 +58,7 @@ impl std::fmt::Display for Mismatch {
         match self {
             Mismatch::Io(e) => write!(f, "{e}"),
             Mismatch::NotRegular => f.write_str("expected a regular file"),
+            Mismatch::HardLinked => f.write_str("the file has further hard links"),
             Mismatch::Size { expected, actual } => {
                 write!(f, "invalid file size: expected {expected}, got {actual}")
             }
@@ -75,29 +79,38 @@ impl From<io::Error> for Mismatch {
     }
 }
 
-/// Compares `path` with `node`. With `fail_fast`, the first difference is
-/// an error (verification); otherwise every blob is checked and the result
-/// says which ones match (overwrite). With `trust_mtime`, a file whose
-/// size and modification time match is taken as unchanged unread.
-/// `blob_len` gives a data blob's plaintext length.
+/// Compares the file `name` in `dir` with `node`. With `fail_fast`, the
+/// first difference is an error (verification); otherwise every blob is
+/// checked and the result says which ones match (overwrite). With
+/// `trust_mtime`, a file whose size and modification time match is taken
+/// as unchanged unread. `blob_len` gives a data blob's plaintext length.
+///
+/// Only the entry itself is read: a symlink there is not followed, and
+/// when comparing for overwrite a file with further hard links does not
+/// count (restore replaces it with a new file rather than writing into
+/// the other names).
 pub(crate) fn compare(
-    path: &Path,
+    dir: &File,
+    name: &[u8],
     node: &Node,
     fail_fast: bool,
     trust_mtime: bool,
     blob_len: &dyn Fn(&Id) -> Option<u64>,
 ) -> Result<FileState, Mismatch> {
-    // lstat first: opening a FIFO for reading would block.
-    if !std::fs::symlink_metadata(path)?.is_file() {
+    // lstat first: opening a device node may have effects.
+    let st = sys::stat_at(dir, name)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?;
+    if !sys::is_file(&st) {
         return Err(Mismatch::NotRegular);
     }
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+    let file = sys::open_file_at(dir, name, flags, 0)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(Mismatch::NotRegular);
+    }
+    if !fail_fast && meta.nlink() > 1 {
+        return Err(Mismatch::HardLinked);
     }
     let mut size_matches = meta.len() == node.size;
     if !size_matches && fail_fast {
@@ -146,6 +159,20 @@ mod tests {
     use super::*;
     use cairn_format::{GoTime, NodeType};
     use std::collections::HashMap;
+    use std::path::Path;
+
+    /// `compare` for a path, through its parent directory.
+    fn compare_path(
+        p: &Path,
+        node: &Node,
+        fail_fast: bool,
+        trust_mtime: bool,
+        len: &dyn Fn(&Id) -> Option<u64>,
+    ) -> Result<FileState, Mismatch> {
+        let dir = sys::open_root(p.parent().unwrap()).unwrap();
+        let name = p.file_name().unwrap().as_encoded_bytes();
+        compare(&dir, name, node, fail_fast, trust_mtime, len)
+    }
 
     fn file_node(chunks: &[&[u8]]) -> (Node, HashMap<Id, u64>) {
         let mut n = Node::new(*b"f", NodeType::File);
@@ -167,20 +194,20 @@ mod tests {
         let len = |id: &Id| lens.get(id).copied();
 
         std::fs::write(&p, b"aaaaXXXcc").unwrap();
-        let s = compare(&p, &node, false, false, &len).unwrap();
+        let s = compare_path(&p, &node, false, false, &len).unwrap();
         assert_eq!(s.blob_matches, Some(vec![true, false, true]));
         assert!(s.needs_restore() && s.has_matching_blob(0) && !s.has_matching_blob(1));
         assert!(matches!(
-            compare(&p, &node, true, false, &len),
+            compare_path(&p, &node, true, false, &len),
             Err(Mismatch::Content { offset: 4, .. })
         ));
 
         std::fs::write(&p, b"aaaabbb").unwrap();
-        let s = compare(&p, &node, false, false, &len).unwrap();
+        let s = compare_path(&p, &node, false, false, &len).unwrap();
         assert!(!s.size_matches && s.needs_restore());
         assert_eq!(s.blob_matches, Some(vec![true, true, false]));
         assert!(matches!(
-            compare(&p, &node, true, false, &len),
+            compare_path(&p, &node, true, false, &len),
             Err(Mismatch::Size {
                 expected: 9,
                 actual: 7
@@ -188,14 +215,14 @@ mod tests {
         ));
 
         std::fs::write(&p, b"aaaabbbccEXTRA").unwrap();
-        let s = compare(&p, &node, false, false, &len).unwrap();
+        let s = compare_path(&p, &node, false, false, &len).unwrap();
         assert!(s.needs_restore() && s.has_matching_blob(2));
 
         std::fs::write(&p, b"aaaabbbcc").unwrap();
-        assert!(!compare(&p, &node, false, false, &len)
+        assert!(!compare_path(&p, &node, false, false, &len)
             .unwrap()
             .needs_restore());
-        compare(&p, &node, true, false, &len).unwrap();
+        compare_path(&p, &node, true, false, &len).unwrap();
     }
 
     #[test]
@@ -212,10 +239,10 @@ mod tests {
         };
         let t = filetime::FileTime::from_unix_time(1_000_000_000, 5);
         filetime::set_file_mtime(&p, t).unwrap();
-        assert!(!compare(&p, &node, false, true, &len)
+        assert!(!compare_path(&p, &node, false, true, &len)
             .unwrap()
             .needs_restore());
-        assert!(compare(&p, &node, false, false, &len)
+        assert!(compare_path(&p, &node, false, false, &len)
             .unwrap()
             .needs_restore());
     }
@@ -226,25 +253,25 @@ mod tests {
         let (node, lens) = file_node(&[b"x"]);
         let len = |id: &Id| lens.get(id).copied();
         let fifo = dir.path().join("fifo");
-        super::super::sys::mkfifo(&fifo, 0o600).unwrap();
+        crate::restore::files::tests::mkfifo(&fifo);
         assert!(matches!(
-            compare(&fifo, &node, false, false, &len),
+            compare_path(&fifo, &node, false, false, &len),
             Err(Mismatch::NotRegular)
         ));
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("fifo", &link).unwrap();
         assert!(matches!(
-            compare(&link, &node, false, false, &len),
+            compare_path(&link, &node, false, false, &len),
             Err(Mismatch::NotRegular)
         ));
         assert!(matches!(
-            compare(&dir.path().join("none"), &node, false, false, &len),
+            compare_path(&dir.path().join("none"), &node, false, false, &len),
             Err(Mismatch::Io(_))
         ));
         let unknown = |_: &Id| None;
         std::fs::write(dir.path().join("f"), b"x").unwrap();
         assert!(matches!(
-            compare(&dir.path().join("f"), &node, false, false, &unknown),
+            compare_path(&dir.path().join("f"), &node, false, false, &unknown),
             Err(Mismatch::UnknownBlob(_))
         ));
     }

@@ -1,0 +1,179 @@
+//! The restored directories as a flat table (parents before children),
+//! and open descriptors for them.
+//!
+//! Every operation below the target runs relative to the descriptor of
+//! the entry's directory, so no path is ever resolved from the target
+//! down: a symlink in the target (planted or restored) cannot redirect
+//! anything, and depth is not limited by `PATH_MAX`. Descriptors are
+//! cached for a bounded number of directories; one that is not cached is
+//! opened again from its nearest cached ancestor (or the target), one name
+//! at a time with `O_NOFOLLOW | O_DIRECTORY`.
+
+use super::plan::PlanDir;
+use super::sys;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Directories kept open at most (besides those in use right now). The
+/// default soft limit on descriptors is 1024.
+pub(crate) const CACHED_DIRS: usize = 128;
+
+/// The planned directories; index 0 is the target.
+#[derive(Debug)]
+pub(crate) struct DirTree {
+    pub dirs: Vec<PlanDir>,
+    /// The target directory (absolute).
+    pub target: PathBuf,
+}
+
+impl DirTree {
+    /// The name of directory `d` in its parent (empty for the target).
+    pub(crate) fn name(&self, d: usize) -> &[u8] {
+        self.dirs[d].node.as_ref().map_or(&[], |n| &n.name)
+    }
+
+    /// The names from the target down to `d` (without the target's).
+    fn chain(&self, mut d: usize) -> Vec<&[u8]> {
+        let mut names = Vec::new();
+        while d != 0 {
+            names.push(self.name(d));
+            d = self.dirs[d].parent;
+        }
+        names.reverse();
+        names
+    }
+
+    /// Location inside the snapshot of `d`, or of `name` in `d`.
+    pub(crate) fn location(&self, d: usize, name: Option<&[u8]>) -> Vec<u8> {
+        let mut l = Vec::new();
+        for n in self.chain(d).into_iter().chain(name) {
+            l.push(b'/');
+            l.extend_from_slice(n);
+        }
+        if l.is_empty() {
+            l.push(b'/');
+        }
+        l
+    }
+
+    /// Path (for messages) of `d`, or of `name` in `d`.
+    pub(crate) fn path(&self, d: usize, name: Option<&[u8]>) -> PathBuf {
+        let mut p = self.target.clone();
+        for n in self.chain(d).into_iter().chain(name) {
+            p.push(OsStr::from_bytes(n));
+        }
+        p
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    open: HashMap<usize, (Arc<File>, u64)>,
+    tick: u64,
+}
+
+impl Cache {
+    fn get(&mut self, d: usize) -> Option<Arc<File>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.open.get_mut(&d).map(|(f, t)| {
+            *t = tick;
+            f.clone()
+        })
+    }
+
+    fn insert(&mut self, d: usize, f: Arc<File>) {
+        if self.open.len() >= CACHED_DIRS {
+            let oldest = self.open.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.open.remove(&k);
+            }
+        }
+        self.tick += 1;
+        self.open.insert(d, (f, self.tick));
+    }
+}
+
+/// Open descriptors for the directories of a [`DirTree`].
+pub(crate) struct DirFds {
+    /// The target; `None` in a dry run when it does not exist.
+    root: Option<Arc<File>>,
+    cache: Mutex<Cache>,
+}
+
+impl DirFds {
+    pub(crate) fn new(root: Option<File>) -> DirFds {
+        DirFds {
+            root: root.map(Arc::new),
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The descriptor of directory `d`, which must exist (as a real
+    /// directory, not a symlink) below the target.
+    pub(crate) fn get(&self, tree: &DirTree, d: usize) -> io::Result<Arc<File>> {
+        let root = self.root.clone().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "the target does not exist")
+        })?;
+        if d == 0 {
+            return Ok(root);
+        }
+        let (mut base, mut todo) = {
+            let mut cache = self.cache.lock().expect("no panics while held");
+            let mut todo = Vec::new();
+            let mut at = d;
+            loop {
+                if at == 0 {
+                    break (root, todo);
+                }
+                if let Some(f) = cache.get(at) {
+                    break (f, todo);
+                }
+                todo.push(at);
+                at = tree.dirs[at].parent;
+            }
+        };
+        while let Some(next) = todo.pop() {
+            let f = Arc::new(sys::open_dir_at(&base, tree.name(next))?);
+            self.cache
+                .lock()
+                .expect("no panics while held")
+                .insert(next, f.clone());
+            base = f;
+        }
+        Ok(base)
+    }
+
+    /// Like [`get`](Self::get), but `None` when `d` does not exist yet as
+    /// a directory: it or a directory above it is missing, or something
+    /// else (a symlink, a file) is in its place and will be replaced, so
+    /// nothing below it counts as existing content.
+    pub(crate) fn existing(&self, tree: &DirTree, d: usize) -> io::Result<Option<Arc<File>>> {
+        if self.root.is_none() {
+            return Ok(None);
+        }
+        match self.get(tree, d) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if sys::is_absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops cached descriptors of directories `first` and later (their
+    /// table entries are being reused).
+    pub(crate) fn forget_from(&self, first: usize) {
+        let mut cache = self.cache.lock().expect("no panics while held");
+        cache.open.retain(|&d, _| d < first);
+    }
+
+    /// How many directory descriptors are cached (for tests).
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
+        self.cache.lock().unwrap().open.len()
+    }
+}
