@@ -9,13 +9,12 @@
 //! opened again from its nearest cached ancestor (or the target), one name
 //! at a time with `O_NOFOLLOW | O_DIRECTORY`.
 
-use super::plan::PlanDir;
+use super::plan::{PlanDir, PlanItem};
 use super::sys;
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -37,37 +36,46 @@ impl DirTree {
         self.dirs[d].node.as_ref().map_or(&[], |n| &n.name)
     }
 
-    /// The names from the target down to `d` (without the target's).
-    fn chain(&self, mut d: usize) -> Vec<&[u8]> {
-        let mut names = Vec::new();
-        while d != 0 {
-            names.push(self.name(d));
-            d = self.dirs[d].parent;
+    /// The names from the target down to `d` (without the target's),
+    /// joined by `/` after a leading `/`, then `name` if given.
+    fn joined(&self, d: usize, name: Option<&[u8]>) -> Vec<u8> {
+        let tail = name.map_or(0, |n| n.len() + 1);
+        let mut len = tail;
+        let mut at = d;
+        while at != 0 {
+            len += self.name(at).len() + 1;
+            at = self.dirs[at].parent;
         }
-        names.reverse();
-        names
+        let mut out = vec![b'/'; len];
+        let mut end = len - tail;
+        if let Some(n) = name {
+            out[end + 1..].copy_from_slice(n);
+        }
+        at = d;
+        while at != 0 {
+            let n = self.name(at);
+            out[end - n.len()..end].copy_from_slice(n);
+            end -= n.len() + 1;
+            at = self.dirs[at].parent;
+        }
+        out
     }
 
     /// Location inside the snapshot of `d`, or of `name` in `d`.
     pub(crate) fn location(&self, d: usize, name: Option<&[u8]>) -> Vec<u8> {
-        let mut l = Vec::new();
-        for n in self.chain(d).into_iter().chain(name) {
-            l.push(b'/');
-            l.extend_from_slice(n);
-        }
+        let l = self.joined(d, name);
         if l.is_empty() {
-            l.push(b'/');
+            b"/".to_vec()
+        } else {
+            l
         }
-        l
     }
 
     /// Path (for messages) of `d`, or of `name` in `d`.
     pub(crate) fn path(&self, d: usize, name: Option<&[u8]>) -> PathBuf {
-        let mut p = self.target.clone();
-        for n in self.chain(d).into_iter().chain(name) {
-            p.push(OsStr::from_bytes(n));
-        }
-        p
+        let mut p = self.target.as_os_str().as_bytes().to_vec();
+        p.extend_from_slice(&self.joined(d, name));
+        PathBuf::from(std::ffi::OsString::from_vec(p))
     }
 }
 
@@ -75,6 +83,9 @@ impl DirTree {
 struct Cache {
     open: HashMap<usize, (Arc<File>, u64)>,
     tick: u64,
+    /// Device and inode of every directory opened so far, to check a way
+    /// back up through `..`.
+    ids: HashMap<usize, (u64, u64)>,
 }
 
 impl Cache {
@@ -99,6 +110,10 @@ impl Cache {
     }
 }
 
+fn dev_ino(st: &sys::Stat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
 /// Open descriptors for the directories of a [`DirTree`].
 pub(crate) struct DirFds {
     /// The target; `None` in a dry run when it does not exist.
@@ -116,6 +131,12 @@ impl DirFds {
 
     /// The descriptor of directory `d`, which must exist (as a real
     /// directory, not a symlink) below the target.
+    ///
+    /// One that is not cached is reached from a cached subdirectory
+    /// through `..` if that leads to the very directory opened before
+    /// (same device and inode; this is what makes a bottom-up pass over a
+    /// deep tree cheap), else opened name by name from its nearest cached
+    /// ancestor.
     pub(crate) fn get(&self, tree: &DirTree, d: usize) -> io::Result<Arc<File>> {
         let root = self.root.clone().ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "the target does not exist")
@@ -123,10 +144,31 @@ impl DirFds {
         if d == 0 {
             return Ok(root);
         }
+        let below = {
+            let mut cache = self.lock();
+            if let Some(f) = cache.get(d) {
+                return Ok(f);
+            }
+            cache.ids.get(&d).copied().and_then(|id| {
+                let child = tree.dirs[d].items.iter().find_map(|item| match item {
+                    PlanItem::Dir(c) => cache.open.get(c).map(|(f, _)| f.clone()),
+                    _ => None,
+                });
+                child.map(|c| (c, id))
+            })
+        };
+        if let Some((child, id)) = below {
+            let up = sys::open_dir_at(&child, b"..")?;
+            if dev_ino(&sys::fstat(&up)?) == id {
+                let up = Arc::new(up);
+                self.lock().insert(d, up.clone());
+                return Ok(up);
+            }
+        }
         let (mut base, mut todo) = {
-            let mut cache = self.cache.lock().expect("no panics while held");
-            let mut todo = Vec::new();
-            let mut at = d;
+            let mut cache = self.lock();
+            let mut todo = vec![d];
+            let mut at = tree.dirs[d].parent;
             loop {
                 if at == 0 {
                     break (root, todo);
@@ -139,14 +181,20 @@ impl DirFds {
             }
         };
         while let Some(next) = todo.pop() {
-            let f = Arc::new(sys::open_dir_at(&base, tree.name(next))?);
-            self.cache
-                .lock()
-                .expect("no panics while held")
-                .insert(next, f.clone());
+            let f = sys::open_dir_at(&base, tree.name(next))?;
+            let id = dev_ino(&sys::fstat(&f)?);
+            let f = Arc::new(f);
+            let mut cache = self.lock();
+            cache.insert(next, f.clone());
+            cache.ids.insert(next, id);
+            drop(cache);
             base = f;
         }
         Ok(base)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().expect("no panics while held")
     }
 
     /// Like [`get`](Self::get), but `None` when `d` does not exist yet as
@@ -167,8 +215,9 @@ impl DirFds {
     /// Drops cached descriptors of directories `first` and later (their
     /// table entries are being reused).
     pub(crate) fn forget_from(&self, first: usize) {
-        let mut cache = self.cache.lock().expect("no panics while held");
+        let mut cache = self.lock();
         cache.open.retain(|&d, _| d < first);
+        cache.ids.retain(|&d, _| d < first);
     }
 
     /// How many directory descriptors are cached (for tests).

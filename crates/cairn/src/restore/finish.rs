@@ -87,6 +87,14 @@ pub(crate) struct Finisher<'a> {
 }
 
 impl Finisher<'_> {
+    /// Reports a finished item, if the progress wants to know.
+    fn report(&self, d: usize, name: Option<&[u8]>, action: ItemAction, size: u64) {
+        if self.progress.wants_items() {
+            let location = self.tree.location(d, name);
+            self.progress.item(&location, action, size);
+        }
+    }
+
     fn fail(&self, dir: usize, name: Option<&[u8]>, error: io::Error) {
         let path = self.tree.path(dir, name);
         let err = RestoreError::new(
@@ -154,10 +162,7 @@ impl Finisher<'_> {
                 _ => Ok(()),
             };
             match restored {
-                Ok(()) => {
-                    let location = self.tree.location(d, None);
-                    self.progress.item(&location, ItemAction::DirRestored, 0);
-                }
+                Ok(()) => self.report(d, None, ItemAction::DirRestored, 0),
                 Err(e) => self.fail(d, None, e),
             }
         }
@@ -188,9 +193,7 @@ impl Finisher<'_> {
                     FileAction::Write(Some(_)) => ItemAction::FileUpdated,
                     FileAction::Unchanged => ItemAction::FileUnchanged,
                     FileAction::Skip => {
-                        let location = self.tree.location(d, Some(&f.node.name));
-                        self.progress
-                            .item(&location, ItemAction::Skipped, f.node.size);
+                        self.report(d, Some(&f.node.name), ItemAction::Skipped, f.node.size);
                         return;
                     }
                     FileAction::Undecided | FileAction::Failed => return,
@@ -199,8 +202,7 @@ impl Finisher<'_> {
                     return;
                 }
                 if self.metadata(d, fd, &f.node) {
-                    let location = self.tree.location(d, Some(&f.node.name));
-                    self.progress.item(&location, action, f.node.size);
+                    self.report(d, Some(&f.node.name), action, f.node.size);
                 }
                 return;
             }
@@ -225,8 +227,7 @@ impl Finisher<'_> {
             Some(Err(e)) => self.fail(d, Some(&node.name), e),
             Some(Ok(())) | None => {
                 if self.metadata(d, fd, node) {
-                    let location = self.tree.location(d, Some(&node.name));
-                    self.progress.item(&location, ItemAction::OtherRestored, 0);
+                    self.report(d, Some(&node.name), ItemAction::OtherRestored, 0);
                 }
             }
         }
@@ -239,13 +240,15 @@ impl Finisher<'_> {
         let keep: HashSet<&[u8]> = names.iter().map(Vec::as_slice).collect();
         let mut on_disk = sys::read_names(fd)?;
         on_disk.sort_unstable();
-        let location = self.tree.location(d, None);
-        let path = self.tree.path(d, None);
+        // Worked out only when something is not in the snapshot.
+        let mut place: Option<(Vec<u8>, std::path::PathBuf)> = None;
         for name in on_disk {
             if keep.contains(name.as_slice()) {
                 continue;
             }
-            let child = super::plan::child_location(&location, &name);
+            let (location, path) =
+                place.get_or_insert_with(|| (self.tree.location(d, None), self.tree.path(d, None)));
+            let child = super::plan::child_location(location, &name);
             if !self.selector.select(&child, false).0 {
                 continue;
             }

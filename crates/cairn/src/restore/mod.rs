@@ -153,6 +153,11 @@ pub trait RestoreProgress: Sync {
     fn item(&self, location: &[u8], action: ItemAction, size: u64) {
         let _ = (location, action, size);
     }
+    /// Whether [`item`](Self::item) is of use; false spares working out
+    /// every item's location (which costs as much as its depth).
+    fn wants_items(&self) -> bool {
+        true
+    }
     /// A path in the target was deleted (or would be, in a dry run).
     fn deleted(&self, path: &Path) {
         let _ = path;
@@ -167,7 +172,11 @@ pub trait RestoreProgress: Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoProgress;
 
-impl RestoreProgress for NoProgress {}
+impl RestoreProgress for NoProgress {
+    fn wants_items(&self) -> bool {
+        false
+    }
+}
 
 /// A problem with one item that did not stop the restore.
 #[derive(Debug)]
@@ -556,3 +565,7 @@ mod tests;
 #[cfg(test)]
 #[path = "restic_tests.rs"]
 mod restic_tests;
+
+#[cfg(test)]
+#[path = "hostile_tests.rs"]
+mod hostile_tests;

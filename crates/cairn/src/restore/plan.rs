@@ -34,9 +34,9 @@ pub(crate) struct PlanDir {
 /// One entry of a directory (its name is its node's).
 #[derive(Debug)]
 pub(crate) enum PlanItem {
-    /// Index into [`DirTree::dirs`] (only listed: directories are
-    /// created and finished from the table, level by level).
-    #[allow(dead_code)]
+    /// Index into [`DirTree::dirs`] (directories are created and
+    /// finished from the table, level by level; this says where to find
+    /// a subdirectory's descriptor).
     Dir(usize),
     /// Index into [`Plan::files`].
     File(usize),
