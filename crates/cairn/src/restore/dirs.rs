@@ -220,9 +220,89 @@ impl DirFds {
         cache.ids.retain(|&d, _| d < first);
     }
 
+    /// Drops one cached descriptor (for tests).
+    #[cfg(test)]
+    pub(crate) fn evict(&self, d: usize) {
+        self.lock().open.remove(&d);
+    }
+
     /// How many directory descriptors are cached (for tests).
     #[cfg(test)]
     pub(crate) fn cached(&self) -> usize {
         self.cache.lock().unwrap().open.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::{Node, NodeType};
+    use std::os::unix::fs::MetadataExt;
+
+    /// A table for a chain of `depth` directories named `d`.
+    fn chain(target: &std::path::Path, depth: usize) -> DirTree {
+        let mut dirs = vec![PlanDir {
+            node: None,
+            parent: 0,
+            depth: 0,
+            items: Vec::new(),
+            names: None,
+        }];
+        for level in 1..=depth {
+            dirs[level - 1].items.push(PlanItem::Dir(level));
+            dirs.push(PlanDir {
+                node: Some(Box::new(Node::new(*b"d", NodeType::Dir))),
+                parent: level - 1,
+                depth: level,
+                items: Vec::new(),
+                names: None,
+            });
+        }
+        DirTree {
+            dirs,
+            target: target.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn descriptors_stay_bounded_and_the_way_up_is_checked() {
+        const DEPTH: usize = 600;
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = chain(tmp.path(), DEPTH);
+        let fds = DirFds::new(Some(sys::open_root(tmp.path()).unwrap()));
+        for d in 1..=DEPTH {
+            let parent = fds.get(&tree, tree.dirs[d].parent).unwrap();
+            sys::mkdir_at(&parent, b"d", 0o700).unwrap();
+        }
+        // Bottom-up, as the last pass goes.
+        let bottom = fds.get(&tree, DEPTH).unwrap();
+        for d in (1..DEPTH).rev() {
+            let f = fds.get(&tree, d).unwrap();
+            assert!(sys::stat_at(&f, b"d").unwrap().is_some());
+            assert!(fds.cached() <= CACHED_DIRS);
+        }
+        assert_eq!(
+            sys::fstat(&bottom).unwrap().st_ino,
+            std::fs::metadata(tree.path(DEPTH, None)).unwrap().ino()
+        );
+        assert_eq!(tree.location(2, Some(b"x")), b"/d/d/x");
+        assert_eq!(tree.location(0, None), b"/");
+
+        // `..` of a cached subdirectory that was moved elsewhere leads
+        // elsewhere: not taken for its old parent.
+        let fds = DirFds::new(Some(sys::open_root(tmp.path()).unwrap()));
+        let small = chain(tmp.path(), 3);
+        let third = fds.get(&small, 3).unwrap();
+        fds.evict(2);
+        fds.evict(1);
+        std::fs::rename(tmp.path().join("d/d/d"), tmp.path().join("moved")).unwrap();
+        let second = fds.get(&small, 2).unwrap();
+        assert_eq!(
+            sys::fstat(&second).unwrap().st_ino,
+            std::fs::metadata(tmp.path().join("d/d")).unwrap().ino()
+        );
+        drop(third);
+        let top = sys::open_root(tmp.path()).unwrap();
+        sys::remove_tree_at(&top, b"moved", true, &mut |_| {}).unwrap();
     }
 }

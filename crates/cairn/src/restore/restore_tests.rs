@@ -21,6 +21,8 @@ pub(crate) struct Fake {
     /// Blobs whose decoding returns wrong bytes without noticing.
     pub lying: HashSet<Id>,
     pub reads: AtomicUsize,
+    /// How long each pack read takes.
+    pub read_delay: std::time::Duration,
     open_pack: Vec<u8>,
 }
 
@@ -84,9 +86,20 @@ impl Fake {
         opts: &RestoreOptions,
         p: &dyn RestoreProgress,
     ) -> RestoreSummary {
+        self.restore_until(root, opts, p, &|| false).unwrap()
+    }
+
+    /// A restore that `stop` may interrupt.
+    pub(crate) fn restore_until(
+        &self,
+        root: &Id,
+        opts: &RestoreOptions,
+        p: &dyn RestoreProgress,
+        stop: Stop<'_>,
+    ) -> Result<RestoreSummary> {
         let load = |id: &Id| self.load(id);
         let len = |id: &Id| self.index.get(id).map(|l| l.plain_length());
-        run(self, &load, &len, root, opts, p, &|| false).unwrap()
+        run(self, &load, &len, root, opts, p, stop)
     }
 }
 
@@ -96,6 +109,7 @@ impl BlobSource for Fake {
     }
     fn read_range(&self, pack: &Id, offset: u64, length: u64) -> Result<Vec<u8>> {
         self.reads.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(self.read_delay);
         let p = self
             .packs
             .get(pack)
