@@ -14,7 +14,11 @@ fn an_interrupt_request_stops_a_restore() {
     let (dir, path, repo) = cairn_repo(2);
     drop(repo);
     let src = sample_tree(dir.path());
-    ok(restic(&path, PASSWORD, ["backup".as_ref(), src.as_os_str()]));
+    ok(restic(
+        &path,
+        PASSWORD,
+        ["backup".as_ref(), src.as_os_str()],
+    ));
     let mut repo = open(&path, PASSWORD).unwrap();
     repo.load_index().unwrap();
     let snapshots = repo.list_ids(cairn::FileType::Snapshot).unwrap();

@@ -100,7 +100,11 @@ impl Cache {
 
     fn insert(&mut self, d: usize, f: Arc<File>) {
         if self.open.len() >= CACHED_DIRS {
-            let oldest = self.open.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k);
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 self.open.remove(&k);
             }
@@ -138,9 +142,10 @@ impl DirFds {
     /// deep tree cheap), else opened name by name from its nearest cached
     /// ancestor.
     pub(crate) fn get(&self, tree: &DirTree, d: usize) -> io::Result<Arc<File>> {
-        let root = self.root.clone().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "the target does not exist")
-        })?;
+        let root = self
+            .root
+            .clone()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the target does not exist"))?;
         if d == 0 {
             return Ok(root);
         }

@@ -133,7 +133,8 @@ pub(crate) fn plan_content(
                         id: *id,
                     };
                     let name = Some(file.node.name.as_slice());
-                    let (location, path) = (tree.location(file.dir, name), tree.path(file.dir, name));
+                    let (location, path) =
+                        (tree.location(file.dir, name), tree.path(file.dir, name));
                     errors.push(RestoreError::new(&location, &path, Some(*id), e));
                     break;
                 }
@@ -364,14 +365,16 @@ impl<'a> Writer<'a> {
             if self.status[file].load(Ordering::Relaxed) != MISSING {
                 let sparse = self.plan.sparse[file];
                 let dir = self.fds.get(self.tree, f.dir);
-                let result = dir.and_then(|d| open_for_write(&d, &f.node.name)).and_then(|h| {
-                    for t in &b.targets[i..i + same] {
-                        let n = write_blob(&h, plain, t.offset, sparse)?;
-                        self.bytes_written.fetch_add(n, Ordering::Relaxed);
-                        self.progress.bytes_done(plain.len() as u64);
-                    }
-                    Ok(())
-                });
+                let result = dir
+                    .and_then(|d| open_for_write(&d, &f.node.name))
+                    .and_then(|h| {
+                        for t in &b.targets[i..i + same] {
+                            let n = write_blob(&h, plain, t.offset, sparse)?;
+                            self.bytes_written.fetch_add(n, Ordering::Relaxed);
+                            self.progress.bytes_done(plain.len() as u64);
+                        }
+                        Ok(())
+                    });
                 if let Err(e) = result {
                     let path = self.tree.path(f.dir, Some(&f.node.name));
                     self.fail(file, Some(b.loc.id), Error::io(&path, e), DAMAGED);

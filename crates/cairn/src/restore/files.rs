@@ -20,7 +20,12 @@ use std::os::unix::fs::FileExt;
 /// New files are created with mode 0600. The length is set without
 /// writing, so whatever is not written later (zeros skipped by sparse
 /// writes) is a hole.
-pub(crate) fn prepare_file(dir: &File, name: &[u8], size: u64, remove_dirs: bool) -> io::Result<()> {
+pub(crate) fn prepare_file(
+    dir: &File,
+    name: &[u8],
+    size: u64,
+    remove_dirs: bool,
+) -> io::Result<()> {
     let replace = match sys::stat_at(dir, name)? {
         Some(st) => !sys::is_file(&st) || st.st_nlink > 1,
         None => false,

@@ -223,7 +223,9 @@ fn planted_symlinks_redirect_nothing_in_any_mode() {
 
             // Directories replace the links, and what is in them is new.
             let inner = t.join("dirlink/inner");
-            assert!(std::fs::symlink_metadata(t.join("dirlink")).unwrap().is_dir());
+            assert!(std::fs::symlink_metadata(t.join("dirlink"))
+                .unwrap()
+                .is_dir());
             let want = [first.as_slice(), b"-second"].concat();
             assert_eq!(std::fs::read(&inner).unwrap(), want, "{what}");
             assert_eq!(std::fs::read(t.join("deep/dl/victim")).unwrap(), b"new");
@@ -327,7 +329,11 @@ fn ten_thousand_levels_restore() {
     let mut o = opts(&t);
     o.delete = true;
     let s = fake.restore(&root, &o);
-    assert!(s.errors.is_empty(), "{:?}", &s.errors[..s.errors.len().min(3)]);
+    assert!(
+        s.errors.is_empty(),
+        "{:?}",
+        &s.errors[..s.errors.len().min(3)]
+    );
     assert_eq!((s.dirs, s.files), (DEPTH as u64, 1));
     // Walk down by descriptor: the path is longer than PATH_MAX.
     let mut d = sys::open_root(&t).unwrap();
@@ -341,7 +347,11 @@ fn ten_thousand_levels_restore() {
 
     // Again over the restored tree: everything is unchanged.
     let s = fake.restore(&root, &o);
-    assert!(s.errors.is_empty(), "{:?}", &s.errors[..s.errors.len().min(3)]);
+    assert!(
+        s.errors.is_empty(),
+        "{:?}",
+        &s.errors[..s.errors.len().min(3)]
+    );
     assert_eq!((s.unchanged, s.deleted), (1, 0));
     // TempDir's cleanup would run out of descriptors this deep.
     let top = sys::open_root(tmp.path()).unwrap();

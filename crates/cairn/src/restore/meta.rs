@@ -79,7 +79,11 @@ enum Handle<'a> {
 
 /// Restores the metadata of the directory open as `dir` (its contents
 /// are complete).
-pub(crate) fn restore_dir_metadata(node: &Node, dir: &File, xattrs: &XattrFilter) -> io::Result<()> {
+pub(crate) fn restore_dir_metadata(
+    node: &Node,
+    dir: &File,
+    xattrs: &XattrFilter,
+) -> io::Result<()> {
     restore(node, Handle::Open(dir), xattrs)
 }
 
@@ -141,7 +145,11 @@ fn restore(node: &Node, target: Handle<'_>, xattrs: &XattrFilter) -> io::Result<
         }
         Handle::At(dir, name) => {
             note(sys::chown_at(dir, name, node.uid, node.gid));
-            note(restore_xattrs(node, &XattrTarget::Path(sys::proc_path(dir, name)), xattrs));
+            note(restore_xattrs(
+                node,
+                &XattrTarget::Path(sys::proc_path(dir, name)),
+                xattrs,
+            ));
             note(sys::utimes_at(dir, name, &times));
             if node.node_type != NodeType::Symlink {
                 note(sys::chmod_at(dir, name, perm));

@@ -21,12 +21,50 @@
 //! Damaged blobs and files that cannot be written do not stop a restore:
 //! they are collected in [`RestoreSummary::errors`] (with the file and the
 //! blob) and everything else is still restored.
+//!
+//! # What a restore guarantees
+//!
+//! A snapshot and the target directory are both untrusted (a restore run
+//! as root is a privilege boundary). Whatever they hold:
+//!
+//! * **Nothing outside the target is written, created, removed or
+//!   changed.** The target is opened once; every entry below it is reached
+//!   from its directory's descriptor, one name at a time (`openat`,
+//!   `mkdirat`, `symlinkat`, `mknodat`, `linkat`, `unlinkat`), and never
+//!   by a path resolved from the target down.
+//! * **No symlink is followed that the restore did not create, and none
+//!   it created either.** Directories are opened with
+//!   `O_DIRECTORY | O_NOFOLLOW`, files with `O_NOFOLLOW`; owner, mode,
+//!   times and extended attributes are set through the open descriptor,
+//!   or, for symlinks and special files, with the `*at` calls that do not
+//!   follow (`AT_SYMLINK_NOFOLLOW`). A symlink in the target where the
+//!   snapshot has a directory, file or special file is replaced (as the
+//!   overwrite policy says), never written through; `--delete` removes
+//!   symlinks, never what they point to.
+//! * **"Already in place" is decided on the entry that is kept.** Blobs
+//!   are only taken as present in the very file that will be written
+//!   into: not through a symlink, not in a file below a directory that is
+//!   missing or will be replaced (a symlink or file where the snapshot has
+//!   a directory: like restic 0.19, which replaces it before looking
+//!   inside, the files below are new, also under `--overwrite never`), and
+//!   not in a file with further hard links (it is replaced, not shared).
+//! * **Names are checked.** An entry named `""`, `.`, `..` or containing
+//!   `/` is refused (and, as in restic, nothing is deleted). Names that
+//!   occur more than once in one tree are refused too: none of those
+//!   entries is restored, an error names the tree and the name, and the
+//!   rest is restored (the command ends with an error).
+//! * **Depth is not limited** by the call stack or `PATH_MAX`: trees are
+//!   walked with an explicit stack, directories finished level by level,
+//!   and a bounded number of directory descriptors (128) stays open.
+//! * **An interrupt** ([`crate::interrupt`]) stops a restore within about
+//!   a second, in any pass, with [`Error::Interrupted`].
 
 mod dirs;
 mod fetch;
 mod files;
 mod finish;
 mod meta;
+mod passes;
 mod plan;
 mod state;
 mod sys;
@@ -38,11 +76,9 @@ use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_format::{BlobType, Id, NodeType, Tree};
 use dirs::DirFds;
-use fetch::{BlobSource, Writer};
-use plan::{FileAction, Planner, Selector};
-use rayon::prelude::*;
+use fetch::BlobSource;
+use passes::Passes;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
 /// What to do with a file that already exists in the target (restic's
 /// `--overwrite`).
@@ -384,178 +420,6 @@ pub(crate) fn run(
         fds: &fds,
     };
     pool.install(|| passes.run(root, &target))
-}
-
-/// What the passes of one restore share.
-struct Passes<'a> {
-    source: &'a dyn BlobSource,
-    load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
-    blob_len: &'a (dyn Fn(&Id) -> Option<u64> + Sync),
-    opts: &'a RestoreOptions,
-    progress: &'a dyn RestoreProgress,
-    stop: Stop<'a>,
-    fds: &'a DirFds,
-}
-
-impl Passes<'_> {
-    fn run(&self, root: &Id, target: &Path) -> Result<RestoreSummary> {
-        let (opts, progress, stop, blob_len) = (self.opts, self.progress, self.stop, self.blob_len);
-        let selector = Selector::new(opts);
-        let mut plan = Planner::run(
-            self.load_tree,
-            &selector,
-            opts.overwrite,
-            root,
-            target,
-            self.fds,
-            stop,
-        )?;
-        let mut errors = std::mem::take(&mut plan.errors);
-        errors.extend(plan::decide_files(
-            &mut plan.files,
-            &plan.tree,
-            self.fds,
-            opts.overwrite,
-            blob_len,
-            stop,
-        )?);
-        let content =
-            fetch::plan_content(&mut plan.files, &plan.tree, self.source, opts.sparse, &mut errors);
-        for e in &errors {
-            progress.error(e);
-        }
-
-        let mut summary = RestoreSummary {
-            dirs: plan.dirs,
-            others: plan.specials + plan.hardlinks,
-            skipped: plan.skipped,
-            ..RestoreSummary::default()
-        };
-        for f in &plan.files {
-            match f.action {
-                FileAction::Write(_) => {
-                    summary.files += 1;
-                    summary.bytes += f.node.size;
-                }
-                FileAction::Unchanged | FileAction::Skip => {
-                    summary.unchanged += u64::from(f.action == FileAction::Unchanged);
-                    summary.skipped += 1;
-                    summary.skipped_bytes += f.node.size;
-                }
-                FileAction::Undecided | FileAction::Failed => {}
-            }
-        }
-        progress.start(summary.items(), summary.bytes);
-
-        let mut status = vec![fetch::OK; plan.files.len()];
-        if opts.dry_run {
-            for f in plan
-                .files
-                .iter()
-                .filter(|f| matches!(f.action, FileAction::Write(_)))
-            {
-                progress.bytes_done(f.node.size);
-                progress.file_done(f.node.size);
-            }
-        } else {
-            let mut dir_errors = Vec::new();
-            finish::make_dirs(&plan.tree, self.fds, stop, &mut dir_errors)?;
-            dir_errors.iter().for_each(|e| progress.error(e));
-            errors.extend(dir_errors);
-            let writer = Writer::new(
-                &plan.files,
-                &plan.tree,
-                self.fds,
-                stop,
-                &content,
-                self.source,
-                progress,
-            );
-            writer.run(opts.delete);
-            if stop() {
-                return Err(Error::Interrupted);
-            }
-            summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
-            status = writer
-                .status
-                .iter()
-                .map(|s| s.load(Ordering::Relaxed))
-                .collect();
-            errors.extend(writer.errors.into_inner().expect("no panics while held"));
-        }
-
-        // Verify before the metadata pass, so that reading the files does
-        // not disturb the access times restored there.
-        if opts.verify {
-            let failures = self.verify(&plan, &status);
-            if stop() {
-                return Err(Error::Interrupted);
-            }
-            summary.verified = plan
-                .files
-                .iter()
-                .zip(&status)
-                .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
-                .count() as u64
-                - failures.len() as u64;
-            for e in &failures {
-                progress.error(e);
-            }
-            errors.extend(failures);
-        }
-        let finisher = finish::Finisher {
-            tree: &plan.tree,
-            fds: self.fds,
-            files: &plan.files,
-            status: &status,
-            selector: &selector,
-            xattrs: &opts.xattrs,
-            progress,
-            stop,
-            dry_run: opts.dry_run,
-            delete: opts.delete && plan.delete_allowed,
-            deleted: Default::default(),
-            errors: Default::default(),
-        };
-        finisher.run()?;
-        summary.deleted = finisher.deleted.load(Ordering::Relaxed);
-        errors.extend(finisher.errors.into_inner().expect("no panics while held"));
-
-        summary.errors = errors;
-        Ok(summary)
-    }
-
-    /// Re-reads every written file and checks it against its blobs.
-    fn verify(&self, plan: &plan::Plan, status: &[u8]) -> Vec<RestoreError> {
-        let tree = &plan.tree;
-        plan.files
-            .par_iter()
-            .zip(status)
-            .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
-            .filter_map(|(f, _)| {
-                if (self.stop)() {
-                    return None;
-                }
-                let name = Some(f.node.name.as_slice());
-                let r = self
-                    .fds
-                    .get(tree, f.dir)
-                    .map_err(state::Mismatch::Io)
-                    .and_then(|dir| {
-                        state::compare(&dir, &f.node.name, &f.node, true, false, self.blob_len)
-                    });
-                r.err().map(|m| {
-                    let blob = match m {
-                        state::Mismatch::Content { blob, .. }
-                        | state::Mismatch::UnknownBlob(blob) => Some(blob),
-                        _ => None,
-                    };
-                    let e = Error::InvalidArgument(format!("verification failed: {m}"));
-                    RestoreError::new(&tree.location(f.dir, name), &tree.path(f.dir, name), blob, e)
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -457,14 +457,19 @@ fn existing_entry(
 /// overwrite (the content is compared later), if-newer only when the
 /// snapshot's mtime is later than the entry's, never only when nothing is
 /// there.
-pub(crate) fn should_overwrite(overwrite: Overwrite, node: &Node, existing: Option<&sys::Stat>) -> bool {
+pub(crate) fn should_overwrite(
+    overwrite: Overwrite,
+    node: &Node,
+    existing: Option<&sys::Stat>,
+) -> bool {
     let Some(st) = existing else {
         return true;
     };
     match overwrite {
         Overwrite::Always | Overwrite::IfChanged => true,
         Overwrite::IfNewer => {
-            (node.mtime.unix_secs, i64::from(node.mtime.nanos)) > (st.st_mtime, st.st_mtime_nsec as i64)
+            (node.mtime.unix_secs, i64::from(node.mtime.nanos))
+                > (st.st_mtime, st.st_mtime_nsec as i64)
         }
         Overwrite::Never => false,
     }
@@ -495,7 +500,12 @@ pub(crate) fn decide_files(
                 f.action = FileAction::Failed;
                 let path = tree.path(f.dir, Some(&f.node.name));
                 let location = tree.location(f.dir, Some(&f.node.name));
-                Some(RestoreError::new(&location, &path, None, Error::io(&path, e)))
+                Some(RestoreError::new(
+                    &location,
+                    &path,
+                    None,
+                    Error::io(&path, e),
+                ))
             };
             let dir = match fds.existing(tree, f.dir) {
                 Ok(Some(d)) => d,
@@ -515,8 +525,9 @@ pub(crate) fn decide_files(
             }
             let trust_mtime = overwrite == Overwrite::IfChanged;
             // A file that cannot be compared is restored from scratch.
-            let existing = existing
-                .and_then(|_| state::compare(&dir, name, &f.node, false, trust_mtime, blob_len).ok());
+            let existing = existing.and_then(|_| {
+                state::compare(&dir, name, &f.node, false, trust_mtime, blob_len).ok()
+            });
             f.action = match existing {
                 Some(s) if !s.needs_restore() => FileAction::Unchanged,
                 other => FileAction::Write(other),

@@ -4,7 +4,7 @@
 
 use super::tests::{file, Fake};
 use super::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn opts(target: &Path) -> RestoreOptions {
@@ -56,7 +56,10 @@ fn stops_within_a_second_while_fetching() {
     });
     let took = asked.lock().unwrap().expect("asked").elapsed();
     assert!(matches!(r, Err(Error::Interrupted)), "{r:?}");
-    assert!(took < Duration::from_secs(1), "stopped {took:?} after the request");
+    assert!(
+        took < Duration::from_secs(1),
+        "stopped {took:?} after the request"
+    );
     assert!(fake.reads.load(Ordering::Relaxed) < 100);
 }
 

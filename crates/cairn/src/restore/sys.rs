@@ -114,7 +114,12 @@ pub(crate) fn remove_at(dir: &File, name: &[u8]) -> io::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::NOENT => Ok(()),
         // Report why unlinking failed unless the entry is a directory.
-        Err(dir_err) if stat_at(dir, name).ok().flatten().is_some_and(|s| is_dir(&s)) => {
+        Err(dir_err)
+            if stat_at(dir, name)
+                .ok()
+                .flatten()
+                .is_some_and(|s| is_dir(&s)) =>
+        {
             Err(dir_err.into())
         }
         Err(_) => Err(file_err.into()),

@@ -1,0 +1,194 @@
+//! The passes of one restore, in order (see the module documentation of
+//! `restore`).
+
+use super::dirs::DirFds;
+use super::fetch::{self, BlobSource, Writer};
+use super::plan::{self, FileAction, Planner, Selector};
+use super::{finish, state, RestoreError, RestoreOptions, RestoreProgress, RestoreSummary, Stop};
+use crate::{Error, Result};
+use cairn_format::{Id, Tree};
+use rayon::prelude::*;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+/// What the passes of one restore share.
+pub(crate) struct Passes<'a> {
+    pub(crate) source: &'a dyn BlobSource,
+    pub(crate) load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
+    pub(crate) blob_len: &'a (dyn Fn(&Id) -> Option<u64> + Sync),
+    pub(crate) opts: &'a RestoreOptions,
+    pub(crate) progress: &'a dyn RestoreProgress,
+    pub(crate) stop: Stop<'a>,
+    pub(crate) fds: &'a DirFds,
+}
+
+impl Passes<'_> {
+    pub(crate) fn run(&self, root: &Id, target: &Path) -> Result<RestoreSummary> {
+        let (opts, progress, stop, blob_len) = (self.opts, self.progress, self.stop, self.blob_len);
+        let selector = Selector::new(opts);
+        let mut plan = Planner::run(
+            self.load_tree,
+            &selector,
+            opts.overwrite,
+            root,
+            target,
+            self.fds,
+            stop,
+        )?;
+        let mut errors = std::mem::take(&mut plan.errors);
+        errors.extend(plan::decide_files(
+            &mut plan.files,
+            &plan.tree,
+            self.fds,
+            opts.overwrite,
+            blob_len,
+            stop,
+        )?);
+        let content = fetch::plan_content(
+            &mut plan.files,
+            &plan.tree,
+            self.source,
+            opts.sparse,
+            &mut errors,
+        );
+        for e in &errors {
+            progress.error(e);
+        }
+
+        let mut summary = RestoreSummary {
+            dirs: plan.dirs,
+            others: plan.specials + plan.hardlinks,
+            skipped: plan.skipped,
+            ..RestoreSummary::default()
+        };
+        for f in &plan.files {
+            match f.action {
+                FileAction::Write(_) => {
+                    summary.files += 1;
+                    summary.bytes += f.node.size;
+                }
+                FileAction::Unchanged | FileAction::Skip => {
+                    summary.unchanged += u64::from(f.action == FileAction::Unchanged);
+                    summary.skipped += 1;
+                    summary.skipped_bytes += f.node.size;
+                }
+                FileAction::Undecided | FileAction::Failed => {}
+            }
+        }
+        progress.start(summary.items(), summary.bytes);
+
+        let mut status = vec![fetch::OK; plan.files.len()];
+        if opts.dry_run {
+            for f in plan
+                .files
+                .iter()
+                .filter(|f| matches!(f.action, FileAction::Write(_)))
+            {
+                progress.bytes_done(f.node.size);
+                progress.file_done(f.node.size);
+            }
+        } else {
+            let mut dir_errors = Vec::new();
+            finish::make_dirs(&plan.tree, self.fds, stop, &mut dir_errors)?;
+            dir_errors.iter().for_each(|e| progress.error(e));
+            errors.extend(dir_errors);
+            let writer = Writer::new(
+                &plan.files,
+                &plan.tree,
+                self.fds,
+                stop,
+                &content,
+                self.source,
+                progress,
+            );
+            writer.run(opts.delete);
+            if stop() {
+                return Err(Error::Interrupted);
+            }
+            summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
+            status = writer
+                .status
+                .iter()
+                .map(|s| s.load(Ordering::Relaxed))
+                .collect();
+            errors.extend(writer.errors.into_inner().expect("no panics while held"));
+        }
+
+        // Verify before the metadata pass, so that reading the files does
+        // not disturb the access times restored there.
+        if opts.verify {
+            let failures = self.verify(&plan, &status);
+            if stop() {
+                return Err(Error::Interrupted);
+            }
+            summary.verified = plan
+                .files
+                .iter()
+                .zip(&status)
+                .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
+                .count() as u64
+                - failures.len() as u64;
+            for e in &failures {
+                progress.error(e);
+            }
+            errors.extend(failures);
+        }
+        let finisher = finish::Finisher {
+            tree: &plan.tree,
+            fds: self.fds,
+            files: &plan.files,
+            status: &status,
+            selector: &selector,
+            xattrs: &opts.xattrs,
+            progress,
+            stop,
+            dry_run: opts.dry_run,
+            delete: opts.delete && plan.delete_allowed,
+            deleted: Default::default(),
+            errors: Default::default(),
+        };
+        finisher.run()?;
+        summary.deleted = finisher.deleted.load(Ordering::Relaxed);
+        errors.extend(finisher.errors.into_inner().expect("no panics while held"));
+
+        summary.errors = errors;
+        Ok(summary)
+    }
+
+    /// Re-reads every written file and checks it against its blobs.
+    fn verify(&self, plan: &plan::Plan, status: &[u8]) -> Vec<RestoreError> {
+        let tree = &plan.tree;
+        plan.files
+            .par_iter()
+            .zip(status)
+            .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
+            .filter_map(|(f, _)| {
+                if (self.stop)() {
+                    return None;
+                }
+                let name = Some(f.node.name.as_slice());
+                let r = self
+                    .fds
+                    .get(tree, f.dir)
+                    .map_err(state::Mismatch::Io)
+                    .and_then(|dir| {
+                        state::compare(&dir, &f.node.name, &f.node, true, false, self.blob_len)
+                    });
+                r.err().map(|m| {
+                    let blob = match m {
+                        state::Mismatch::Content { blob, .. }
+                        | state::Mismatch::UnknownBlob(blob) => Some(blob),
+                        _ => None,
+                    };
+                    let e = Error::InvalidArgument(format!("verification failed: {m}"));
+                    RestoreError::new(
+                        &tree.location(f.dir, name),
+                        &tree.path(f.dir, name),
+                        blob,
+                        e,
+                    )
+                })
+            })
+            .collect()
+    }
+}
