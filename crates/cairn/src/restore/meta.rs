@@ -211,6 +211,11 @@ fn restore_xattrs(node: &Node, target: &XattrTarget<'_>, filter: &XattrFilter) -
     let existing = match target.list() {
         Ok(list) => list,
         Err(e) if unsupported(&e) => return Ok(()),
+        // Without /proc, attributes of links and special files cannot be
+        // listed without following them: leave them as they are.
+        Err(e) if matches!(target, XattrTarget::Path(_)) && e.kind() == io::ErrorKind::NotFound => {
+            return Ok(())
+        }
         Err(e) => return Err(e),
     };
     for name in existing {
