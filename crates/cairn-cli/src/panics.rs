@@ -97,3 +97,28 @@ pub fn die_of_closed_output() -> ! {
     }
     std::process::exit(128 + libc::SIGPIPE)
 }
+
+/// Debug builds only, for the tests of the above: with
+/// `CAIRN_TEST_CRASH_WITH_LOCK=main` the command panics right after
+/// taking its lock, with the guard leaked (so only the registry of held
+/// locks can remove it); with `=thread` another thread panics meanwhile.
+/// Release builds return the guard untouched.
+pub fn crash_if_asked(guard: cairn::LockGuard) -> cairn::LockGuard {
+    #[cfg(debug_assertions)]
+    match std::env::var("CAIRN_TEST_CRASH_WITH_LOCK").as_deref() {
+        Ok("main") => {
+            std::mem::forget(guard);
+            panic!("crash requested by CAIRN_TEST_CRASH_WITH_LOCK");
+        }
+        Ok("thread") => {
+            let worker = std::thread::spawn(|| {
+                panic!("crash requested by CAIRN_TEST_CRASH_WITH_LOCK");
+            });
+            // The panic hook ends the process before this returns.
+            let _ = worker.join();
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
+        _ => {}
+    }
+    guard
+}

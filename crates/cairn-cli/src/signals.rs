@@ -44,10 +44,7 @@ pub fn install_interrupt_handler() {
             forced_exit(INTERRUPTED);
         }
         // Not eprintln!: a closed stderr must not panic this thread.
-        let _ = writeln!(
-            std::io::stderr(),
-            "signal interrupt received, cleaning up"
-        );
+        let _ = writeln!(std::io::stderr(), "signal interrupt received, cleaning up");
         cairn::interrupt::request();
         let waiter = std::thread::Builder::new()
             .name("cairn-interrupt-grace".into())

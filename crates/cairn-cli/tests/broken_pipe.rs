@@ -25,7 +25,10 @@ fn into_closed_pipe(f: &Fixture, args: &[&str]) -> (ExitStatus, String) {
         .spawn()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The quiet end: died of SIGPIPE like restic, said nothing, left no lock.
@@ -35,7 +38,11 @@ fn assert_quiet_end(f: &Fixture, args: &[&str]) {
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{what}");
     assert!(!stderr.contains("panicked"), "{what}");
     assert!(!stderr.contains("Fatal"), "{what}");
-    assert_eq!(f.repo_files("locks"), Vec::<std::path::PathBuf>::new(), "{what}");
+    assert_eq!(
+        f.repo_files("locks"),
+        Vec::<std::path::PathBuf>::new(),
+        "{what}"
+    );
 }
 
 /// A file of the latest snapshot (its path as `dump` takes it).
@@ -53,7 +60,11 @@ fn ls_find_cat_dump_into_a_closed_pipe_end_quietly_without_a_lock() {
     let f = Fixture::new("v2");
     let file = some_file(&f);
     let pack = f.cairn(["list", "packs"]).ok().stdout_str();
-    let pack = pack.lines().next().expect("the fixture has packs").to_owned();
+    let pack = pack
+        .lines()
+        .next()
+        .expect("the fixture has packs")
+        .to_owned();
     for args in [
         vec!["ls", "latest"],
         vec!["ls", "--json", "latest"],
@@ -71,11 +82,7 @@ fn ls_find_cat_dump_into_a_closed_pipe_end_quietly_without_a_lock() {
 fn println_output_into_a_closed_pipe_ends_quietly_without_a_lock() {
     // These commands print with `println!`, which panics on EPIPE.
     let f = Fixture::new("v2");
-    for args in [
-        vec!["snapshots"],
-        vec!["list", "blobs"],
-        vec!["stats"],
-    ] {
+    for args in [vec!["snapshots"], vec!["list", "blobs"], vec!["stats"]] {
         assert_quiet_end(&f, &args);
     }
 }
@@ -109,10 +116,17 @@ impl SmallServer {
             .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "cairn serve did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cairn serve did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        SmallServer { child, port, _dir: dir }
+        SmallServer {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 }
 
@@ -139,7 +153,10 @@ fn cairn_on(repo_url: &str, args: &[&str]) -> (ExitStatus, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Not killed by a signal, failed, one line on stderr, no panic.

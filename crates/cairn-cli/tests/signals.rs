@@ -124,7 +124,10 @@ impl Running {
     fn assert_stops_on(&mut self, name: &str) {
         self.signal(name);
         let (status, took, stderr) = self.wait_exit(STOP_WITHIN + Duration::from_secs(8));
-        let what = format!("{} after SIG{name}: {status} in {took:?}\n{stderr}", self.what);
+        let what = format!(
+            "{} after SIG{name}: {status} in {took:?}\n{stderr}",
+            self.what
+        );
         assert_eq!(status.code(), Some(130), "{what}");
         assert!(took <= STOP_WITHIN, "too slow: {what}");
         assert!(!stderr.contains("panicked"), "{what}");
@@ -177,7 +180,11 @@ fn backup_stdin_waiting_for_input() {
     let f = Fixture::new("v2");
     for signal in ["INT", "TERM"] {
         let mut run = start(&f, &["backup", "--stdin"], true);
-        run.stdin.as_mut().unwrap().write_all(b"some input").unwrap();
+        run.stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"some input")
+            .unwrap();
         run.wait_until_locked();
         run.assert_stops_on(signal);
     }
@@ -186,10 +193,21 @@ fn backup_stdin_waiting_for_input() {
 #[test]
 fn backup_stdin_ignores_hup_and_finishes() {
     let f = Fixture::new("v2");
-    let count = || f.cairn(["snapshots", "--json"]).ok().json().as_array().unwrap().len();
+    let count = || {
+        f.cairn(["snapshots", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
     let before = count();
     let mut run = start(&f, &["backup", "--stdin"], true);
-    run.stdin.as_mut().unwrap().write_all(b"first part ").unwrap();
+    run.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"first part ")
+        .unwrap();
     run.wait_until_locked();
     run.assert_ignores_hup();
     let mut stdin = run.stdin.take().unwrap();
@@ -215,7 +233,11 @@ fn backup_of_a_tree() {
 #[test]
 fn check_read_data() {
     let f = Fixture::new("v2");
-    check_command(&f, &[SLOW_DOWN[0], SLOW_DOWN[1], "check", "--read-data"], None);
+    check_command(
+        &f,
+        &[SLOW_DOWN[0], SLOW_DOWN[1], "check", "--read-data"],
+        None,
+    );
 }
 
 #[test]
@@ -297,9 +319,83 @@ fn restore() {
 #[test]
 fn a_second_interrupt_exits_at_once_and_removes_the_lock() {
     let f = Fixture::new("v2");
-    let mut run = start(&f, &[SLOW_DOWN[0], SLOW_DOWN[1], "check", "--read-data"], false);
+    let mut run = start(
+        &f,
+        &[SLOW_DOWN[0], SLOW_DOWN[1], "check", "--read-data"],
+        false,
+    );
     run.wait_until_locked();
     run.signal("INT");
     std::thread::sleep(Duration::from_millis(20));
     run.assert_stops_on("INT");
+}
+
+/// `cairn serve` keeps its own SIGHUP meaning (reload the htpasswd file,
+/// as rest-server) and shuts down cleanly on SIGTERM.
+#[test]
+fn serve_reloads_on_hup_and_shuts_down_cleanly_on_term() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".htpasswd"), "").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(Tool::Cairn.program())
+        .arg("serve")
+        .arg("--path")
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Running {
+        child,
+        stdin: None,
+        repos: Vec::new(),
+        what: "cairn serve".into(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "cairn serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run.assert_ignores_hup();
+    run.signal("TERM");
+    let (status, _, stderr) = run.wait_exit(Duration::from_secs(15));
+    assert!(stderr.contains("Reloaded htpasswd file"), "{stderr}");
+    assert!(!stderr.contains("signal interrupt"), "{stderr}");
+    assert!(stderr.contains("shutdown cleanly"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+/// A panic, on the main thread (with the lock guard leaked) or on any
+/// other, removes the lock and exits with restic's crash code 2.
+#[test]
+fn a_panic_on_any_thread_removes_the_lock_and_exits_2() {
+    let f = Fixture::new("v2");
+    for (place, args) in [
+        ("main", vec!["ls", "latest"]),
+        ("thread", vec!["ls", "latest"]),
+        ("main", vec!["backup", "--stdin"]),
+        ("thread", vec!["backup", "--stdin"]),
+    ] {
+        let out = f
+            .command(Tool::Cairn)
+            .args(&args)
+            .env("CAIRN_TEST_CRASH_WITH_LOCK", place)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let what = format!("{args:?} panicking on {place}: {}\n{stderr}", out.status);
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        assert!(stderr.contains("crash requested"), "{what}");
+        assert_eq!(
+            lock_files(&f.repo),
+            Vec::<String>::new(),
+            "lock left: {what}"
+        );
+    }
 }
