@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
 cargo build --release -p cairn-cli
-cairn=$PWD/target/release/cairn
+cairn=${CARGO_TARGET_DIR:-$PWD/target}/release/cairn
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export RESTIC_REPOSITORY=$work/repo RESTIC_PASSWORD=demo-password

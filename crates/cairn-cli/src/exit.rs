@@ -28,16 +28,18 @@ impl std::error::Error for ExitCode {}
 /// Prints the error (one line, restic's `Fatal:` prefix) and picks the
 /// exit code.
 ///
-/// Two errors end the command quietly: after SIGINT/SIGTERM any error is
-/// the interruption (130; the signal handler already said so), and a
+/// Two errors end the command quietly: after SIGINT/SIGTERM any outcome
+/// is the interruption (130; the signal handler already said so), and a
 /// broken pipe on a closed standard output is the reader's choice to stop
 /// (see [`crate::panics`]). A broken pipe elsewhere (a socket the server
 /// closed) is reported like any I/O error.
 pub fn report(result: anyhow::Result<()>) -> i32 {
-    let Err(err) = result else { return 0 };
+    // Interrupted is interrupted, even if the command still got to its
+    // end within the grace period (restic would have exited at once).
     if crate::signals::was_interrupted() {
         return INTERRUPTED;
     }
+    let Err(err) = result else { return 0 };
     if is_broken_pipe(&err) && crate::panics::stdout_is_closed() {
         crate::panics::die_of_closed_output();
     }
