@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: installs the dependencies, then formatting,
 # lints, docs, the whole test suite (unit, property and interop tests
-# against the real restic), and a short run of every fuzz target.
+# against the real restic), the README's demo (scripts/demo.sh, end to end
+# with the release build), and a short run of every fuzz target.
 #
 # FUZZ_SECONDS (default 30) sets how long each fuzz target runs; 0 skips.
 # 30 s keeps the whole run inside the 90-minute CI budget on 2 cores now
@@ -21,5 +22,7 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== demo (scripts/demo.sh, the README's first command)"
+bash scripts/demo.sh
 echo "== fuzz"
 bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-30}"

@@ -1,7 +1,5 @@
 //! Exit codes and the one-line error report, as restic uses them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 /// A fatal error.
 pub const FATAL: i32 = 1;
 /// Some files could not be read; the command still finished (backup).
@@ -15,8 +13,6 @@ pub const WRONG_PASSWORD: i32 = 12;
 /// Interrupted by a signal.
 pub const INTERRUPTED: i32 = 130;
 
-static INTERRUPTED_FLAG: AtomicBool = AtomicBool::new(false);
-
 /// An error that carries its own exit code (for "done, but with errors").
 #[derive(Debug)]
 pub struct ExitCode(pub i32, pub String);
@@ -29,42 +25,24 @@ impl std::fmt::Display for ExitCode {
 
 impl std::error::Error for ExitCode {}
 
-/// Lets a closed pipe end the process quietly, as it ends restic:
-/// `cairn ls latest | head` must not panic when `head` exits.
-pub fn restore_sigpipe() {
-    // SAFETY: called first thing in main, before any other thread exists;
-    // setting a signal's disposition to SIG_DFL installs no handler code
-    // and has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// How long a command may take to wind down after Ctrl-C before the
-/// process exits anyway.
-const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// On Ctrl-C (or SIGTERM): ask the running operation to stop, so that it
-/// unwinds, removes its lock and exits with 130. A second signal, or a
-/// command that does not stop within [`GRACE`], exits at once.
-pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED_FLAG.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED);
-        }
-        eprintln!("signal interrupt received, cleaning up");
-        cairn::interrupt::request();
-        std::thread::spawn(|| {
-            std::thread::sleep(GRACE);
-            std::process::exit(INTERRUPTED);
-        });
-    });
-}
-
 /// Prints the error (one line, restic's `Fatal:` prefix) and picks the
 /// exit code.
+///
+/// Two errors end the command quietly: after SIGINT/SIGTERM any outcome
+/// is the interruption (130; the signal handler already said so), and a
+/// broken pipe on a closed standard output is the reader's choice to stop
+/// (see [`crate::panics`]). A broken pipe elsewhere (a socket the server
+/// closed) is reported like any I/O error.
 pub fn report(result: anyhow::Result<()>) -> i32 {
+    // Interrupted is interrupted, even if the command still got to its
+    // end within the grace period (restic would have exited at once).
+    if crate::signals::was_interrupted() {
+        return INTERRUPTED;
+    }
     let Err(err) = result else { return 0 };
+    if is_broken_pipe(&err) && crate::panics::stdout_is_closed() {
+        crate::panics::die_of_closed_output();
+    }
     if let Some(ExitCode(code, msg)) = err.downcast_ref::<ExitCode>() {
         if !msg.is_empty() {
             eprintln!("{msg}");
@@ -89,4 +67,16 @@ pub fn report(result: anyhow::Result<()>) -> i32 {
     }
     eprintln!("Fatal: {}", line.replace('\n', " "));
     code
+}
+
+/// True if a cause of `err` is an EPIPE (also one that a library turned
+/// into text, as the zip writer's errors are).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let text = format!("(os error {})", libc::EPIPE);
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains(&text)
+    })
 }

@@ -214,6 +214,7 @@ impl GlobalOptions {
     pub fn lock_always(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
         repo.lock_with(&self.lock_options(exclusive))
             .map_err(lock_error)
+            .map(crate::panics::crash_if_asked)
     }
 
     /// Like [`GlobalOptions::lock_always`], but returns once the lock file
@@ -222,6 +223,7 @@ impl GlobalOptions {
     pub fn lock_unconfirmed(&self, repo: &Repository, exclusive: bool) -> Result<cairn::LockGuard> {
         repo.lock_unconfirmed(&self.lock_options(exclusive))
             .map_err(lock_error)
+            .map(crate::panics::crash_if_asked)
     }
 
     /// The lock options of `--retry-lock` and the output mode.

@@ -7,8 +7,11 @@ mod commands;
 mod confirming_lock;
 mod exit;
 mod global;
+mod interruptible_read;
 mod output;
+mod panics;
 mod progress;
+mod signals;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -82,11 +85,25 @@ enum Command {
 }
 
 fn main() {
-    exit::restore_sigpipe();
-    exit::install_interrupt_handler();
+    signals::ignore_sighup();
     drop_empty_restic_variables();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let serve = matches!(cli.command, Command::Serve(_));
+    // `cairn serve` handles its own signals (graceful shutdown, SIGHUP
+    // reload) and keeps serving when one request panics.
+    if !serve {
+        signals::install_interrupt_handler();
+    }
+    panics::install_hook(!serve);
+    let code = panics::run(|| run(cli));
+    // Normally nothing is held by now; a guard leaked by a thread that
+    // outlives the command is released here.
+    signals::release_locks();
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::Backup(a) => commands::backup::run(&cli.global, *a),
         Command::Cache(a) => commands::cache::run(&cli.global, a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
@@ -114,8 +131,7 @@ fn main() {
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
-    };
-    std::process::exit(exit::report(result));
+    }
 }
 
 /// restic treats an empty `RESTIC_*` variable as unset; clap would take it

@@ -109,7 +109,7 @@ pub struct Args {
 /// process failed, so that no snapshot is saved from a failed command.
 struct CommandOutput {
     child: std::process::Child,
-    stdout: std::process::ChildStdout,
+    stdout: crate::interruptible_read::InterruptibleRead<std::process::ChildStdout>,
 }
 
 impl Read for CommandOutput {
@@ -246,6 +246,7 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
             .spawn()
             .with_context(|| format!("cannot run {}", cmd.to_string_lossy()))?;
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stdout = crate::interruptible_read::InterruptibleRead::new(stdout);
         opts.stdin = Some(StdinSource {
             filename: args.stdin_filename.clone(),
             reader: Box::new(CommandOutput { child, stdout }),
@@ -256,7 +257,10 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
         }
         opts.stdin = Some(StdinSource {
             filename: args.stdin_filename.clone(),
-            reader: Box::new(std::io::stdin()),
+            // Waiting for input must not outlast an interrupt.
+            reader: Box::new(
+                crate::interruptible_read::stdin().context("cannot read standard input")?,
+            ),
         });
     } else {
         opts.paths = args.paths.iter().map(PathBuf::from).collect();

@@ -7,7 +7,7 @@ use cairn_backend::{Backend, FileType};
 use cairn_crypto::MasterKey;
 use cairn_format::{encode_unpacked, GoTime, Id, Lock};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -86,6 +86,7 @@ impl LockGuard {
             }),
             wake: Condvar::new(),
         });
+        held_locks().push(Arc::downgrade(&shared));
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("cairn-lock-refresh".into())
@@ -166,6 +167,43 @@ impl Drop for LockGuard {
     }
 }
 
+/// Every lock this process holds (or held: dead entries are pruned as new
+/// ones come), so that an exit that skips destructors can still remove
+/// them (see [`release_all_held`]).
+static HELD: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+fn held_locks() -> MutexGuard<'static, Vec<Weak<Shared>>> {
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    held.retain(|w| w.strong_count() > 0);
+    held
+}
+
+/// Removes the lock file of every [`LockGuard`] still alive in this
+/// process and stops their refreshes, for an exit that will not run the
+/// guards' destructors (a forced exit after an interrupt, a panic, a
+/// closed standard output). Guards dropped later find their lock already
+/// released. Returns how many lock files were removed or already gone;
+/// the first error, if a removal failed.
+pub fn release_all_held() -> Result<usize> {
+    let alive: Vec<Arc<Shared>> = held_locks().iter().filter_map(Weak::upgrade).collect();
+    let mut first_error = None;
+    let mut removed = 0;
+    for shared in alive {
+        shared.state().stop = true;
+        shared.wake.notify_all();
+        match shared.remove_lock_file() {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
+}
+
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the mutex leaves plain data behind, which
@@ -231,6 +269,15 @@ impl Shared {
     fn switch_to(&self, id: Id, lock: Lock) -> Result<()> {
         let old = {
             let mut state = self.state();
+            if state.released {
+                // Released while the new file was written (a forced
+                // exit): the new file must not outlive the process.
+                drop(state);
+                return match self.backend.remove(FileType::Lock, &id.to_hex()) {
+                    Err(e) if !e.is_not_found() => Err(e.into()),
+                    _ => Ok(()),
+                };
+            }
             let old = state.id;
             state.id = id;
             state.lock = lock;

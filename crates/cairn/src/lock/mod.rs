@@ -20,7 +20,7 @@ mod duration;
 mod guard;
 
 pub use duration::{go_duration_string, parse_go_duration};
-pub use guard::LockGuard;
+pub use guard::{release_all_held, LockGuard};
 
 use crate::repository::Repository;
 use crate::{host, Error, Result};
@@ -177,6 +177,20 @@ fn new_lock(exclusive: bool) -> Lock {
     }
 }
 
+/// Sleeps for `d` in short slices, failing with [`Error::Interrupted`]
+/// as soon as a stop is requested (`--retry-lock` may wait for minutes).
+fn sleep_unless_interrupted(d: Duration) -> Result<()> {
+    let until = Instant::now() + d;
+    loop {
+        crate::interrupt::check()?;
+        let now = Instant::now();
+        if now >= until {
+            return Ok(());
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+}
+
 impl Repository {
     /// Locks the repository with restic's timings; `retry` is
     /// `--retry-lock`. See [`Repository::lock_with`].
@@ -238,7 +252,7 @@ impl Repository {
                 // The budget is spent: one last attempt decides.
                 return self.try_lock(opts, confirm);
             }
-            std::thread::sleep(sleep.min(deadline - now));
+            sleep_unless_interrupted(sleep.min(deadline - now))?;
             sleep = (sleep * 2).min(opts.retry_sleep_max);
         }
     }
