@@ -3,12 +3,13 @@
 //!
 //! Each request is forwarded on a fresh connection with `Connection:
 //! close`, and the whole answer read before the client sees any of it.
-//! Answers are counted; every `every`-th one is damaged, cycling through
-//! three faults: the connection is dropped without an answer; the body of
-//! a file read is cut to half (with a matching, lying `Content-Length`);
-//! one byte of the body of a file read is flipped. Listings, `HEAD` and
-//! uploads are only ever dropped, never altered. Deterministic: the same
-//! run of requests sees the same faults.
+//! Answers are counted; at every `every`-th one the next fault of a cycle
+//! of three is due: the connection is dropped without an answer; the body
+//! of a file read is cut to half (with a matching, lying
+//! `Content-Length`); one byte of the body of a file read is flipped. A
+//! fault that needs a file read waits for the next one. Listings, `HEAD`
+//! and uploads are only ever dropped, never altered. Deterministic: the
+//! same run of requests sees the same faults.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -24,6 +25,8 @@ pub struct FaultCounts {
     pub drops: AtomicU64,
     pub truncations: AtomicU64,
     pub corruptions: AtomicU64,
+    /// The fault due: 0 none, 1 drop, 2 cut, 3 flip.
+    due: AtomicU64,
 }
 
 /// A running proxy, stopped on drop.
@@ -174,23 +177,32 @@ fn relay(mut client: TcpStream, upstream: u16, every: u64, counts: &FaultCounts)
         && rbody.len() > 1;
     let mut extra = Vec::new();
     if k % every == 0 {
-        match (k / every) % 3 {
-            0 => {
+        counts.due.store((k / every) % 3 + 1, Ordering::Relaxed);
+    }
+    let due = counts.due.load(Ordering::Relaxed);
+    let applies = due == 1 || (due > 1 && file_read);
+    if applies
+        && counts
+            .due
+            .compare_exchange(due, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        match due {
+            1 => {
                 counts.drops.fetch_add(1, Ordering::Relaxed);
                 let _ = client.shutdown(Shutdown::Both);
                 return Ok(());
             }
-            1 if file_read => {
+            2 => {
                 counts.truncations.fetch_add(1, Ordering::Relaxed);
                 rbody.truncate(rbody.len() / 2);
                 extra.push(format!("Content-Length: {}", rbody.len()));
             }
-            2 if file_read => {
+            _ => {
                 counts.corruptions.fetch_add(1, Ordering::Relaxed);
                 let mid = rbody.len() / 2;
                 rbody[mid] ^= 0x55;
             }
-            _ => {}
         }
     }
     client.write_all(rewrite_head(&rhead, &extra).as_bytes())?;
