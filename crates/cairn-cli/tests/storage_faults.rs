@@ -28,6 +28,15 @@ fn a_repository_with_keys_but_no_config_is_not_reported_as_missing() {
     assert!(err.contains("has keys but no config"), "{err}");
     assert!(err.contains(&copy.display().to_string()), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // And `init` refuses to put a new repository over it.
+    let init = fx.cairn(["init"]);
+    assert_eq!(init.code, Some(1), "{}", init.describe());
+    assert!(
+        init.stderr.contains("key files but no config"),
+        "{}",
+        init.describe()
+    );
+    assert!(!fx.repo.join("config").exists());
 }
 
 #[test]
