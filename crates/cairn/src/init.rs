@@ -91,7 +91,12 @@ impl Repository {
         };
         // Keys without a config: a repository that lost its config (see
         // `crate::config_copy`). A new config and key would orphan it.
-        if matches!(backend.list(cairn_backend::FileType::Key), Ok(keys) if !keys.is_empty()) {
+        let no_config = backend
+            .stat(cairn_backend::FileType::Config, "config")
+            .is_err_and(|e| e.is_not_found());
+        let has_keys =
+            matches!(backend.list(cairn_backend::FileType::Key), Ok(keys) if !keys.is_empty());
+        if no_config && has_keys {
             return Err(Error::InvalidArgument(format!(
                 "{} has key files but no config: refusing to initialize over a repository that lost its config (open it to find a saved copy)",
                 backend.location()
