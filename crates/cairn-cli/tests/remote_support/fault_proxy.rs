@@ -176,7 +176,7 @@ fn relay(mut client: TcpStream, upstream: u16, every: u64, counts: &FaultCounts)
         && content_length(&rhead) == Some(rbody.len())
         && rbody.len() > 1;
     let mut extra = Vec::new();
-    if k % every == 0 {
+    if k.is_multiple_of(every) {
         counts.due.store((k / every) % 3 + 1, Ordering::Relaxed);
     }
     let due = counts.due.load(Ordering::Relaxed);

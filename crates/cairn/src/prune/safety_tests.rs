@@ -72,10 +72,8 @@ fn a_missing_index_file_makes_prune_refuse_rather_than_delete_used_packs() {
     drop(source(&dir, 2));
     let root = dir.path().join("src");
     let local = LocalBackend::new(&root);
-    for f in local.list(FileType::Index).unwrap() {
-        local.remove(FileType::Index, &f.name).unwrap();
-        break;
-    }
+    let first = local.list(FileType::Index).unwrap().remove(0);
+    local.remove(FileType::Index, &first.name).unwrap();
     let before = files_in(&root);
     let (mut repo, _) = repo_at(&root);
     let err = repo.prune(&PruneOptions::default(), &()).unwrap_err();
