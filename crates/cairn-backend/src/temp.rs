@@ -3,9 +3,10 @@
 //! A write goes to a temporary name first and is renamed into place, so a
 //! process killed mid-way leaves the temporary file: Cairn's local and NFS
 //! stores and `cairn serve` use `.NAME.tmp-RANDOM` (hidden), restic's
-//! local store `NAME-tmp-RANDOM`, and the SFTP stores of both
-//! `NAME-restic-temp-RANDOM`. Listings skip them; `prune` removes those
-//! old enough that no running writer can own them.
+//! local store `NAME-tmp-RANDOM`, the SFTP stores of both
+//! `NAME-restic-temp-RANDOM`, and rclone (behind `rclone serve restic`)
+//! `NAME.RANDOM.partial`. Listings skip them; `prune` removes those old
+//! enough that no running writer can own them.
 
 use std::time::SystemTime;
 
@@ -18,6 +19,7 @@ pub fn is_temp_name(name: &str) -> bool {
     (name.starts_with('.') && name.contains(".tmp-"))
         || name.contains("-tmp-")
         || name.contains("-restic-temp-")
+        || name.ends_with(".partial")
 }
 
 /// A temporary file found in one of a repository's folders.
@@ -42,6 +44,7 @@ mod tests {
         assert!(is_temp_name(&format!(".{id}.tmp-0123456789abcdef")));
         assert!(is_temp_name(&format!("{id}-tmp-123456")));
         assert!(is_temp_name(&format!("{id}-restic-temp-abc")));
+        assert!(is_temp_name(&format!("{id}.9c2a1f.partial")));
         assert!(!is_temp_name(&id));
         assert!(!is_temp_name("config"));
         assert!(!is_temp_name(".hidden"));
