@@ -117,6 +117,7 @@ impl FaultBackend {
 
     /// Applies `fault` to `count` operations of kind `op` on the file
     /// called `name` (any type), counted per file from the `from`-th on.
+    /// For lists, `name` is the folder (`"snapshots"`, `"data"`, ...).
     pub fn inject_file(&self, op: Op, name: &str, from: u64, count: u64, fault: Fault) {
         self.rules.lock().unwrap().push(Rule {
             op,
