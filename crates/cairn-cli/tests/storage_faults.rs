@@ -61,6 +61,26 @@ fn a_stray_name_in_snapshots_stops_prune_forget_and_check() {
 }
 
 #[test]
+fn stray_names_do_not_stop_reading_commands_but_stop_an_exclusive_lock() {
+    let fx = Fixture::new("v2");
+    fs::write(fx.repo.join("snapshots/README"), b"x").unwrap();
+    fs::write(fx.repo.join("locks/notes.txt~"), b"x").unwrap();
+    // Skipped, as restic does, by commands that only read or add.
+    let listed = fx.cairn(["snapshots", "--json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), fx.snapshot_ids().len());
+    assert!(!fx.cairn(["ls", "latest"]).ok().stdout_str().is_empty());
+    let target = fx.scratch("target");
+    fx.cairn(["restore", "latest", "--target", target.to_str().unwrap()])
+        .ok();
+    assert!(fs::read_dir(&target).unwrap().next().is_some());
+    // The exclusive lock of prune must see every lock.
+    let run = fx.cairn(["prune"]);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert!(run.stderr.contains("notes.txt~"), "{}", run.describe());
+    assert!(fx.repo.join("snapshots/README").exists());
+}
+
+#[test]
 fn prune_removes_old_temporary_files_and_says_how_many() {
     let fx = Fixture::new("v2");
     let id = "cd".repeat(32);

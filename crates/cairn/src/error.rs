@@ -71,7 +71,7 @@ pub enum Error {
     },
     /// A listing of repository files holds a name that is not a valid
     /// file name (garbled in transit, or a stray file).
-    #[error("listing of {file_type}/ holds {name:?}, which is not a valid file name; stopping, as an incomplete listing could make files look unused")]
+    #[error("listing of {file_type}/ holds {name:?}, which is not a valid file name; stopping, as an incomplete listing could make files look unused (move the file out of the repository if it does not belong there)")]
     BadListing {
         /// The folder listed.
         file_type: FileType,

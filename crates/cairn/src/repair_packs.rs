@@ -88,6 +88,7 @@ impl Repository {
         write: &WriteOptions,
         progress: &dyn RepairPacksProgress,
     ) -> Result<RepairPacksReport> {
+        self.set_strict_listings(true);
         load_index_strictly(self)?;
         let old_index_files: Vec<Id> = self
             .list_ids(FileType::Index)?

@@ -19,7 +19,11 @@ pub struct Repository {
     key_id: Id,
     config: Config,
     index: Option<Arc<Index>>,
+    /// Whether `index` was built from a strict listing.
+    index_listed_strictly: bool,
     cache: Option<Arc<crate::cache::Cache>>,
+    /// See [`Repository::set_strict_listings`].
+    strict_listings: bool,
 }
 
 impl std::fmt::Debug for Repository {
@@ -83,7 +87,9 @@ pub(crate) fn open_in(
         key_id,
         config,
         index: None,
+        index_listed_strictly: false,
         cache: None,
+        strict_listings: false,
     })
 }
 
@@ -166,19 +172,55 @@ impl Repository {
         decode_unpacked(self.config.version, plain).map_err(|e| bad(file_type, &name, e))
     }
 
-    /// Lists the IDs of every file of a type.
+    /// Makes listings strict (`true`) or lenient (`false`, the default).
     ///
-    /// Temporary files of writers ([`cairn_backend::is_temp_name`]) are
-    /// skipped. Any other name that is not a lowercase hex ID fails the
-    /// whole listing with [`Error::BadListing`]: a name garbled in
-    /// transit would otherwise make its file look absent, and prune would
-    /// delete what that file keeps alive.
+    /// A listed name that is neither a file ID nor a writer's temporary
+    /// name ([`cairn_backend::is_temp_name`]) is a stray file or a name
+    /// garbled in transit. A lenient listing skips it, as restic does, so
+    /// that reading and adding commands keep working. A strict listing
+    /// fails with [`Error::BadListing`]: the file behind a garbled name
+    /// would look absent, so prune would delete what it keeps alive and
+    /// check would miss it. Commands that delete repository files, and
+    /// check, switch this on at their start.
+    pub fn set_strict_listings(&mut self, strict: bool) {
+        self.strict_listings = strict;
+    }
+
+    /// Whether listings are strict (see
+    /// [`Repository::set_strict_listings`]).
+    pub fn strict_listings(&self) -> bool {
+        self.strict_listings
+    }
+
+    /// This repository with strict listings: itself if they already are,
+    /// else a copy (sharing store, cache and index) for a `&self` command.
+    pub(crate) fn strictly(&self) -> std::borrow::Cow<'_, Repository> {
+        if self.strict_listings {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut strict = self.clone();
+        strict.strict_listings = true;
+        std::borrow::Cow::Owned(strict)
+    }
+
+    /// Lists the IDs of every file of a type, strictly or leniently as
+    /// [`Repository::set_strict_listings`] chose. Temporary files of
+    /// writers are always skipped.
     pub fn list_ids(&self, file_type: FileType) -> Result<Vec<(Id, u64)>> {
+        self.list_ids_with(file_type, self.strict_listings)
+    }
+
+    /// [`Repository::list_ids`] as a strict listing, whatever the setting.
+    pub fn list_ids_strict(&self, file_type: FileType) -> Result<Vec<(Id, u64)>> {
+        self.list_ids_with(file_type, true)
+    }
+
+    fn list_ids_with(&self, file_type: FileType, strict: bool) -> Result<Vec<(Id, u64)>> {
         let mut ids = Vec::new();
         for FileInfo { name, size } in self.backend.list(file_type)? {
             match Id::from_hex(&name) {
                 Ok(id) if id.to_hex() == name => ids.push((id, size)),
-                _ if cairn_backend::is_temp_name(&name) => {}
+                _ if cairn_backend::is_temp_name(&name) || !strict => {}
                 _ => return Err(Error::BadListing { file_type, name }),
             }
         }
@@ -203,15 +245,17 @@ impl Repository {
         found.ok_or_else(|| Error::SnapshotNotFound(prefix.to_string()))
     }
 
-    /// Loads every index file into memory (once; later calls reuse it).
+    /// Loads every index file into memory (once; later calls reuse it,
+    /// unless listings became strict since a lenient load).
     ///
     /// Index files that cannot be read are returned as problems; the index
     /// is built from the others so that what is still reachable can be used.
     pub fn load_index(&mut self) -> Result<Vec<Error>> {
-        if self.index.is_some() {
+        if self.index.is_some() && (self.index_listed_strictly || !self.strict_listings) {
             return Ok(Vec::new());
         }
         let (index, problems) = Index::load(self)?;
+        self.index_listed_strictly = self.strict_listings;
         if let Some(cache) = &self.cache {
             cache.index_loaded(&index);
         }

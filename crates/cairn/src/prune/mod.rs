@@ -347,6 +347,9 @@ impl Repository {
         progress: &dyn PruneProgress,
     ) -> Result<PrunePlan> {
         opts.validate(self.config().version)?;
+        // A name missing from a listing would make what it keeps alive
+        // look unused.
+        self.set_strict_listings(true);
         if let Some(problem) = self.load_index()?.into_iter().next() {
             return Err(Error::Inconsistent(format!(
                 "index files are damaged: {problem}"

@@ -67,6 +67,33 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
 }
 
 #[test]
+fn listings_skip_stray_names_unless_strict_and_exclusive_locks_are_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(source(&dir, 2));
+    let root = dir.path().join("src");
+    std::fs::write(root.join("snapshots/README"), b"x").unwrap();
+    std::fs::write(root.join("locks/notes~"), b"x").unwrap();
+    let (mut repo, _) = repo_at(&root);
+    assert!(!repo.strict_listings());
+    let (snaps, problems) = repo.snapshots().unwrap();
+    assert_eq!((snaps.len(), problems.len()), (2, 0));
+    drop(repo.lock(false, None).unwrap());
+    let err = repo.lock(true, None).unwrap_err();
+    assert!(matches!(err, Error::BadListing { .. }), "{err}");
+    // `&self` commands use a strict copy and leave the setting alone.
+    assert!(repo
+        .check(&CheckOptions::default(), &NoCheckProgress)
+        .is_err());
+    assert!(!repo.strict_listings());
+    repo.set_strict_listings(true);
+    let err = repo.snapshots().unwrap_err();
+    assert!(
+        matches!(err, Error::BadListing { ref name, .. } if name == "README"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_index_file_makes_prune_refuse_rather_than_delete_used_packs() {
     let dir = tempfile::tempdir().unwrap();
     drop(source(&dir, 2));
