@@ -144,3 +144,48 @@ fn opts(target: &std::path::Path) -> RestoreOptions {
         ..RestoreOptions::default()
     }
 }
+
+/// `copy` from `src` into a new repository "dst" in `dir`.
+fn copy_into_new(
+    dir: &tempfile::TempDir,
+    src: &mut Repository,
+) -> crate::Result<crate::copy::CopyReport> {
+    let dst_backend = Arc::new(LocalBackend::new(dir.path().join("dst")));
+    let mut dst = crate::copy::tests::init(dst_backend, 2);
+    let opts = crate::copy::CopyOptions::default();
+    crate::copy::copy_snapshots(src, &mut dst, &opts, &crate::copy::NoProgress)
+}
+
+#[test]
+fn copy_reads_a_damaged_range_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut repo, faulty) = faulty_repo(&dir);
+    // Two damaged reads per pack: more than one fallback read would mend.
+    for pack in repo.index().packs() {
+        faulty.inject_file(Op::ReadRange, &pack.to_hex(), 1, 2, Fault::Corrupt);
+    }
+    let report = copy_into_new(&dir, &mut repo).unwrap();
+    assert_eq!(report.copied.len(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut repo, faulty) = faulty_repo(&dir);
+    let (pack, _) = data_pack(&repo);
+    faulty.inject_file(Op::ReadRange, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
+    let err = copy_into_new(&dir, &mut repo).unwrap_err().to_string();
+    assert!(err.contains("re-read: damaged in all"), "{err}");
+}
+
+#[test]
+fn repair_packs_reads_a_damaged_blob_again_before_calling_it_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut repo, faulty) = faulty_repo(&dir);
+    let (pack, _) = data_pack(&repo);
+    // Every whole read of the pack is damaged in transit; its ranges are
+    // whole, so every blob can be salvaged.
+    faulty.inject_file(Op::Read, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
+    let ids = [pack].into();
+    let write = crate::write::WriteOptions::default();
+    let report = repo.repair_packs(&ids, &write, &()).unwrap();
+    assert!(report.blobs_lost.is_empty(), "{:?}", report.blobs_lost);
+    assert!(!report.blobs_salvaged.is_empty());
+}
