@@ -280,20 +280,7 @@ impl Backend for LocalBackend {
     }
 
     fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
-        let invalid = || BackendError::InvalidName(name.to_string());
-        let (sub, file) = match (file_type, name.split_once('/')) {
-            (FileType::Config, _) => return Err(invalid()),
-            (FileType::Pack, Some((sub, file)))
-                if sub.len() == 2 && sub.bytes().all(|b| b.is_ascii_hexdigit()) =>
-            {
-                (Some(sub), file)
-            }
-            (FileType::Pack, _) | (_, Some(_)) => return Err(invalid()),
-            (_, None) => (None, name),
-        };
-        if !is_temp_name(file) {
-            return Err(invalid());
-        }
+        let (sub, file) = crate::temp::split_temp_name(file_type, name)?;
         let mut path = self.root.join(file_type.dir_name());
         if let Some(sub) = sub {
             path.push(sub);

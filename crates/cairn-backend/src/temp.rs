@@ -8,6 +8,7 @@
 //! `NAME.RANDOM.partial`. Listings skip them; `prune` removes those old
 //! enough that no running writer can own them.
 
+use crate::{BackendError, FileType, Result};
 use std::time::SystemTime;
 
 /// True if `name` is the temporary name of a write in progress or of one
@@ -20,6 +21,27 @@ pub fn is_temp_name(name: &str) -> bool {
         || name.contains("-tmp-")
         || name.contains("-restic-temp-")
         || name.ends_with(".partial")
+}
+
+/// Splits a name as [`crate::Backend::list_temp`] returns it into its
+/// `data/` subfolder (packs only, `XX`) and file name, refusing with
+/// [`BackendError::InvalidName`] anything else than a temporary file.
+pub(crate) fn split_temp_name(file_type: FileType, name: &str) -> Result<(Option<&str>, &str)> {
+    let invalid = || BackendError::InvalidName(name.to_string());
+    let (sub, file) = match (file_type, name.split_once('/')) {
+        (FileType::Config, _) => return Err(invalid()),
+        (FileType::Pack, Some((sub, file)))
+            if sub.len() == 2 && sub.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            (Some(sub), file)
+        }
+        (FileType::Pack, _) | (_, Some(_)) => return Err(invalid()),
+        (_, None) => (None, name),
+    };
+    if !is_temp_name(file) {
+        return Err(invalid());
+    }
+    Ok((sub, file))
 }
 
 /// A temporary file found in one of a repository's folders.
