@@ -38,11 +38,18 @@ pub enum Fault {
     /// the shortened data and report success, like a store that lies) or
     /// the first N entries (lists). No effect on other operations.
     Truncate(usize),
+    /// Flips the bits of one byte in the middle of what a read returns
+    /// (a body damaged in transit), or garbles the first listed name so
+    /// that it is no longer a valid file name (lists). No effect on other
+    /// operations.
+    Corrupt,
 }
 
 #[derive(Clone, Debug)]
 struct Rule {
     op: Op,
+    /// Only operations on this file, counted per file, when set.
+    file: Option<String>,
     from: u64,
     count: u64,
     fault: Fault,
@@ -67,6 +74,8 @@ pub struct FaultBackend {
     inner: Arc<dyn Backend>,
     rules: Mutex<Vec<Rule>>,
     counts: Mutex<HashMap<Op, u64>>,
+    file_counts: Mutex<HashMap<(Op, String), u64>>,
+    atomic_replace: Option<bool>,
 }
 
 impl FaultBackend {
@@ -76,7 +85,17 @@ impl FaultBackend {
             inner,
             rules: Mutex::new(Vec::new()),
             counts: Mutex::new(HashMap::new()),
+            file_counts: Mutex::new(HashMap::new()),
+            atomic_replace: None,
         }
+    }
+
+    /// Reports `atomic` from [`Backend::has_atomic_replace`] instead of
+    /// what the inner backend says (to act as a store like rest-server
+    /// that removes before it writes).
+    pub fn with_atomic_replace(mut self, atomic: bool) -> Self {
+        self.atomic_replace = Some(atomic);
+        self
     }
 
     /// Applies `fault` to the `nth` operation of kind `op` (1-based).
@@ -89,6 +108,20 @@ impl FaultBackend {
     pub fn inject_range(&self, op: Op, from: u64, count: u64, fault: Fault) {
         self.rules.lock().unwrap().push(Rule {
             op,
+            file: None,
+            from,
+            count,
+            fault,
+        });
+    }
+
+    /// Applies `fault` to `count` operations of kind `op` on the file
+    /// called `name` (any type), counted per file from the `from`-th on.
+    /// For lists, `name` is the folder (`"snapshots"`, `"data"`, ...).
+    pub fn inject_file(&self, op: Op, name: &str, from: u64, count: u64, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            op,
+            file: Some(name.to_string()),
             from,
             count,
             fault,
@@ -107,19 +140,37 @@ impl FaultBackend {
 
     /// Counts the operation and returns the fault for it, if any; hangs
     /// and failures are carried out here.
-    fn enter(&self, op: Op, what: &str) -> Result<Option<usize>> {
+    fn enter(&self, op: Op, what: &str) -> Result<Option<Fault>> {
+        self.enter_file(op, None, what)
+    }
+
+    fn enter_file(&self, op: Op, file: Option<&str>, what: &str) -> Result<Option<Fault>> {
         let n = {
             let mut counts = self.counts.lock().unwrap();
             let c = counts.entry(op).or_insert(0);
             *c += 1;
             *c
         };
+        let per_file = file.map(|name| {
+            let mut counts = self.file_counts.lock().unwrap();
+            let c = counts.entry((op, name.to_string())).or_insert(0);
+            *c += 1;
+            *c
+        });
+        let applies = |r: &Rule| {
+            let n = match (&r.file, file, per_file) {
+                (None, _, _) => n,
+                (Some(want), Some(name), Some(k)) if want == name => k,
+                _ => return false,
+            };
+            r.op == op && n >= r.from && n - r.from < r.count
+        };
         let fault = self
             .rules
             .lock()
             .unwrap()
             .iter()
-            .find(|r| r.op == op && n >= r.from && n - r.from < r.count)
+            .find(|r| applies(r))
             .map(|r| r.fault.clone());
         match fault {
             None => Ok(None),
@@ -135,14 +186,36 @@ impl FaultBackend {
                 std::thread::sleep(d);
                 Ok(None)
             }
-            Some(Fault::Truncate(len)) => Ok(Some(len)),
+            Some(f @ (Fault::Truncate(_) | Fault::Corrupt)) => Ok(Some(f)),
         }
     }
 }
 
-fn cut<T>(mut v: Vec<T>, len: Option<usize>) -> Vec<T> {
-    if let Some(len) = len {
-        v.truncate(len);
+/// Applies a read fault to returned bytes.
+fn damage(mut v: Vec<u8>, fault: Option<Fault>) -> Vec<u8> {
+    match fault {
+        Some(Fault::Truncate(len)) => v.truncate(len),
+        Some(Fault::Corrupt) if !v.is_empty() => {
+            let mid = v.len() / 2;
+            v[mid] ^= 0xff;
+        }
+        _ => {}
+    }
+    v
+}
+
+/// Applies a list fault to returned entries.
+fn damage_list(mut v: Vec<FileInfo>, fault: Option<Fault>) -> Vec<FileInfo> {
+    match fault {
+        Some(Fault::Truncate(len)) => v.truncate(len),
+        Some(Fault::Corrupt) => {
+            if let Some(first) = v.first_mut() {
+                // A byte lost in transit: no longer 64 hex digits.
+                first.name.pop();
+                first.name.push('~');
+            }
+        }
+        _ => {}
     }
     v
 }
@@ -158,13 +231,17 @@ impl Backend for FaultBackend {
     }
 
     fn list(&self, file_type: FileType) -> Result<Vec<FileInfo>> {
-        let t = self.enter(Op::List, &format!("list {file_type}"))?;
-        Ok(cut(self.inner.list(file_type)?, t))
+        let t = self.enter_file(
+            Op::List,
+            Some(file_type.dir_name()),
+            &format!("list {file_type}"),
+        )?;
+        Ok(damage_list(self.inner.list(file_type)?, t))
     }
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
-        let t = self.enter(Op::Read, &format!("read {file_type}/{name}"))?;
-        Ok(cut(self.inner.read(file_type, name)?, t))
+        let t = self.enter_file(Op::Read, Some(name), &format!("read {file_type}/{name}"))?;
+        Ok(damage(self.inner.read(file_type, name)?, t))
     }
 
     fn read_range(
@@ -174,24 +251,32 @@ impl Backend for FaultBackend {
         offset: u64,
         length: u64,
     ) -> Result<Vec<u8>> {
-        let t = self.enter(Op::ReadRange, &format!("read {file_type}/{name}"))?;
-        Ok(cut(
+        let t = self.enter_file(
+            Op::ReadRange,
+            Some(name),
+            &format!("read {file_type}/{name}"),
+        )?;
+        Ok(damage(
             self.inner.read_range(file_type, name, offset, length)?,
             t,
         ))
     }
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {
-        let t = self.enter(Op::Write, &format!("write {file_type}/{name}"))?;
+        let t = self.enter_file(Op::Write, Some(name), &format!("write {file_type}/{name}"))?;
         let data = match t {
-            Some(len) => &data[..len.min(data.len())],
-            None => data,
+            Some(Fault::Truncate(len)) => &data[..len.min(data.len())],
+            _ => data,
         };
         self.inner.write(file_type, name, data)
     }
 
     fn remove(&self, file_type: FileType, name: &str) -> Result<()> {
-        self.enter(Op::Remove, &format!("remove {file_type}/{name}"))?;
+        self.enter_file(
+            Op::Remove,
+            Some(name),
+            &format!("remove {file_type}/{name}"),
+        )?;
         self.inner.remove(file_type, name)
     }
 
@@ -201,6 +286,15 @@ impl Backend for FaultBackend {
     }
 
     fn has_atomic_replace(&self) -> bool {
-        self.inner.has_atomic_replace()
+        self.atomic_replace
+            .unwrap_or_else(|| self.inner.has_atomic_replace())
+    }
+
+    fn list_temp(&self, file_type: FileType) -> Result<Vec<crate::TempFile>> {
+        self.inner.list_temp(file_type)
+    }
+
+    fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
+        self.inner.remove_temp(file_type, name)
     }
 }

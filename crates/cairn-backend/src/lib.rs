@@ -38,6 +38,7 @@ mod rest;
 mod retry;
 mod s3;
 mod sftp;
+mod temp;
 
 pub use error::{BackendError, Result};
 pub use fault::{Fault, FaultBackend, Op};
@@ -51,6 +52,7 @@ pub use ratelimit::RateLimitBackend;
 pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
 pub use sftp::SftpBackend;
+pub use temp::{is_temp_name, TempFile};
 
 /// The kinds of file a repository holds, each in its own place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,5 +160,20 @@ pub trait Backend: Send + Sync {
     /// retried upload first removes what a failed try may have stored.
     fn has_atomic_replace(&self) -> bool {
         true
+    }
+
+    /// Lists the temporary files killed writes left in the folder of a
+    /// file type (see [`TempFile`]). Stores that cannot tell (or whose
+    /// writes leave none) return an empty list.
+    fn list_temp(&self, file_type: FileType) -> Result<Vec<TempFile>> {
+        let _ = file_type;
+        Ok(Vec::new())
+    }
+
+    /// Removes a temporary file [`Backend::list_temp`] returned. Refuses
+    /// (with [`BackendError::InvalidName`]) a name that is not one.
+    fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
+        let _ = file_type;
+        Err(BackendError::InvalidName(name.to_string()))
     }
 }

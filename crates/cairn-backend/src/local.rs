@@ -5,7 +5,7 @@
 //! never leaves a partial file under a real name. Operations that fail with
 //! `EINTR` or NFS's `ESTALE` are retried a few times.
 
-use crate::{Backend, BackendError, FileInfo, FileType, Result};
+use crate::{is_temp_name, Backend, BackendError, FileInfo, FileType, Result, TempFile};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -242,6 +242,51 @@ impl Backend for LocalBackend {
             name: name.to_string(),
             size: meta.len(),
         })
+    }
+
+    fn list_temp(&self, file_type: FileType) -> Result<Vec<TempFile>> {
+        if file_type == FileType::Config {
+            return Ok(Vec::new());
+        }
+        let base = self.root.join(file_type.dir_name());
+        let dirs: Vec<(String, PathBuf)> = if file_type == FileType::Pack {
+            read_dir_entries(&base)?
+                .into_iter()
+                .filter(|(_, m)| m.is_dir())
+                .filter_map(|(p, _)| {
+                    let sub = p.file_name()?.to_str()?.to_string();
+                    Some((format!("{sub}/"), p))
+                })
+                .collect()
+        } else {
+            vec![(String::new(), base)]
+        };
+        let mut out = Vec::new();
+        for (prefix, dir) in dirs {
+            for (path, meta) in read_dir_entries(&dir)? {
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if meta.is_file() && is_temp_name(name) {
+                    out.push(TempFile {
+                        name: format!("{prefix}{name}"),
+                        size: meta.len(),
+                        modified: meta.modified().ok(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
+        let (sub, file) = crate::temp::split_temp_name(file_type, name)?;
+        let mut path = self.root.join(file_type.dir_name());
+        if let Some(sub) = sub {
+            path.push(sub);
+        }
+        path.push(file);
+        retry(|| fs::remove_file(&path)).map_err(|e| self.map_err(file_type, name, &path, e))
     }
 }
 

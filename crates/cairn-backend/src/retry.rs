@@ -218,4 +218,12 @@ impl Backend for RetryBackend {
     fn has_atomic_replace(&self) -> bool {
         self.inner.has_atomic_replace()
     }
+
+    fn list_temp(&self, file_type: FileType) -> Result<Vec<crate::TempFile>> {
+        self.inner.list_temp(file_type)
+    }
+
+    fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
+        self.inner.remove_temp(file_type, name)
+    }
 }

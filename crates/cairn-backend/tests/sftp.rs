@@ -115,6 +115,49 @@ fn sftp_backend_stores_files_like_restic() {
 }
 
 #[test]
+fn temporary_files_of_killed_writes_are_listed_and_removed() {
+    let server = Sshd::start();
+    let root = server.dir.path().join("repo");
+    let be = open_sftp(&server.repo(&root), &server.command()).unwrap();
+    be.create().unwrap();
+    be.write(FileType::Pack, PACK1, b"whole").unwrap();
+    let pack_tmp = format!("{PACK2}-restic-temp-0123abcd");
+    let lock_tmp = format!("{KEY}-restic-temp-99");
+    std::fs::write(root.join("data/ff").join(&pack_tmp), b"partial").unwrap();
+    std::fs::write(root.join("locks").join(&lock_tmp), b"lo").unwrap();
+
+    let packs = be.list_temp(FileType::Pack).unwrap();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert_eq!(packs[0].name, format!("ff/{pack_tmp}"));
+    assert_eq!(packs[0].size, 7);
+    let age = packs[0].modified.unwrap().elapsed().unwrap_or_default();
+    assert!(age < Duration::from_secs(600), "{age:?}");
+    let locks = be.list_temp(FileType::Lock).unwrap();
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0].name, lock_tmp);
+    assert!(be.list_temp(FileType::Config).unwrap().is_empty());
+
+    // Only temporary files can be removed this way.
+    for (t, name) in [
+        (FileType::Pack, format!("aa/{PACK1}")),
+        (FileType::Pack, pack_tmp.clone()),
+        (FileType::Lock, format!("../data/ff/{pack_tmp}")),
+        (FileType::Config, "config".to_string()),
+    ] {
+        assert!(
+            matches!(be.remove_temp(t, &name), Err(BackendError::InvalidName(_))),
+            "{name}"
+        );
+    }
+    be.remove_temp(FileType::Pack, &packs[0].name).unwrap();
+    be.remove_temp(FileType::Lock, &lock_tmp).unwrap();
+    assert!(!root.join("data/ff").join(&pack_tmp).exists());
+    assert!(!root.join("locks").join(&lock_tmp).exists());
+    assert!(be.list_temp(FileType::Pack).unwrap().is_empty());
+    assert_eq!(be.read(FileType::Pack, PACK1).unwrap(), b"whole");
+}
+
+#[test]
 fn many_threads_share_one_session() {
     let server = Sshd::start();
     let root = server.dir.path().join("repo");

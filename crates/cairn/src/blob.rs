@@ -2,6 +2,7 @@
 
 use crate::index::BlobLocation;
 use crate::repository::Repository;
+use crate::reread;
 use crate::{Error, Result};
 use cairn_backend::FileType;
 use cairn_format::{decompress_blob, BlobType, Id, Tree};
@@ -29,15 +30,43 @@ impl Repository {
         Ok(plain)
     }
 
-    /// Reads one blob at a known location.
+    /// Reads one blob at a known location. A range that comes back short
+    /// or fails verification is read again (see [`crate::reread`]) before
+    /// the blob is reported damaged.
     pub fn load_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
-        let stored = self.backend().read_range(
-            FileType::Pack,
-            &loc.pack.to_hex(),
-            loc.offset,
-            u64::from(loc.length),
-        )?;
-        self.decode_blob(loc, stored)
+        let mut reads = 0;
+        loop {
+            reads += 1;
+            let attempt = self
+                .backend()
+                .read_range(
+                    FileType::Pack,
+                    &loc.pack.to_hex(),
+                    loc.offset,
+                    u64::from(loc.length),
+                )
+                .map_err(Error::from)
+                .and_then(|stored| self.decode_blob(loc, stored));
+            let err = match attempt {
+                Ok(plain) => return Ok(plain),
+                Err(e) => e,
+            };
+            if !matches!(err, Error::BadBlob { .. }) && !reread::is_short_read(&err) {
+                return Err(err);
+            }
+            if reads > reread::EXTRA_READS {
+                let reason = match err {
+                    Error::BadBlob { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                return Err(Error::BadBlob {
+                    pack: loc.pack,
+                    blob_type: loc.blob_type,
+                    id: loc.id,
+                    reason: format!("{reason}{}", reread::note(reads)),
+                });
+            }
+        }
     }
 
     /// Loads a blob by ID. If a copy is damaged, the other copies the index

@@ -17,6 +17,18 @@ pub enum Error {
         /// Where we looked.
         location: String,
     },
+    /// The store has key files but no `config`: a repository whose config
+    /// was lost, e.g. by a migration killed between removing the old
+    /// config and writing the new one. Never to be answered with `init`.
+    #[error("repository at {location} has keys but no config file (was `migrate` interrupted?); {}", config_hint(copy.as_deref(), searched))]
+    ConfigMissing {
+        /// Where we looked.
+        location: String,
+        /// The folder searched for saved copies.
+        searched: PathBuf,
+        /// The saved copy the key opens, if one was found.
+        copy: Option<PathBuf>,
+    },
     /// No key file opens with the given password.
     #[error("wrong password or no key found")]
     WrongPassword,
@@ -24,7 +36,7 @@ pub enum Error {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// A repository file does not match its SHA-256 name.
-    #[error("{file_type}/{name}: content does not match its name (SHA-256 {actual})")]
+    #[error("{file_type}/{name}: content does not match its name (SHA-256 {actual}){}", crate::reread::note(*reads))]
     HashMismatch {
         /// Type of the file.
         file_type: FileType,
@@ -32,6 +44,8 @@ pub enum Error {
         name: String,
         /// SHA-256 of what was read.
         actual: Id,
+        /// How many times the file was read, each time damaged.
+        reads: u32,
     },
     /// A repository file could not be decrypted or parsed.
     #[error("{file_type}/{name}: {source}")]
@@ -54,6 +68,15 @@ pub enum Error {
         /// Why.
         #[source]
         source: cairn_crypto::CryptoError,
+    },
+    /// A listing of repository files holds a name that is not a valid
+    /// file name (garbled in transit, or a stray file).
+    #[error("listing of {file_type}/ holds {name:?}, which is not a valid file name; stopping, as an incomplete listing could make files look unused (move the file out of the repository if it does not belong there)")]
+    BadListing {
+        /// The folder listed.
+        file_type: FileType,
+        /// The offending name.
+        name: String,
     },
     /// The index knows no such blob.
     #[error("{blob_type} blob {id} not found in index")]
@@ -115,6 +138,19 @@ pub enum Error {
     /// A migration failed; the message says what state it left.
     #[error("{0}")]
     Migration(String),
+}
+
+fn config_hint(copy: Option<&std::path::Path>, searched: &std::path::Path) -> String {
+    match copy {
+        Some(copy) => format!(
+            "a saved copy of it is at {}: store that file as `config` in the repository; do not run `init`",
+            copy.display()
+        ),
+        None => format!(
+            "no saved copy of it found in {}; do not run `init`",
+            searched.display()
+        ),
+    }
 }
 
 impl Error {

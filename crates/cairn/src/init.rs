@@ -89,6 +89,19 @@ impl Repository {
             Some(p) => p,
             None => cairn_chunker::Polynomial::random().0,
         };
+        // Keys without a config: a repository that lost its config (see
+        // `crate::config_copy`). A new config and key would orphan it.
+        let no_config = backend
+            .stat(cairn_backend::FileType::Config, "config")
+            .is_err_and(|e| e.is_not_found());
+        let has_keys =
+            matches!(backend.list(cairn_backend::FileType::Key), Ok(keys) if !keys.is_empty());
+        if no_config && has_keys {
+            return Err(Error::InvalidArgument(format!(
+                "{} has key files but no config: refusing to initialize over a repository that lost its config (open it to find a saved copy)",
+                backend.location()
+            )));
+        }
         backend.create()?;
         let master = MasterKey::generate();
         let params = opts.scrypt.unwrap_or_else(default_scrypt_params);

@@ -141,7 +141,8 @@ impl Repository {
     /// Resolves a key ID prefix among the existing key files.
     fn find_key_id(&self, prefix: &str) -> Result<Id> {
         let mut found = None;
-        for (id, _) in self.list_ids(FileType::Key)? {
+        // Strict: the key to remove is chosen from this listing.
+        for (id, _) in self.list_ids_strict(FileType::Key)? {
             if id.to_hex().starts_with(prefix) {
                 if found.is_some() {
                     return Err(Error::AmbiguousPrefix(prefix.to_string()));

@@ -7,12 +7,15 @@
 //!
 //! As restic does, the upgrade first checks the repository (an upgraded
 //! repository with errors would be harder to repair), saves the raw
-//! `config` to a private temporary directory, then writes the new one. On
-//! a store that replaces files atomically the config is at every moment
-//! either the old or the new one. On a store that cannot overwrite (rest
-//! server) the old file is removed first, leaving a short window without
-//! a config; if writing the new one fails, the old one is put back, and
-//! the copy in the temporary directory (named in the error) is kept.
+//! `config`, then writes the new one. Unlike restic, the copy goes to a
+//! durable folder on this machine, not a temporary one (see
+//! [`crate::config_copy`]). On a store that replaces files atomically the
+//! config is at every moment either the old or the new one. On a store
+//! that cannot overwrite (rest server) the old file is removed first,
+//! leaving a window without a config as short as one upload (the new
+//! file is sealed beforehand); if writing the new one fails, the old one
+//! is put back, and the copy (named in the error) is kept. Should the
+//! process die in the window, opening the repository names the copy.
 //!
 //! The caller holds an exclusive lock. The open [`Repository`] keeps the
 //! old config; open the repository again to write version 2 data.
@@ -35,9 +38,7 @@ use crate::check::{CheckOptions, CheckProgress, CheckReport};
 use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_backend::FileType;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The migrations restic 0.14 offers for every kind of store. (Its
 /// `s3_layout` applies only to S3 repositories in the old layout, which
@@ -108,6 +109,18 @@ impl Repository {
         migration: Migration,
         progress: &dyn CheckProgress,
     ) -> Result<MigrationReport> {
+        let copies = crate::config_copy::config_copy_dir();
+        self.apply_migration_in(migration, progress, &copies)
+    }
+
+    /// [`Self::apply_migration`], keeping copies of replaced files in
+    /// `copies`.
+    fn apply_migration_in(
+        &self,
+        migration: Migration,
+        progress: &dyn CheckProgress,
+        copies: &Path,
+    ) -> Result<MigrationReport> {
         let mut report = MigrationReport::default();
         if migration.checks_repository() {
             let check = self.check(&CheckOptions::default(), progress)?;
@@ -118,18 +131,18 @@ impl Repository {
             }
         }
         match migration {
-            Migration::UpgradeRepoV2 => self.upgrade_config_to_v2()?,
+            Migration::UpgradeRepoV2 => self.upgrade_config_to_v2_in(copies)?,
         }
         report.applied = true;
         Ok(report)
     }
 
-    fn upgrade_config_to_v2(&self) -> Result<()> {
+    /// Writes the config anew with version 2, keeping a copy of the old
+    /// one in `copies` until the new one is stored.
+    fn upgrade_config_to_v2_in(&self, copies: &Path) -> Result<()> {
         let backend = self.backend();
         let raw = backend.read(FileType::Config, "config")?;
-        let backup_dir = make_private_temp_dir()?;
-        let backup = backup_dir.join("config");
-        save_private(&backup, &raw)?;
+        let backup = crate::config_copy::save(copies, &self.config().id, &raw)?;
 
         let mut config = self.config().clone();
         config.version = 2;
@@ -156,50 +169,15 @@ impl Repository {
             return Err(Error::Migration(message));
         }
         let _ = std::fs::remove_file(&backup);
-        let _ = std::fs::remove_dir(&backup_dir);
         Ok(())
     }
-}
-
-/// A new directory only we can read, in the system's temporary directory.
-fn make_private_temp_dir() -> Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let base = std::env::temp_dir();
-    loop {
-        let suffix = hex_suffix();
-        let dir = base.join(format!("restic-migrate-upgrade-repo-v2-{suffix}"));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(&base, e)),
-        }
-    }
-}
-
-fn hex_suffix() -> String {
-    cairn_crypto::random_bytes::<5>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn save_private(path: &Path, data: &[u8]) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::check::NoProgress;
-    use cairn_backend::{Fault, FaultBackend, LocalBackend, Op};
+    use cairn_backend::{Backend, Fault, FaultBackend, LocalBackend, Op};
     use std::sync::Arc;
 
     fn v1_repo(backend: Arc<dyn cairn_backend::Backend>) -> Repository {
@@ -217,11 +195,12 @@ mod tests {
     #[test]
     fn upgrades_v1_and_keeps_id_and_polynomial() {
         let dir = tempfile::tempdir().unwrap();
+        let copies = tempfile::tempdir().unwrap();
         let backend: Arc<dyn cairn_backend::Backend> = Arc::new(LocalBackend::new(dir.path()));
         let repo = v1_repo(backend.clone());
         assert!(repo.migration_applies(Migration::UpgradeRepoV2));
         let report = repo
-            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
             .unwrap();
         assert!(report.applied);
         assert!(report.check.unwrap().is_ok());
@@ -238,12 +217,13 @@ mod tests {
     #[test]
     fn a_failed_write_puts_the_old_config_back() {
         let dir = tempfile::tempdir().unwrap();
+        let copies = tempfile::tempdir().unwrap();
         let faulty = Arc::new(FaultBackend::new(Arc::new(LocalBackend::new(dir.path()))));
         let repo = v1_repo(faulty.clone());
         let writes = faulty.count(Op::Write);
         faulty.inject(Op::Write, writes + 1, Fault::FailPermanent);
         let err = repo
-            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
             .unwrap_err();
         let msg = err.to_string();
         assert!(
@@ -252,7 +232,7 @@ mod tests {
         );
         let backup = msg.rsplit(' ').next().unwrap();
         assert!(Path::new(backup).is_file(), "{msg}");
-        let _ = std::fs::remove_dir_all(Path::new(backup).parent().unwrap());
+        assert!(Path::new(backup).starts_with(copies.path()), "{msg}");
         faulty.clear();
         let again = Repository::open(faulty, "pw").unwrap();
         assert_eq!(again.config().version, 1);
@@ -261,17 +241,73 @@ mod tests {
     #[test]
     fn a_damaged_repository_is_not_upgraded() {
         let dir = tempfile::tempdir().unwrap();
+        let copies = tempfile::tempdir().unwrap();
         let (repo, _) = crate::copy::tests::source(&dir, 1);
         let pack = repo.index().packs()[0];
         repo.backend()
             .remove(FileType::Pack, &pack.to_hex())
             .unwrap();
         let report = repo
-            .apply_migration(Migration::UpgradeRepoV2, &NoProgress)
+            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
             .unwrap();
         assert!(!report.applied);
         assert!(!report.check.unwrap().is_ok());
         let again = Repository::open(repo.backend().clone(), "pw").unwrap();
         assert_eq!(again.config().version, 1);
+    }
+
+    #[test]
+    fn a_kill_after_the_delete_leaves_a_named_durable_copy_that_open_points_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let copies = tempfile::tempdir().unwrap();
+        let local = Arc::new(LocalBackend::new(dir.path()));
+        // A store like rest-server: the old config is removed first.
+        let faulty = Arc::new(FaultBackend::new(local.clone()).with_atomic_replace(false));
+        let repo = v1_repo(faulty.clone());
+        // Every write of the config fails from now on, as if the process
+        // died right after the delete: neither the new nor the old one
+        // gets back.
+        faulty.inject_file(Op::Write, "config", 1, u64::MAX, Fault::FailPermanent);
+        let err = repo.upgrade_config_to_v2_in(copies.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("re-uploading old config failed as well"),
+            "{msg}"
+        );
+        assert!(!dir.path().join("config").exists());
+        let copy = std::fs::read_dir(copies.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .next()
+            .expect("a copy of the config");
+        assert!(msg.contains(&copy.display().to_string()), "{msg}");
+        // Opening now names the copy, and is not "no repository" (which
+        // would make a script run `init`).
+        let err = crate::repository::open_in(local.clone(), "pw", None, copies.path()).unwrap_err();
+        match &err {
+            Error::ConfigMissing {
+                copy: Some(found), ..
+            } => assert_eq!(found, &copy),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            err.to_string().contains(&copy.display().to_string()),
+            "{err}"
+        );
+        // Putting the copy back gives the old repository again.
+        std::fs::copy(&copy, dir.path().join("config")).unwrap();
+        let again = Repository::open(local, "pw").unwrap();
+        assert_eq!(again.config().version, 1);
+    }
+
+    #[test]
+    fn an_empty_folder_is_still_no_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let copies = tempfile::tempdir().unwrap();
+        let local = Arc::new(LocalBackend::new(dir.path()));
+        local.create().unwrap();
+        std::fs::remove_file(dir.path().join("config")).ok();
+        let err = crate::repository::open_in(local, "pw", None, copies.path()).unwrap_err();
+        assert!(matches!(err, Error::NoRepository { .. }), "{err:?}");
     }
 }

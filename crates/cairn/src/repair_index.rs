@@ -82,6 +82,7 @@ impl Repository {
         read_all_packs: bool,
         progress: &dyn RepairIndexProgress,
     ) -> Result<RepairIndexReport> {
+        self.set_strict_listings(true);
         let mut report = RepairIndexReport::default();
         let old_files: Vec<Id> = self
             .list_ids(FileType::Index)?

@@ -30,7 +30,7 @@ use crate::prune::repack::Packer;
 use crate::repair_index::read_pack_header;
 use crate::rewrite::load_index_strictly;
 use crate::write::WriteOptions;
-use crate::{Repository, Result};
+use crate::{Error, Repository, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -88,6 +88,7 @@ impl Repository {
         write: &WriteOptions,
         progress: &dyn RepairPacksProgress,
     ) -> Result<RepairPacksReport> {
+        self.set_strict_listings(true);
         load_index_strictly(self)?;
         let old_index_files: Vec<Id> = self
             .list_ids(FileType::Index)?
@@ -203,9 +204,19 @@ fn salvage_pack(
             .get(start..start + loc.length as usize)
             .map(<[u8]>::to_vec);
         let plain = match stored {
-            Some(stored) => repo.decode_blob(&loc, stored).map_err(|e| e.to_string()),
-            None => Err("pack file is truncated".to_string()),
+            Some(stored) => repo.decode_blob(&loc, stored),
+            None => Err(Error::BadBlob {
+                pack: loc.pack,
+                blob_type: loc.blob_type,
+                id: loc.id,
+                reason: "pack file is truncated".into(),
+            }),
         };
+        // The damage may have been in transit: the blob's range is read
+        // again (bounded, see `crate::reread`) before it counts as lost.
+        let plain = plain
+            .or_else(|_| repo.load_blob_at(&loc))
+            .map_err(|e| e.to_string());
         match plain {
             Ok(plain) => {
                 packer.save(loc.blob_type, loc.id, &plain)?;

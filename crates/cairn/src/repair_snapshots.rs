@@ -62,6 +62,9 @@ impl Repository {
         opts: &RepairSnapshotsOptions,
         progress: &dyn RewriteProgress,
     ) -> Result<RewriteReport> {
+        if opts.forget {
+            self.set_strict_listings(true);
+        }
         load_index_strictly(self)?;
         self.snapshot_repairer(opts)
             .rewrite_all(snapshots, progress)

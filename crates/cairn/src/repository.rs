@@ -19,7 +19,11 @@ pub struct Repository {
     key_id: Id,
     config: Config,
     index: Option<Arc<Index>>,
+    /// Whether `index` was built from a strict listing.
+    index_listed_strictly: bool,
     cache: Option<Arc<crate::cache::Cache>>,
+    /// See [`Repository::set_strict_listings`].
+    strict_listings: bool,
 }
 
 impl std::fmt::Debug for Repository {
@@ -45,35 +49,78 @@ impl Repository {
     /// [`Repository::open`], trying first the key file whose ID starts
     /// with `key_hint` (restic's `--key-hint`), then the others as usual.
     /// A hint that names no key file is ignored.
+    ///
+    /// A store with key files but no config is not "no repository": that
+    /// fails with [`Error::ConfigMissing`], naming a copy of the config
+    /// that an interrupted migration saved (see [`crate::config_copy`]).
     pub fn open_with_key_hint(
         backend: Arc<dyn Backend>,
         password: &str,
         key_hint: Option<&str>,
     ) -> Result<Repository> {
-        let config_bytes = match backend.read(FileType::Config, "config") {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => {
-                return Err(Error::NoRepository {
-                    location: backend.location(),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let (key_id, key) = open_key(backend.as_ref(), password.as_bytes(), key_hint)?;
-        let plain = key
-            .open(&config_bytes)
-            .map_err(|e| decrypt_failed(FileType::Config, "config", e))?;
-        let config = Config::from_json(&plain).map_err(|e| bad(FileType::Config, "config", e))?;
-        Ok(Repository {
-            backend,
-            key,
-            key_id,
-            config,
-            index: None,
-            cache: None,
-        })
+        let copies = crate::config_copy::config_copy_dir();
+        open_in(backend, password, key_hint, &copies)
     }
+}
 
+/// [`Repository::open_with_key_hint`], looking for config copies in
+/// `copies`.
+pub(crate) fn open_in(
+    backend: Arc<dyn Backend>,
+    password: &str,
+    key_hint: Option<&str>,
+    copies: &std::path::Path,
+) -> Result<Repository> {
+    let config_bytes = match backend.read(FileType::Config, "config") {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => {
+            return Err(missing_config(backend.as_ref(), password, key_hint, copies))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (key_id, key) = open_key(backend.as_ref(), password.as_bytes(), key_hint)?;
+    let plain = open_config(backend.as_ref(), &key, config_bytes)?;
+    let config = Config::from_json(&plain).map_err(|e| bad(FileType::Config, "config", e))?;
+    Ok(Repository {
+        backend,
+        key,
+        key_id,
+        config,
+        index: None,
+        index_listed_strictly: false,
+        cache: None,
+        strict_listings: false,
+    })
+}
+
+/// The error for a store without a config: [`Error::NoRepository`] if it
+/// has no key files either, else [`Error::ConfigMissing`] with the saved
+/// copy the password's key opens, if there is one.
+fn missing_config(
+    backend: &dyn Backend,
+    password: &str,
+    key_hint: Option<&str>,
+    copies: &std::path::Path,
+) -> Error {
+    let location = backend.location();
+    let has_keys = backend
+        .list(FileType::Key)
+        .is_ok_and(|keys| !keys.is_empty());
+    if !has_keys {
+        return Error::NoRepository { location };
+    }
+    let copy = match open_key(backend, password.as_bytes(), key_hint) {
+        Ok((_, key)) => crate::config_copy::find(copies, &key),
+        Err(_) => None,
+    };
+    Error::ConfigMissing {
+        location,
+        searched: copies.to_path_buf(),
+        copy,
+    }
+}
+
+impl Repository {
     /// Reads and keeps index files, snapshots and tree packs in `cache`
     /// from now on (see [`crate::cache`]).
     pub fn use_cache(&mut self, cache: Arc<crate::cache::Cache>) {
@@ -125,14 +172,59 @@ impl Repository {
         decode_unpacked(self.config.version, plain).map_err(|e| bad(file_type, &name, e))
     }
 
-    /// Lists the IDs of every file of a type, skipping names that are not IDs.
+    /// Makes listings strict (`true`) or lenient (`false`, the default).
+    ///
+    /// A listed name that is neither a file ID nor a writer's temporary
+    /// name ([`cairn_backend::is_temp_name`]) is a stray file or a name
+    /// garbled in transit. A lenient listing skips it, as restic does, so
+    /// that reading and adding commands keep working. A strict listing
+    /// fails with [`Error::BadListing`]: the file behind a garbled name
+    /// would look absent, so prune would delete what it keeps alive and
+    /// check would miss it. Commands that delete repository files, and
+    /// check, switch this on at their start.
+    pub fn set_strict_listings(&mut self, strict: bool) {
+        self.strict_listings = strict;
+    }
+
+    /// Whether listings are strict (see
+    /// [`Repository::set_strict_listings`]).
+    pub fn strict_listings(&self) -> bool {
+        self.strict_listings
+    }
+
+    /// This repository with strict listings: itself if they already are,
+    /// else a copy (sharing store, cache and index) for a `&self` command.
+    pub(crate) fn strictly(&self) -> std::borrow::Cow<'_, Repository> {
+        if self.strict_listings {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut strict = self.clone();
+        strict.strict_listings = true;
+        std::borrow::Cow::Owned(strict)
+    }
+
+    /// Lists the IDs of every file of a type, strictly or leniently as
+    /// [`Repository::set_strict_listings`] chose. Temporary files of
+    /// writers are always skipped.
     pub fn list_ids(&self, file_type: FileType) -> Result<Vec<(Id, u64)>> {
-        Ok(self
-            .backend
-            .list(file_type)?
-            .into_iter()
-            .filter_map(|FileInfo { name, size }| Id::from_hex(&name).ok().map(|id| (id, size)))
-            .collect())
+        self.list_ids_with(file_type, self.strict_listings)
+    }
+
+    /// [`Repository::list_ids`] as a strict listing, whatever the setting.
+    pub fn list_ids_strict(&self, file_type: FileType) -> Result<Vec<(Id, u64)>> {
+        self.list_ids_with(file_type, true)
+    }
+
+    fn list_ids_with(&self, file_type: FileType, strict: bool) -> Result<Vec<(Id, u64)>> {
+        let mut ids = Vec::new();
+        for FileInfo { name, size } in self.backend.list(file_type)? {
+            match Id::from_hex(&name) {
+                Ok(id) if id.to_hex() == name => ids.push((id, size)),
+                _ if cairn_backend::is_temp_name(&name) || !strict => {}
+                _ => return Err(Error::BadListing { file_type, name }),
+            }
+        }
+        Ok(ids)
     }
 
     /// Resolves a (possibly shortened) hex ID to the one file of `file_type`
@@ -153,15 +245,17 @@ impl Repository {
         found.ok_or_else(|| Error::SnapshotNotFound(prefix.to_string()))
     }
 
-    /// Loads every index file into memory (once; later calls reuse it).
+    /// Loads every index file into memory (once; later calls reuse it,
+    /// unless listings became strict since a lenient load).
     ///
     /// Index files that cannot be read are returned as problems; the index
     /// is built from the others so that what is still reachable can be used.
     pub fn load_index(&mut self) -> Result<Vec<Error>> {
-        if self.index.is_some() {
+        if self.index.is_some() && (self.index_listed_strictly || !self.strict_listings) {
             return Ok(Vec::new());
         }
         let (index, problems) = Index::load(self)?;
+        self.index_listed_strictly = self.strict_listings;
         if let Some(cache) = &self.cache {
             cache.index_loaded(&index);
         }
@@ -190,6 +284,29 @@ impl Repository {
     }
 }
 
+/// Decrypts the config, reading it again (see [`crate::reread`]) while
+/// it fails its MAC: the config has no content hash to tell a damaged
+/// transfer from damage at rest.
+fn open_config(backend: &dyn Backend, key: &MasterKey, mut sealed: Vec<u8>) -> Result<Vec<u8>> {
+    let mut reads = 1;
+    loop {
+        match key.open(&sealed) {
+            Ok(plain) => return Ok(plain),
+            Err(e) if reads > crate::reread::EXTRA_READS => {
+                return Err(Error::Decrypt {
+                    file_type: FileType::Config,
+                    name: format!("config{}", crate::reread::note(reads)),
+                    source: e,
+                })
+            }
+            Err(_) => {
+                reads += 1;
+                sealed = backend.read(FileType::Config, "config")?;
+            }
+        }
+    }
+}
+
 pub(crate) fn bad(file_type: FileType, name: &str, source: cairn_format::FormatError) -> Error {
     Error::BadFile {
         file_type,
@@ -208,16 +325,24 @@ fn decrypt_failed(file_type: FileType, name: &str, source: cairn_crypto::CryptoE
 
 fn read_verified(backend: &dyn Backend, file_type: FileType, id: &Id) -> Result<Vec<u8>> {
     let name = id.to_hex();
-    let data = backend.read(file_type, &name)?;
-    let actual = Id::hash(&data);
-    if actual != *id {
-        return Err(Error::HashMismatch {
-            file_type,
-            name,
-            actual,
-        });
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let data = backend.read(file_type, &name)?;
+        let actual = Id::hash(&data);
+        if actual == *id {
+            return Ok(data);
+        }
+        // Damaged in transit or at rest: only another read tells.
+        if reads > crate::reread::EXTRA_READS {
+            return Err(Error::HashMismatch {
+                file_type,
+                name,
+                actual,
+                reads,
+            });
+        }
     }
-    Ok(data)
 }
 
 fn open_key(

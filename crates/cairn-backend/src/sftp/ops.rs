@@ -1,7 +1,7 @@
 //! The [`Backend`] operations of [`SftpBackend`].
 
 use super::{no_such_file, temp_suffix, OpError, OpResult, SftpBackend};
-use crate::{Backend, BackendError, FileInfo, FileType, Result};
+use crate::{is_temp_name, Backend, BackendError, FileInfo, FileType, Result, TempFile};
 use futures_core::Stream;
 use openssh_sftp_client::error::{Error as SftpError, SftpErrorKind};
 use openssh_sftp_client::file::TokioCompatFile;
@@ -10,11 +10,13 @@ use openssh_sftp_client::metadata::{MetaData, Permissions};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
-/// The regular files (name, size) and the folders of one folder.
+/// The regular files (name, size) and the folders of one folder, and
+/// its temporary files.
 #[derive(Default)]
 struct Listing {
     files: Vec<FileInfo>,
     dirs: Vec<String>,
+    temp: Vec<TempFile>,
 }
 
 async fn read_dir(mut fs: Fs, dir: String) -> OpResult<Listing> {
@@ -30,6 +32,17 @@ async fn read_dir(mut fs: Fs, dir: String) -> OpResult<Listing> {
         let meta: MetaData = entry.metadata();
         match meta.file_type() {
             Some(t) if t.is_dir() => out.dirs.push(name),
+            Some(t) if t.is_file() && is_temp_name(&name) => {
+                out.temp.push(TempFile {
+                    name: name.clone(),
+                    size: meta.len().unwrap_or(0),
+                    modified: meta.modified().map(|t| t.as_system_time()),
+                });
+                out.files.push(FileInfo {
+                    name,
+                    size: meta.len().unwrap_or(0),
+                });
+            }
             Some(t) if t.is_file() => out.files.push(FileInfo {
                 name,
                 size: meta.len().unwrap_or(0),
@@ -102,29 +115,7 @@ impl Backend for SftpBackend {
                 Err(e) => Err(e),
             };
         }
-        let base = format!("{}/{}", self.root, file_type.dir_name());
-        let sftp = self.sftp();
-        let listed = self.run(async {
-            let top = read_dir(sftp.fs(), base.clone()).await?;
-            if file_type != FileType::Pack {
-                return Ok(top.files);
-            }
-            let mut files = top.files;
-            let subdirs = top
-                .dirs
-                .into_iter()
-                .map(|d| format!("{base}/{d}"))
-                .collect();
-            for sub in for_each(&sftp.fs(), subdirs, read_dir).await? {
-                files.extend(sub.files);
-            }
-            Ok(files)
-        });
-        match listed {
-            Ok(files) => Ok(files),
-            Err(e) if Self::is_not_found(&e) => Ok(vec![]),
-            Err(e) => Err(self.error(e, file_type, "", &format!("list {file_type}"))),
-        }
+        Ok(self.list_folder(file_type)?.files)
     }
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
@@ -262,5 +253,59 @@ impl Backend for SftpBackend {
 
     fn has_atomic_replace(&self) -> bool {
         self.posix_rename
+    }
+
+    fn list_temp(&self, file_type: FileType) -> Result<Vec<TempFile>> {
+        if file_type == FileType::Config {
+            return Ok(Vec::new());
+        }
+        Ok(self.list_folder(file_type)?.temp)
+    }
+
+    fn remove_temp(&self, file_type: FileType, name: &str) -> Result<()> {
+        let (sub, file) = crate::temp::split_temp_name(file_type, name)?;
+        let path = match sub {
+            Some(sub) => format!("{}/data/{sub}/{file}", self.root),
+            None => format!("{}/{}/{file}", self.root, file_type.dir_name()),
+        };
+        let sftp = self.sftp();
+        self.run(async { Ok(sftp.fs().remove_file(&path).await?) })
+            .map_err(|e| self.error(e, file_type, name, &format!("remove {path}")))
+    }
+}
+
+impl SftpBackend {
+    /// The files and temporary files of a type's folder (with `data/`'s
+    /// subfolders; temporary names there as `XX/NAME`). A missing folder
+    /// lists as empty.
+    fn list_folder(&self, file_type: FileType) -> Result<Listing> {
+        let base = format!("{}/{}", self.root, file_type.dir_name());
+        let sftp = self.sftp();
+        let listed = self.run(async {
+            let mut top = read_dir(sftp.fs(), base.clone()).await?;
+            if file_type != FileType::Pack {
+                return Ok(top);
+            }
+            let subdirs = std::mem::take(&mut top.dirs);
+            let base = &base;
+            let fs = sftp.fs();
+            let reads = for_each(&fs, subdirs, |fs, d| {
+                let dir = format!("{base}/{d}");
+                async move { Ok((d, read_dir(fs, dir).await?)) }
+            });
+            for (d, sub) in reads.await? {
+                top.files.extend(sub.files);
+                top.temp.extend(sub.temp.into_iter().map(|t| TempFile {
+                    name: format!("{d}/{}", t.name),
+                    ..t
+                }));
+            }
+            Ok(top)
+        });
+        match listed {
+            Ok(listing) => Ok(listing),
+            Err(e) if Self::is_not_found(&e) => Ok(Listing::default()),
+            Err(e) => Err(self.error(e, file_type, "", &format!("list {file_type}"))),
+        }
     }
 }

@@ -336,6 +336,19 @@ pub fn run_with_repo(
     for failure in &report.delete_failures {
         eprintln!("{failure}");
     }
+    if report.temp_files_removed > 0 && level > 0 {
+        println!(
+            "{} {} temporary files left by interrupted writes ({} bytes, older than {} hours)",
+            if report.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            },
+            report.temp_files_removed,
+            report.temp_bytes_removed,
+            cairn::prune::TEMP_FILE_MIN_AGE.as_secs() / 3600
+        );
+    }
     if !report.dry_run && level > 0 {
         println!("done");
     }

@@ -197,6 +197,8 @@ pub fn run_snapshots(global: &GlobalOptions, args: SnapshotsArgs) -> Result<()> 
         write: super::write_options(global)?,
     };
     let mut repo = global.open_repository()?;
+    // `--forget` deletes snapshots: every listing must be complete.
+    repo.set_strict_listings(args.forget);
     let lock = if args.dry_run {
         None
     } else {

@@ -192,6 +192,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         level: verbosity(global),
     };
     let mut repo = global.open_repository()?;
+    // `--forget` deletes snapshots: every listing must be complete.
+    repo.set_strict_listings(args.forget);
     let lock = if args.dry_run {
         None
     } else {

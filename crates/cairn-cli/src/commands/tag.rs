@@ -46,7 +46,9 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         bail!("--set and --add/--remove cannot be given at the same time");
     }
     let verbose = !global.quiet;
-    let repo = global.open_repository()?;
+    let mut repo = global.open_repository()?;
+    // Tag replaces snapshot files: every listing must be complete.
+    repo.set_strict_listings(true);
     if verbose && !global.no_lock {
         println!("create exclusive lock for repository");
     }

@@ -6,6 +6,8 @@
 //! Test files declare `#[path = "remote_support/mod.rs"] mod remote_support;`.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -190,4 +192,42 @@ pub fn with_global<'a>(global: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
 /// `-o option` as global flags.
 pub fn option(option: impl Into<String>) -> Vec<String> {
     vec!["-o".into(), option.into()]
+}
+
+/// A running `cairn serve` on 127.0.0.1 (no authentication), killed on
+/// drop. Its repositories live under [`CairnServer::dir`].
+pub struct CairnServer {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl CairnServer {
+    pub fn start() -> CairnServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(cairn())
+            .arg("serve")
+            .arg("--path")
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--no-auth"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, "cairn serve");
+        CairnServer { child, port, dir }
+    }
+
+    /// The folder served.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for CairnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -274,7 +274,18 @@ impl Repository {
     /// documentation](crate::check)). Problems in the repository are
     /// returned in the report; `Err` only means the check itself could not
     /// run (for example, the backend cannot list files).
+    ///
+    /// Listings are strict (see [`Repository::set_strict_listings`]): a
+    /// file hidden by a garbled name must not pass unseen.
     pub fn check(&self, opts: &CheckOptions, progress: &dyn CheckProgress) -> Result<CheckReport> {
+        self.strictly().check_strictly(opts, progress)
+    }
+
+    fn check_strictly(
+        &self,
+        opts: &CheckOptions,
+        progress: &dyn CheckProgress,
+    ) -> Result<CheckReport> {
         let sink = Sink::new(progress);
         let mut report = CheckReport::default();
 

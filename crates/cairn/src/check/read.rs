@@ -76,17 +76,27 @@ pub(crate) fn check_pack(
             "index for pack contains gaps / overlapping blobs".into(),
         ));
     }
-    let data = match repo.backend().read(FileType::Pack, &id.to_hex()) {
-        Ok(d) => d,
-        Err(e) => {
-            issues.push(issue(format!("failed to download: {e}")));
-            return issues;
+    // A pack whose bytes do not hash to its name may have been damaged
+    // in transit: read it again before reporting (see `crate::reread`).
+    let mut reads = 0;
+    let data = loop {
+        reads += 1;
+        let data = match repo.backend().read(FileType::Pack, &id.to_hex()) {
+            Ok(d) => d,
+            Err(e) => {
+                issues.push(issue(format!("failed to download: {e}")));
+                return issues;
+            }
+        };
+        if Id::hash(&data) == id || reads > crate::reread::EXTRA_READS {
+            break data;
         }
     };
     let actual = Id::hash(&data);
     if actual != id {
         issues.push(issue(format!(
-            "pack ID does not match, want {id}, got {actual}"
+            "pack ID does not match, want {id}, got {actual}{}",
+            crate::reread::note(reads)
         )));
     }
     for b in &blobs {

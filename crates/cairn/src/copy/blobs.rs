@@ -203,9 +203,18 @@ impl<'a> Copier<'a> {
                         reason: "pack file is shorter than the index says".into(),
                     }),
                 };
+                // Damaged in transit or at rest: the blob is read again
+                // (bounded, see `crate::reread`), then its other copies;
+                // lasting damage is reported as such.
                 let plain = match decoded {
                     Ok(p) => p,
-                    Err(e) => self.src.load_blob(BlobType::Data, &loc.id).map_err(|_| e)?,
+                    Err(e) => self
+                        .src
+                        .load_blob(BlobType::Data, &loc.id)
+                        .map_err(|again| match again {
+                            Error::BadBlob { .. } => again,
+                            _ => e,
+                        })?,
                 };
                 self.save(writer, loc, &plain)?;
             }

@@ -86,7 +86,13 @@ impl Repository {
     /// Refuses, as restic does, an empty policy (unless
     /// `unsafe_allow_remove_all` is set together with a filter) and a
     /// non-empty policy that would keep nothing of some group.
+    ///
+    /// Listings are strict (see [`Repository::set_strict_listings`]).
     pub fn plan_forget(&self, opts: &ForgetOptions) -> Result<ForgetResult> {
+        self.strictly().plan_forget_strictly(opts)
+    }
+
+    fn plan_forget_strictly(&self, opts: &ForgetOptions) -> Result<ForgetResult> {
         let mut result = ForgetResult::default();
         if !opts.ids.is_empty() {
             let mut ids = Vec::new();

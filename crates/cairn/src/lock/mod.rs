@@ -288,7 +288,14 @@ impl Repository {
                 delay *= 2;
             }
             last_error = None;
-            for (id, size) in self.list_ids(FileType::Lock)? {
+            // An exclusive lock must see every other lock: a garbled name
+            // must not let prune run beside a backup.
+            let others = if mine.exclusive {
+                self.list_ids_strict(FileType::Lock)?
+            } else {
+                self.list_ids(FileType::Lock)?
+            };
+            for (id, size) in others {
                 if size == 0 || compatible.contains(&id) {
                     continue;
                 }

@@ -28,8 +28,11 @@ mod classify;
 mod decide;
 pub(crate) mod index_files;
 pub(crate) mod repack;
+mod temp_files;
 mod used;
 
+#[cfg(test)]
+mod safety_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,6 +44,7 @@ use cairn_format::{BlobType, Id};
 use std::collections::{BTreeSet, HashSet};
 
 pub use decide::small_pack_target;
+pub use temp_files::TEMP_FILE_MIN_AGE;
 
 /// How much unused space may remain after pruning (`--max-unused`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -323,6 +327,11 @@ pub struct PruneReport {
     pub packs_deleted: Vec<Id>,
     /// Files that could not be deleted (left for a later prune).
     pub delete_failures: Vec<String>,
+    /// Temporary files of killed writes, older than
+    /// [`TEMP_FILE_MIN_AGE`], removed (or, in a dry run, to remove).
+    pub temp_files_removed: usize,
+    /// Their size in bytes.
+    pub temp_bytes_removed: u64,
     /// True when nothing was changed (`dry_run`).
     pub dry_run: bool,
 }
@@ -338,6 +347,9 @@ impl Repository {
         progress: &dyn PruneProgress,
     ) -> Result<PrunePlan> {
         opts.validate(self.config().version)?;
+        // A name missing from a listing would make what it keeps alive
+        // look unused.
+        self.set_strict_listings(true);
         if let Some(problem) = self.load_index()?.into_iter().next() {
             return Err(Error::Inconsistent(format!(
                 "index files are damaged: {problem}"
@@ -400,6 +412,14 @@ impl Repository {
             dry_run: plan.options.dry_run,
             ..PruneReport::default()
         };
+        let temp = temp_files::remove_old_temp_files(
+            self,
+            std::time::SystemTime::now(),
+            plan.options.dry_run,
+        );
+        report.temp_files_removed = temp.files;
+        report.temp_bytes_removed = temp.bytes;
+        report.delete_failures.extend(temp.failures);
         if plan.options.dry_run {
             return Ok(report);
         }

@@ -72,7 +72,11 @@ fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocatio
             id: loc.id,
             reason: "pack file is shorter than the index says".into(),
         })?;
-        let plain = repo.decode_blob(loc, stored.to_vec())?;
+        // A range damaged in transit: the blob alone is read again.
+        let plain = match repo.decode_blob(loc, stored.to_vec()) {
+            Ok(plain) => plain,
+            Err(_) => repo.load_blob_at(loc)?,
+        };
         writer.save(loc.blob_type, loc.id, &plain)?;
     }
     Ok(())

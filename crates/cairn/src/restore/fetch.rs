@@ -336,9 +336,18 @@ impl<'a> Writer<'a> {
                     r.pack
                 ))),
             };
-            // A damaged copy or a failed read: another copy may be fine.
-            let plain =
-                plain.or_else(|first| self.source.load_any_copy(&b.loc.id).map_err(|_| first));
+            // A damaged copy or a failed read: a new read of this copy
+            // (the damage may have been in transit) or another copy may be
+            // fine. A blob still damaged then is reported as such, with
+            // how often it was read.
+            let plain = plain.or_else(|first| {
+                self.source
+                    .load_any_copy(&b.loc.id)
+                    .map_err(|again| match again {
+                        Error::BadBlob { .. } => again,
+                        _ => first,
+                    })
+            });
             match plain {
                 Ok(p) => self.write(b, &p),
                 Err(e) => {

@@ -217,6 +217,9 @@ impl Repository {
         opts: &RewriteOptions,
         progress: &dyn RewriteProgress,
     ) -> Result<RewriteReport> {
+        if opts.forget {
+            self.set_strict_listings(true);
+        }
         load_index_strictly(self)?;
         self.snapshot_rewriter(opts)?
             .rewrite_all(snapshots, progress)
