@@ -67,5 +67,5 @@ pub use snapshot::{Snapshot, SnapshotSummary};
 pub use tree::Tree;
 pub use unpacked::{
     compress_blob, decode_unpacked, decompress_blob, decompress_bounded, encode_unpacked,
-    MAX_UNPACKED_SIZE,
+    COMPRESSED_MARKER, MAX_UNPACKED_SIZE,
 };
