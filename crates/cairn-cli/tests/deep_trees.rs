@@ -106,4 +106,3 @@ fn a_hundred_thousand_levels_walk_without_overflow() {
     f.cairn(["diff", "latest", "latest"]).ok();
     f.cairn(["check"]).ok();
 }
-

@@ -213,7 +213,10 @@ mod tests {
         let framed = encode_unpacked(2, &json);
         assert!(framed.len() < 10_000);
         let too_large = |r: Result<Vec<u8>, FormatError>| {
-            assert!(matches!(r, Err(FormatError::TooLarge { limit: 1000 })), "{r:?}")
+            assert!(
+                matches!(r, Err(FormatError::TooLarge { limit: 1000 })),
+                "{r:?}"
+            )
         };
         too_large(decode_unpacked_limited(2, framed.clone(), 1000));
         too_large(decode_unpacked_limited(2, json.clone(), 1000));

@@ -230,13 +230,14 @@ impl Comparer<'_> {
         self.diff_tree(&mut todo, b"/", id1, id2)?;
         while let Some(task) = todo.pop() {
             let result = match task {
-                Task::Pair(prefix, name, a, b) => {
+                Task::Pair(prefix, name, pair) => {
+                    let (a, b) = *pair;
                     self.pair(&mut todo, &prefix, &name, a, b);
                     Ok(())
                 }
                 Task::Diff(prefix, id1, id2) => self.diff_tree(&mut todo, &prefix, &id1, &id2),
                 Task::OneSide(side, prefix, node) => {
-                    self.list_one_side(&mut todo, side, &prefix, node);
+                    self.list_one_side(&mut todo, side, &prefix, *node);
                     Ok(())
                 }
                 Task::ListDir(side, prefix, id) => self.list_dir(&mut todo, side, &prefix, &id),
@@ -262,7 +263,7 @@ impl Comparer<'_> {
             names.entry(name).or_default().1 = Some(n);
         }
         for (name, (a, b)) in names.into_iter().rev() {
-            todo.push(Task::Pair(prefix.to_vec(), name, a, b));
+            todo.push(Task::Pair(prefix.to_vec(), name, Box::new((a, b))));
         }
         Ok(())
     }
@@ -341,7 +342,7 @@ impl Comparer<'_> {
             add_blobs(self.side(side).1, node);
         }
         for node in tree.nodes.into_iter().rev() {
-            todo.push(Task::OneSide(side, prefix.to_vec(), node));
+            todo.push(Task::OneSide(side, prefix.to_vec(), Box::new(node)));
         }
         Ok(())
     }
@@ -362,11 +363,11 @@ impl Comparer<'_> {
 /// Work left for the diff: what to do next, with the path it happens at.
 enum Task {
     /// Compare the nodes of one name on both sides.
-    Pair(Vec<u8>, Vec<u8>, Option<Node>, Option<Node>),
+    Pair(Vec<u8>, Vec<u8>, Box<(Option<Node>, Option<Node>)>),
     /// Compare two different trees.
     Diff(Vec<u8>, Id, Id),
     /// A node only one side has.
-    OneSide(Side, Vec<u8>, Node),
+    OneSide(Side, Vec<u8>, Box<Node>),
     /// List a directory only one side has.
     ListDir(Side, Vec<u8>, Id),
     /// Collect the blobs of a tree both sides share.

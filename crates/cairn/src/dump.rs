@@ -297,7 +297,8 @@ mod tests {
 
     #[test]
     fn member_names_never_climb_out_of_the_archive() {
-        let name = |prefix: &[u8], path: &[u8]| String::from_utf8(member_name(prefix, path)).unwrap();
+        let name =
+            |prefix: &[u8], path: &[u8]| String::from_utf8(member_name(prefix, path)).unwrap();
         assert_eq!(name(b"", b"/a/b"), "a/b");
         assert_eq!(name(b"/dir", b"/a"), "dir/a");
         assert_eq!(name(b"", b"/../../etc/passwd"), "etc/passwd");

@@ -73,7 +73,7 @@ enum Opened {
     /// The result at once (cached, or the tree is unreadable).
     Done(Option<Rewritten>),
     /// A directory to rewrite node by node.
-    Dir(DirRewrite),
+    Dir(Box<DirRewrite>),
 }
 
 /// Rewrites trees with one policy, remembering across snapshots which
@@ -122,7 +122,9 @@ impl<'r> TreeRewriter<'r> {
             Opened::Dir(dir) => vec![dir],
         };
         loop {
-            let dir = stack.last_mut().expect("the stack holds the root until it is done");
+            let dir = stack
+                .last_mut()
+                .expect("the stack holds the root until it is done");
             let Some(node) = dir.tree.nodes.get(dir.next) else {
                 let dir = stack.pop().expect("just looked at it");
                 let done = self.finish(writer, dir)?;
@@ -199,7 +201,7 @@ impl<'r> TreeRewriter<'r> {
             }
         };
         crate::interrupt::check()?;
-        Ok(Opened::Dir(DirRewrite {
+        Ok(Opened::Dir(Box::new(DirRewrite {
             path,
             key,
             tree,
@@ -212,11 +214,11 @@ impl<'r> TreeRewriter<'r> {
             },
             changed: false,
             new: Tree::default(),
-        }))
+        })))
     }
 
     /// Saves a directory whose nodes are all rewritten (if it changed).
-    fn finish(&mut self, writer: &BlobWriter, dir: DirRewrite) -> Result<Rewritten> {
+    fn finish(&mut self, writer: &BlobWriter, dir: Box<DirRewrite>) -> Result<Rewritten> {
         let mut out = dir.out;
         // An unchanged tree keeps its ID and bytes; a changed one is
         // encoded anew, which must not lose what the old bytes said.

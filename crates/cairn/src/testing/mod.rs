@@ -155,7 +155,12 @@ impl Crafter {
 
     /// Stores `plain` as a blob under `claimed`, an ID that is not its
     /// SHA-256: the blob decrypts fine but fails its hash check.
-    pub fn mismatched_blob(&mut self, blob_type: BlobType, claimed: Id, plain: &[u8]) -> Result<()> {
+    pub fn mismatched_blob(
+        &mut self,
+        blob_type: BlobType,
+        claimed: Id,
+        plain: &[u8],
+    ) -> Result<()> {
         self.writer()?
             .save_blob_with_id(blob_type, claimed, plain)
             .map(|_| ())
@@ -254,7 +259,9 @@ impl Crafter {
     pub fn write_sealed(&self, file_type: FileType, plaintext: &[u8]) -> Result<Id> {
         let sealed = self.repo.key().seal(plaintext);
         let id = Id::hash(&sealed);
-        self.repo.backend().write(file_type, &id.to_hex(), &sealed)?;
+        self.repo
+            .backend()
+            .write(file_type, &id.to_hex(), &sealed)?;
         Ok(id)
     }
 }

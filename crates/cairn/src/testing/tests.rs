@@ -12,7 +12,10 @@ fn doc_example() {
     let deep = c.chain(1000, tree).unwrap();
     let root = c.tree(vec![dir("top", deep)]).unwrap();
     let snapshot = c.snapshot(root).unwrap();
-    assert_eq!(c.repo().list_ids(FileType::Snapshot).unwrap()[0].0, snapshot);
+    assert_eq!(
+        c.repo().list_ids(FileType::Snapshot).unwrap()[0].0,
+        snapshot
+    );
 }
 
 #[test]
