@@ -34,6 +34,7 @@ fn de_pol<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 impl Config {
     /// Parse the decrypted config. Rejects versions outside 1..=2.
     pub fn from_json(b: &[u8]) -> Result<Config, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_CONFIG_JSON)?;
         let c: Config = serde_json::from_slice(b).map_err(|e| FormatError::json("config", e))?;
         if !(1..=2).contains(&c.version) {
             return Err(FormatError::UnsupportedVersion(c.version));

@@ -54,11 +54,22 @@ pub enum FormatError {
     /// zstd failed to decompress.
     #[error("decompression failed: {0}")]
     Decompress(String),
-    /// Decompressed data would exceed the allowed size.
-    #[error("decompressed data exceeds {limit} bytes")]
+    /// A file, or decompressed data, would exceed its size limit.
+    #[error("larger than the limit of {limit} bytes")]
     TooLarge {
         /// The limit that was hit.
         limit: usize,
+    },
+    /// A blob's stored or uncompressed length, as claimed by an index or
+    /// pack header, is beyond what any reader should allocate.
+    #[error("blob {what} {claimed} exceeds the limit of {limit} bytes")]
+    ClaimTooLarge {
+        /// Which length.
+        what: &'static str,
+        /// What was claimed.
+        claimed: u64,
+        /// The limit (see [`crate::limits`]).
+        limit: u64,
     },
     /// Decompressed data had a different length than recorded.
     #[error("length mismatch: expected {expected}, got {actual}")]

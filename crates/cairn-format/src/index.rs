@@ -62,6 +62,7 @@ impl IndexFile {
     /// Parse an index: the current object form (any `supersedes` list is
     /// ignored) or the legacy bare array of packs.
     pub fn from_json(b: &[u8]) -> Result<IndexFile, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_INDEX_JSON)?;
         let first = b.iter().find(|c| !c.is_ascii_whitespace());
         let packs = if first == Some(&b'[') {
             serde_json::from_slice::<Vec<IndexPack>>(b)

@@ -80,6 +80,7 @@ impl KeyFile {
     /// Parse a key file. The KDF must be `"scrypt"` and the salt exactly
     /// 64 bytes.
     pub fn from_json(b: &[u8]) -> Result<KeyFile, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_KEY_JSON)?;
         let k: KeyFile = serde_json::from_slice(b).map_err(|e| FormatError::json("key", e))?;
         if k.kdf != "scrypt" {
             return Err(FormatError::UnsupportedKdf(

@@ -41,6 +41,7 @@ pub mod gotime;
 mod id;
 mod index;
 mod key;
+pub mod limits;
 mod lock;
 pub mod mode;
 mod node;
@@ -66,6 +67,6 @@ pub use pack::{
 pub use snapshot::{Snapshot, SnapshotSummary};
 pub use tree::Tree;
 pub use unpacked::{
-    compress_blob, decode_unpacked, decompress_blob, decompress_bounded, encode_unpacked,
-    MAX_UNPACKED_SIZE,
+    compress_blob, decode_unpacked, decode_unpacked_limited, decompress_blob, decompress_bounded,
+    encode_unpacked, COMPRESSED_MARKER, MAX_UNPACKED_SIZE,
 };

@@ -36,6 +36,7 @@ pub struct Lock {
 impl Lock {
     /// Parse a decrypted, decompressed lock file.
     pub fn from_json(b: &[u8]) -> Result<Lock, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_LOCK_JSON)?;
         serde_json::from_slice(b).map_err(|e| FormatError::json("lock", e))
     }
 

@@ -121,6 +121,7 @@ impl Snapshot {
 
     /// Parse a decrypted, decompressed snapshot file.
     pub fn from_json(b: &[u8]) -> Result<Snapshot, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_SNAPSHOT_JSON)?;
         serde_json::from_slice(b).map_err(|e| FormatError::json("snapshot", e))
     }
 

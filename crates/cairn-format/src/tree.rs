@@ -26,6 +26,7 @@ impl Tree {
     /// Parse a tree blob (plaintext, decompressed). Does not check node
     /// order; see [`Tree::validate`].
     pub fn from_json(b: &[u8]) -> Result<Tree, FormatError> {
+        crate::limits::check_json_size(b, crate::limits::MAX_TREE_BLOB)?;
         let raw: RawTree = serde_json::from_slice(b).map_err(|e| FormatError::json("tree", e))?;
         let nodes = raw
             .nodes

@@ -13,18 +13,36 @@ use crate::FormatError;
 
 /// First byte of a compressed unpacked file in a v2 repository.
 pub const COMPRESSED_MARKER: u8 = 0x02;
-/// Decompressed size limit applied by [`decode_unpacked`].
-pub const MAX_UNPACKED_SIZE: usize = 1 << 30;
+/// Decompressed size limit applied by [`decode_unpacked`]: the largest
+/// of the per-kind limits (see [`crate::limits`]), which
+/// [`decode_unpacked_limited`] applies.
+pub const MAX_UNPACKED_SIZE: usize = crate::limits::MAX_INDEX_JSON;
 /// zstd level used for unpacked files (restic's default, "auto").
 pub const DEFAULT_LEVEL: i32 = 3;
 
-/// Undo the v2 framing of an unpacked file (v1: returned unchanged).
+/// Undo the v2 framing of an unpacked file (v1: returned unchanged),
+/// refusing more than [`MAX_UNPACKED_SIZE`] bytes.
 pub fn decode_unpacked(repo_version: u32, plaintext: Vec<u8>) -> Result<Vec<u8>, FormatError> {
+    decode_unpacked_limited(repo_version, plaintext, MAX_UNPACKED_SIZE)
+}
+
+/// [`decode_unpacked`] with a size limit for the JSON (compressed or
+/// not): decompression stops, with [`FormatError::TooLarge`], as soon as
+/// the output passes `limit`.
+pub fn decode_unpacked_limited(
+    repo_version: u32,
+    plaintext: Vec<u8>,
+    limit: usize,
+) -> Result<Vec<u8>, FormatError> {
+    let plain = |p: Vec<u8>| {
+        crate::limits::check_json_size(&p, limit)?;
+        Ok(p)
+    };
     match repo_version {
-        1 => Ok(plaintext),
+        1 => plain(plaintext),
         2 => match plaintext.first() {
-            None | Some(b'{') | Some(b'[') => Ok(plaintext),
-            Some(&COMPRESSED_MARKER) => decompress_bounded(&plaintext[1..], MAX_UNPACKED_SIZE),
+            None | Some(b'{') | Some(b'[') => plain(plaintext),
+            Some(&COMPRESSED_MARKER) => decompress_bounded(&plaintext[1..], limit),
             Some(&b) => Err(FormatError::UnpackedFormat(b)),
         },
         v => Err(FormatError::UnsupportedVersion(v)),
@@ -187,6 +205,27 @@ mod tests {
         assert_eq!(decode_unpacked(1, vec![2, 3]).unwrap(), vec![2, 3]);
         assert!(decode_unpacked(3, j.to_vec()).is_err());
         assert!(decode_unpacked(2, vec![2, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn limited_decoding_stops_at_the_limit_in_both_versions() {
+        let json = [b"[".as_slice(), &b"1,".repeat(500_000), b"1]"].concat();
+        let framed = encode_unpacked(2, &json);
+        assert!(framed.len() < 10_000);
+        let too_large = |r: Result<Vec<u8>, FormatError>| {
+            assert!(matches!(r, Err(FormatError::TooLarge { limit: 1000 })), "{r:?}")
+        };
+        too_large(decode_unpacked_limited(2, framed.clone(), 1000));
+        too_large(decode_unpacked_limited(2, json.clone(), 1000));
+        too_large(decode_unpacked_limited(1, json.clone(), 1000));
+        assert_eq!(
+            decode_unpacked_limited(2, framed, json.len()).unwrap(),
+            json
+        );
+        assert_eq!(
+            decode_unpacked_limited(1, json.clone(), json.len()).unwrap(),
+            json
+        );
     }
 
     #[test]

@@ -4,7 +4,22 @@ use crate::index::BlobLocation;
 use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_backend::FileType;
+use cairn_format::limits::check_blob_claim;
 use cairn_format::{decompress_blob, BlobType, Id, Tree};
+
+/// Checks the lengths the index claims for a blob against the limits of
+/// [`cairn_format::limits`]; call it before reading or allocating for the
+/// blob.
+pub(crate) fn check_claim(loc: &BlobLocation) -> Result<()> {
+    check_blob_claim(loc.blob_type, loc.length, loc.uncompressed_length).map_err(|e| {
+        Error::BadBlob {
+            pack: loc.pack,
+            blob_type: loc.blob_type,
+            id: loc.id,
+            reason: e.to_string(),
+        }
+    })
+}
 
 impl Repository {
     /// Turns the stored bytes of a blob into its verified plaintext.
@@ -15,6 +30,7 @@ impl Repository {
             id: loc.id,
             reason,
         };
+        check_claim(loc)?;
         self.key()
             .open_in_place(&mut stored)
             .map_err(|e| fail(e.to_string()))?;
@@ -30,7 +46,12 @@ impl Repository {
     }
 
     /// Reads one blob at a known location.
+    ///
+    /// The lengths the index claims are checked against the limits of
+    /// [`cairn_format::limits`] before anything is read: the read itself
+    /// then returns at most what the pack holds.
     pub fn load_blob_at(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        check_claim(loc)?;
         let stored = self.backend().read_range(
             FileType::Pack,
             &loc.pack.to_hex(),

@@ -147,7 +147,7 @@ pub fn diff_with(
         common: BlobSet::new(),
         summary: DiffSummary::default(),
     };
-    c.diff_tree(b"/", before, after)?;
+    c.diff_root(before, after)?;
     let Comparer {
         before,
         after,
@@ -221,36 +221,82 @@ impl Comparer<'_> {
         }
     }
 
-    fn diff_tree(&mut self, prefix: &[u8], id1: &Id, id2: &Id) -> Result<()> {
-        crate::interrupt::check()?;
-        let tree1 = self.repo.load_tree(id1)?;
-        let tree2 = self.repo.load_tree(id2)?;
-        // Like a Go map, a duplicate name keeps its last node.
-        let mut names: BTreeMap<&[u8], (Option<&Node>, Option<&Node>)> = BTreeMap::new();
-        for n in &tree1.nodes {
-            names.entry(&n.name).or_default().0 = Some(n);
-        }
-        for n in &tree2.nodes {
-            names.entry(&n.name).or_default().1 = Some(n);
-        }
-        for (name, pair) in names {
-            if let Some(n) = pair.0 {
-                add_blobs(&mut self.before, n);
-            }
-            if let Some(n) = pair.1 {
-                add_blobs(&mut self.after, n);
-            }
-            match pair {
-                (Some(a), Some(b)) => self.compare_nodes(prefix, name, a, b)?,
-                (Some(a), None) => self.list_one_side(Side::Removed, prefix, a)?,
-                (None, Some(b)) => self.list_one_side(Side::Added, prefix, b)?,
-                (None, None) => {}
-            }
+    /// Compares the root trees; only their failure to load is an error,
+    /// any tree below is a problem that skips just that tree. Work is kept
+    /// on a heap stack (pushed in reverse, so it runs in order), never on
+    /// the thread's stack, whatever the depth.
+    fn diff_root(&mut self, id1: &Id, id2: &Id) -> Result<()> {
+        let mut todo = Vec::new();
+        self.diff_tree(&mut todo, b"/", id1, id2)?;
+        while let Some(task) = todo.pop() {
+            let result = match task {
+                Task::Pair(prefix, name, a, b) => {
+                    self.pair(&mut todo, &prefix, &name, a, b);
+                    Ok(())
+                }
+                Task::Diff(prefix, id1, id2) => self.diff_tree(&mut todo, &prefix, &id1, &id2),
+                Task::OneSide(side, prefix, node) => {
+                    self.list_one_side(&mut todo, side, &prefix, node);
+                    Ok(())
+                }
+                Task::ListDir(side, prefix, id) => self.list_dir(&mut todo, side, &prefix, &id),
+                Task::Common(id) => self.collect_common(&mut todo, &id),
+            };
+            self.problem(result)?;
         }
         Ok(())
     }
 
-    fn compare_nodes(&mut self, prefix: &[u8], name: &[u8], a: &Node, b: &Node) -> Result<()> {
+    fn diff_tree(&mut self, todo: &mut Vec<Task>, prefix: &[u8], id1: &Id, id2: &Id) -> Result<()> {
+        crate::interrupt::check()?;
+        let tree1 = self.repo.load_tree(id1)?;
+        let tree2 = self.repo.load_tree(id2)?;
+        // Like a Go map, a duplicate name keeps its last node.
+        let mut names: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>)> = BTreeMap::new();
+        for n in tree1.nodes {
+            let name = n.name.clone();
+            names.entry(name).or_default().0 = Some(n);
+        }
+        for n in tree2.nodes {
+            let name = n.name.clone();
+            names.entry(name).or_default().1 = Some(n);
+        }
+        for (name, (a, b)) in names.into_iter().rev() {
+            todo.push(Task::Pair(prefix.to_vec(), name, a, b));
+        }
+        Ok(())
+    }
+
+    fn pair(
+        &mut self,
+        todo: &mut Vec<Task>,
+        prefix: &[u8],
+        name: &[u8],
+        a: Option<Node>,
+        b: Option<Node>,
+    ) {
+        if let Some(n) = &a {
+            add_blobs(&mut self.before, n);
+        }
+        if let Some(n) = &b {
+            add_blobs(&mut self.after, n);
+        }
+        match (a, b) {
+            (Some(a), Some(b)) => self.compare_nodes(todo, prefix, name, &a, &b),
+            (Some(a), None) => self.list_one_side(todo, Side::Removed, prefix, a),
+            (None, Some(b)) => self.list_one_side(todo, Side::Added, prefix, b),
+            (None, None) => {}
+        }
+    }
+
+    fn compare_nodes(
+        &mut self,
+        todo: &mut Vec<Task>,
+        prefix: &[u8],
+        name: &[u8],
+        a: &Node,
+        b: &Node,
+    ) {
         let path = join(prefix, name, b.node_type == NodeType::Dir);
         let mut modifier = String::new();
         if a.node_type != b.node_type {
@@ -269,51 +315,62 @@ impl Comparer<'_> {
         if let (NodeType::Dir, NodeType::Dir, Some(s1), Some(s2)) =
             (&a.node_type, &b.node_type, a.subtree, b.subtree)
         {
-            let result = if s1 == s2 {
-                self.collect_common(&s1)
+            todo.push(if s1 == s2 {
+                Task::Common(s1)
             } else {
-                self.diff_tree(&path, &s1, &s2)
-            };
-            self.problem(result)?;
+                Task::Diff(path, s1, s2)
+            });
         }
-        Ok(())
     }
 
     /// A node only one side has: the node, and everything below it.
-    fn list_one_side(&mut self, side: Side, prefix: &[u8], node: &Node) -> Result<()> {
+    fn list_one_side(&mut self, todo: &mut Vec<Task>, side: Side, prefix: &[u8], node: Node) {
         let is_dir = node.node_type == NodeType::Dir;
         let path = join(prefix, &node.name, is_dir);
         self.emit(path.clone(), side.marker());
-        self.side(side).0.count(node);
+        self.side(side).0.count(&node);
         if let (true, Some(sub)) = (is_dir, node.subtree) {
-            let result = self.list_dir(side, &path, &sub);
-            self.problem(result)?;
+            todo.push(Task::ListDir(side, path, sub));
         }
-        Ok(())
     }
 
-    fn list_dir(&mut self, side: Side, prefix: &[u8], id: &Id) -> Result<()> {
+    fn list_dir(&mut self, todo: &mut Vec<Task>, side: Side, prefix: &[u8], id: &Id) -> Result<()> {
         crate::interrupt::check()?;
         let tree = self.repo.load_tree(id)?;
         for node in &tree.nodes {
             add_blobs(self.side(side).1, node);
-            self.list_one_side(side, prefix, node)?;
+        }
+        for node in tree.nodes.into_iter().rev() {
+            todo.push(Task::OneSide(side, prefix.to_vec(), node));
         }
         Ok(())
     }
 
-    fn collect_common(&mut self, id: &Id) -> Result<()> {
+    fn collect_common(&mut self, todo: &mut Vec<Task>, id: &Id) -> Result<()> {
         crate::interrupt::check()?;
         let tree = self.repo.load_tree(id)?;
         for node in &tree.nodes {
             add_blobs(&mut self.common, node);
             if let (NodeType::Dir, Some(sub)) = (&node.node_type, node.subtree) {
-                let result = self.collect_common(&sub);
-                self.problem(result)?;
+                todo.push(Task::Common(sub));
             }
         }
         Ok(())
     }
+}
+
+/// Work left for the diff: what to do next, with the path it happens at.
+enum Task {
+    /// Compare the nodes of one name on both sides.
+    Pair(Vec<u8>, Vec<u8>, Option<Node>, Option<Node>),
+    /// Compare two different trees.
+    Diff(Vec<u8>, Id, Id),
+    /// A node only one side has.
+    OneSide(Side, Vec<u8>, Node),
+    /// List a directory only one side has.
+    ListDir(Side, Vec<u8>, Id),
+    /// Collect the blobs of a tree both sides share.
+    Common(Id),
 }
 
 /// Go's `path.Join(prefix, name)`, plus a `/` for directories.

@@ -81,13 +81,17 @@ fn io_err(e: io::Error) -> Error {
 }
 
 /// The archive member name of a node: its full path in the snapshot,
-/// without the leading `/` (as restic names members).
+/// cleaned as Go's `path.Join` cleans restic's member names, without the
+/// leading `/`. Cleaning a rooted path resolves every `..` lexically, so
+/// no name (a node may be called `..` or `../../etc`) climbs out of the
+/// archive; empty when the path cleans to the root itself.
 fn member_name(prefix: &[u8], path: &[u8]) -> Vec<u8> {
-    let mut name = prefix.to_vec();
-    name.extend_from_slice(path);
-    while name.first() == Some(&b'/') {
-        name.remove(0);
-    }
+    let mut rooted = b"/".to_vec();
+    rooted.extend_from_slice(prefix);
+    rooted.push(b'/');
+    rooted.extend_from_slice(path);
+    let mut name = crate::filter::clean(&rooted);
+    name.remove(0);
     name
 }
 
@@ -99,6 +103,11 @@ fn write_tar(repo: &Repository, tree: &Id, prefix: &[u8], out: &mut dyn Write) -
         tree,
         &mut |path, node| {
             let mut name = member_name(prefix, path);
+            if name.is_empty() {
+                // A node whose name cleans to the root (`..`): restic
+                // would write the root itself, which is not a member.
+                return Ok(Visit::Continue);
+            }
             // Extended attributes travel as PAX records, as restic writes them.
             if !node.extended_attributes.is_empty() {
                 // Go writes PAX records sorted by key.
@@ -168,7 +177,11 @@ fn write_zip(repo: &Repository, tree: &Id, prefix: &[u8], out: &mut dyn Write) -
             repo,
             tree,
             &mut |path, node| {
-                let name = String::from_utf8_lossy(&member_name(prefix, path)).into_owned();
+                let name = member_name(prefix, path);
+                if name.is_empty() {
+                    return Ok(Visit::Continue);
+                }
+                let name = String::from_utf8_lossy(&name).into_owned();
                 let opts = zip::write::SimpleFileOptions::default()
                     .unix_permissions(node.mode & 0o777)
                     .large_file(node.size >= u32::MAX as u64);
@@ -276,4 +289,21 @@ fn unix_setid_bits(go_mode: u32) -> u32 {
 fn os_path(raw: &[u8]) -> &std::path::Path {
     use std::os::unix::ffi::OsStrExt;
     std::path::Path::new(std::ffi::OsStr::from_bytes(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_name;
+
+    #[test]
+    fn member_names_never_climb_out_of_the_archive() {
+        let name = |prefix: &[u8], path: &[u8]| String::from_utf8(member_name(prefix, path)).unwrap();
+        assert_eq!(name(b"", b"/a/b"), "a/b");
+        assert_eq!(name(b"/dir", b"/a"), "dir/a");
+        assert_eq!(name(b"", b"/../../etc/passwd"), "etc/passwd");
+        assert_eq!(name(b"", b"/a/../../b"), "b");
+        assert_eq!(name(b"/dir", b"/../x"), "x");
+        assert_eq!(name(b"", b"/.."), "");
+        assert_eq!(name(b"", b"/a//b/./c"), "a/b/c");
+    }
 }

@@ -46,6 +46,8 @@ pub mod rewrite;
 mod snapshots;
 pub mod stats;
 pub mod tag;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod walk;
 pub mod write;
 

@@ -4,7 +4,10 @@ use crate::index::Index;
 use crate::{Error, Result};
 use cairn_backend::{Backend, FileInfo, FileType};
 use cairn_crypto::MasterKey;
-use cairn_format::{decode_unpacked, Config, Id, KeyFile};
+use cairn_format::limits::{
+    MAX_CONFIG_JSON, MAX_INDEX_JSON, MAX_KEY_JSON, MAX_LOCK_JSON, MAX_SNAPSHOT_JSON,
+};
+use cairn_format::{decode_unpacked_limited, Config, Id, KeyFile, MAX_UNPACKED_SIZE};
 use std::sync::Arc;
 
 /// How many key files are tried before giving up (restic's limit).
@@ -122,7 +125,8 @@ impl Repository {
             .key
             .open(&sealed)
             .map_err(|e| decrypt_failed(file_type, &name, e))?;
-        decode_unpacked(self.config.version, plain).map_err(|e| bad(file_type, &name, e))
+        decode_unpacked_limited(self.config.version, plain, json_limit(file_type))
+            .map_err(|e| bad(file_type, &name, e))
     }
 
     /// Lists the IDs of every file of a type, skipping names that are not IDs.
@@ -187,6 +191,18 @@ impl Repository {
         self.index
             .as_deref()
             .unwrap_or_else(|| EMPTY.get_or_init(Index::default))
+    }
+}
+
+/// The largest JSON a file of `file_type` may hold once decompressed.
+pub(crate) fn json_limit(file_type: FileType) -> usize {
+    match file_type {
+        FileType::Config => MAX_CONFIG_JSON,
+        FileType::Key => MAX_KEY_JSON,
+        FileType::Lock => MAX_LOCK_JSON,
+        FileType::Snapshot => MAX_SNAPSHOT_JSON,
+        FileType::Index => MAX_INDEX_JSON,
+        FileType::Pack => MAX_UNPACKED_SIZE,
     }
 }
 

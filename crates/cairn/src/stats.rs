@@ -232,7 +232,8 @@ impl<'a> Counter<'a> {
 /// Calls `visit` for every node below `root` with its path, depth first,
 /// each directory's entries sorted by name (restic's walker order), a
 /// directory before its contents. With `walked`, a directory whose subtree
-/// was walked before is skipped with everything below it.
+/// was walked before is skipped with everything below it. Open directories
+/// are kept on a heap stack, so depth is not limited by the thread's stack.
 fn walk_sorted(
     repo: &Repository,
     root: &Id,
@@ -240,20 +241,14 @@ fn walk_sorted(
     visit: &mut dyn FnMut(&[u8], &Node) -> Result<()>,
 ) -> Result<()> {
     let mut path = Vec::new();
-    walk_tree(repo, root, &mut path, &mut walked, visit)
-}
-
-fn walk_tree(
-    repo: &Repository,
-    id: &Id,
-    path: &mut Vec<u8>,
-    walked: &mut Option<&mut HashSet<Id>>,
-    visit: &mut dyn FnMut(&[u8], &Node) -> Result<()>,
-) -> Result<()> {
-    crate::interrupt::check()?;
-    let mut tree = repo.load_tree(id)?;
-    tree.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    for node in &tree.nodes {
+    // Each open directory: its nodes not visited yet (reversed, so the
+    // next is last) and the length of its path.
+    let mut open: Vec<(Vec<Node>, usize)> = vec![(sorted_nodes(repo, root)?, 0)];
+    while let Some((nodes, path_len)) = open.last_mut() {
+        let Some(node) = nodes.pop() else {
+            open.pop();
+            continue;
+        };
         let subtree = match (&node.node_type, node.subtree) {
             (NodeType::Dir, Some(sub)) => Some(sub),
             _ => None,
@@ -263,16 +258,24 @@ fn walk_tree(
                 continue;
             }
         }
-        let len = path.len();
+        path.truncate(*path_len);
         path.push(b'/');
         path.extend_from_slice(&node.name);
-        visit(path, node)?;
+        visit(&path, &node)?;
         if let Some(sub) = subtree {
-            walk_tree(repo, &sub, path, walked, visit)?;
+            open.push((sorted_nodes(repo, &sub)?, path.len()));
         }
-        path.truncate(len);
     }
     Ok(())
+}
+
+/// A tree's nodes sorted by name, in reverse.
+fn sorted_nodes(repo: &Repository, id: &Id) -> Result<Vec<Node>> {
+    crate::interrupt::check()?;
+    let mut nodes = repo.load_tree(id)?.nodes;
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    nodes.reverse();
+    Ok(nodes)
 }
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ pub enum Visit {
 /// (a directory before its contents), with the node's path as raw bytes
 /// (`/dir/file`). Trees that cannot be loaded are passed to `on_error`;
 /// returning an error from it ends the walk.
+///
+/// The walk keeps its own stack of open directories rather than
+/// recursing, so any depth (a crafted snapshot may nest 100,000
+/// directories) costs heap, not the thread's stack.
 pub fn walk(
     repo: &Repository,
     tree: &Id,
@@ -26,41 +30,47 @@ pub fn walk(
     on_error: &mut dyn FnMut(&[u8], Error) -> Result<()>,
 ) -> Result<()> {
     let mut path = Vec::new();
-    walk_into(repo, tree, &mut path, visit, on_error).map(|_| ())
-}
-
-fn walk_into(
-    repo: &Repository,
-    tree_id: &Id,
-    path: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&[u8], &Node) -> Result<Visit>,
-    on_error: &mut dyn FnMut(&[u8], Error) -> Result<()>,
-) -> Result<bool> {
-    let tree = match repo.load_tree(tree_id) {
-        Ok(t) => t,
-        Err(e) => {
-            on_error(path, e)?;
-            return Ok(true);
-        }
-    };
-    for node in &tree.nodes {
-        let len = path.len();
+    let mut open: Vec<OpenDir> = Vec::new();
+    match repo.load_tree(tree) {
+        Ok(t) => open.push(OpenDir::new(t, 0)),
+        Err(e) => on_error(&path, e)?,
+    }
+    while let Some(dir) = open.last_mut() {
+        let Some(node) = dir.nodes.next() else {
+            open.pop();
+            continue;
+        };
+        path.truncate(dir.path_len);
         path.push(b'/');
         path.extend_from_slice(&node.name);
-        let action = visit(path, node)?;
-        let keep_going = match (action, &node.subtree) {
-            (Visit::Stop, _) => false,
+        match (visit(&path, &node)?, node.subtree) {
+            (Visit::Stop, _) => return Ok(()),
             (Visit::Continue, Some(sub)) if node.node_type == NodeType::Dir => {
-                walk_into(repo, sub, path, visit, on_error)?
+                match repo.load_tree(&sub) {
+                    Ok(t) => open.push(OpenDir::new(t, path.len())),
+                    Err(e) => on_error(&path, e)?,
+                }
             }
-            _ => true,
-        };
-        path.truncate(len);
-        if !keep_going {
-            return Ok(false);
+            _ => {}
         }
     }
-    Ok(true)
+    Ok(())
+}
+
+/// A directory being walked: the nodes not visited yet, and the length of
+/// the directory's own path.
+struct OpenDir {
+    nodes: std::vec::IntoIter<Node>,
+    path_len: usize,
+}
+
+impl OpenDir {
+    fn new(tree: Tree, path_len: usize) -> Self {
+        OpenDir {
+            nodes: tree.nodes.into_iter(),
+            path_len,
+        }
+    }
 }
 
 /// Finds the node at `path` (`/a/b`, raw bytes) below `root`. The root

@@ -108,7 +108,13 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         writeln!(out, "  Removed: {:<5}", format_bytes(r.bytes))?;
     }
     out.flush()?;
-    Ok(())
+    // A tree that failed to load or verify makes the diff incomplete.
+    let unreadable = summary
+        .problems
+        .iter()
+        .filter(|p| matches!(p, cairn::diff::DiffProblem::Tree(_)))
+        .count();
+    super::ls::unreadable_trees(unreadable)
 }
 
 /// One `change` line of `diff --json`; the path keeps its raw bytes as Go

@@ -67,6 +67,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut groups: Vec<String> = Vec::new();
     let mut first_text_group = true;
+    let mut unreadable = 0usize;
     for sn in &snaps {
         let mut matches: Vec<String> = Vec::new();
         let mut header_done = false;
@@ -121,6 +122,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             },
             &mut |path, e| {
                 eprintln!("Unable to load tree {}: {e}", String::from_utf8_lossy(path));
+                unreadable += 1;
                 Ok(())
             },
         )?;
@@ -137,5 +139,5 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         writeln!(out, "[{}]", groups.join(","))?;
     }
     out.flush()?;
-    Ok(())
+    super::ls::unreadable_trees(unreadable)
 }

@@ -64,6 +64,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         )?;
     }
     let mut write_error = None;
+    let mut unreadable = 0usize;
     walk(
         &repo,
         &sn.snapshot.tree,
@@ -93,6 +94,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         },
         &mut |path, e| {
             eprintln!("error for tree {}: {e}", String::from_utf8_lossy(path));
+            unreadable += 1;
             Ok(())
         },
     )?;
@@ -100,5 +102,20 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         return Err(e.into());
     }
     out.flush()?;
-    Ok(())
+    unreadable_trees(unreadable)
+}
+
+/// After a walk that reported `count` unreadable trees on stderr: exit 1,
+/// as restic does when a tree fails to load or verify, once everything
+/// readable was printed.
+pub(crate) fn unreadable_trees(count: usize) -> Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let s = if count == 1 { "" } else { "s" };
+    Err(crate::exit::ExitCode(
+        crate::exit::FATAL,
+        format!("Fatal: {count} tree{s} could not be read"),
+    )
+    .into())
 }

@@ -7,6 +7,7 @@
 //! copies the one it needs into a temporary directory first.
 #![allow(dead_code)]
 
+pub mod crafted;
 pub mod tree;
 
 use std::collections::BTreeMap;
@@ -348,7 +349,7 @@ impl Fixture {
     }
 }
 
-fn run_from_output(tool: Tool, args: Vec<OsString>, out: Output) -> Run {
+pub(crate) fn run_from_output(tool: Tool, args: Vec<OsString>, out: Output) -> Run {
     Run {
         tool,
         args,

@@ -161,6 +161,10 @@ impl<'a> Copier<'a> {
     /// or is damaged is tried from its other copies before failing.
     fn copy_from_pack(&self, writer: &BlobWriter, pack: &Id, blobs: &[BlobLocation]) -> Result<()> {
         let name = pack.to_hex();
+        // Hostile claims must not size the reads below.
+        for loc in blobs {
+            crate::blob::check_claim(loc)?;
+        }
         let mut rest = blobs;
         while let Some(first) = rest.first() {
             let mut end = first.offset + u64::from(first.length);

@@ -52,6 +52,10 @@ pub(crate) fn repack(
 
 /// Copies `blobs` (all in `pack`) through `writer`, reading the pack once.
 fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocation]) -> Result<()> {
+    // Hostile claims must not size the read below.
+    for loc in blobs {
+        crate::blob::check_claim(loc)?;
+    }
     let Some(start) = blobs.iter().map(|b| b.offset).min() else {
         return Ok(());
     };

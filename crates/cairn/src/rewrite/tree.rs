@@ -28,6 +28,54 @@ pub(crate) struct Rewritten {
     pub bytes: u64,
 }
 
+/// A tree being rewritten: where it is, its nodes, and what is new so far.
+struct DirRewrite {
+    path: Vec<u8>,
+    /// Its cache key: (path or empty, old ID).
+    key: (Vec<u8>, Id),
+    tree: Tree,
+    /// The next node to rewrite.
+    next: usize,
+    /// A directory node (and its index) waiting for its subtree's result.
+    waiting: Option<(usize, Node)>,
+    out: Rewritten,
+    changed: bool,
+    new: Tree,
+}
+
+impl DirRewrite {
+    /// Takes the rewritten node `new_node` of old node `index`; a
+    /// directory comes with its subtree's result (`None`: gone).
+    fn adopt(&mut self, index: usize, mut new_node: Node, subtree: Option<Option<Rewritten>>) {
+        match (&new_node.node_type, subtree) {
+            (NodeType::Dir, Some(None)) => {
+                self.changed = true;
+                return;
+            }
+            (NodeType::Dir, Some(Some(done))) => {
+                new_node.subtree = Some(done.id);
+                self.out.files += done.files;
+                self.out.bytes += done.bytes;
+            }
+            (NodeType::File, _) => {
+                self.out.files += 1;
+                self.out.bytes += new_node.size;
+            }
+            _ => {}
+        }
+        self.changed |= new_node != self.tree.nodes[index];
+        self.new.nodes.push(new_node);
+    }
+}
+
+/// What starting on a tree gives.
+enum Opened {
+    /// The result at once (cached, or the tree is unreadable).
+    Done(Option<Rewritten>),
+    /// A directory to rewrite node by node.
+    Dir(DirRewrite),
+}
+
 /// Rewrites trees with one policy, remembering across snapshots which
 /// trees were already rewritten and which were saved (so a tree shared by
 /// several snapshots is rewritten and stored once).
@@ -59,6 +107,9 @@ impl<'r> TreeRewriter<'r> {
 
     /// Rewrites the tree `id` found at `path` (`/` for a root). `None`
     /// means the tree is gone (an unreadable root while repairing).
+    ///
+    /// Directories being rewritten are kept on a heap stack, each waiting
+    /// for the one above it, so any depth is handled without recursion.
     pub(crate) fn rewrite(
         &mut self,
         writer: &BlobWriter,
@@ -66,13 +117,66 @@ impl<'r> TreeRewriter<'r> {
         id: Id,
         progress: &dyn RewriteProgress,
     ) -> Result<Option<Rewritten>> {
+        let mut stack = match self.open(writer, path.to_vec(), id, progress)? {
+            Opened::Done(done) => return Ok(done),
+            Opened::Dir(dir) => vec![dir],
+        };
+        loop {
+            let dir = stack.last_mut().expect("the stack holds the root until it is done");
+            let Some(node) = dir.tree.nodes.get(dir.next) else {
+                let dir = stack.pop().expect("just looked at it");
+                let done = self.finish(writer, dir)?;
+                match stack.last_mut() {
+                    None => return Ok(Some(done)),
+                    Some(parent) => {
+                        let (index, node) = parent.waiting.take().expect("a parent waits");
+                        parent.adopt(index, node, Some(Some(done)));
+                    }
+                }
+                continue;
+            };
+            let index = dir.next;
+            dir.next += 1;
+            let mut child = dir.path.clone();
+            if child != b"/" {
+                child.push(b'/');
+            }
+            child.extend_from_slice(&node.name);
+            let Some(new_node) = self.rewrite_node(node.clone(), &child, progress) else {
+                dir.changed = true;
+                continue;
+            };
+            if new_node.node_type != NodeType::Dir {
+                dir.adopt(index, new_node, None);
+                continue;
+            }
+            let sub = new_node.subtree.unwrap_or_default();
+            match self.open(writer, child, sub, progress)? {
+                Opened::Done(done) => dir.adopt(index, new_node, Some(done)),
+                Opened::Dir(below) => {
+                    dir.waiting = Some((index, new_node));
+                    stack.push(below);
+                }
+            }
+        }
+    }
+
+    /// Starts rewriting the tree `id` at `path`: done at once when cached
+    /// or unreadable, else a directory to go through.
+    fn open(
+        &mut self,
+        writer: &BlobWriter,
+        path: Vec<u8>,
+        id: Id,
+        progress: &dyn RewriteProgress,
+    ) -> Result<Opened> {
         let key_path = match self.policy {
-            Policy::Exclude(_) => path.to_vec(),
+            Policy::Exclude(_) => path.clone(),
             Policy::Repair => Vec::new(),
         };
         let key = (key_path, id);
         if let Some(done) = self.cache.get(&key) {
-            return Ok(*done);
+            return Ok(Opened::Done(*done));
         }
         let tree = match self.repo.load_tree(&id) {
             Ok(tree) => tree,
@@ -83,63 +187,45 @@ impl<'r> TreeRewriter<'r> {
                 };
                 if path == b"/" {
                     progress.event(&RewriteEvent::Repair(RepairNote::RootNotReadable));
-                    return Ok(None);
+                    return Ok(Opened::Done(None));
                 }
-                progress.event(&RewriteEvent::Repair(RepairNote::DirReplaced(path)));
+                progress.event(&RewriteEvent::Repair(RepairNote::DirReplaced(&path)));
                 let id = self.save(writer, &Tree::default(), GoJsonFormatter::new())?;
-                return Ok(Some(Rewritten {
+                return Ok(Opened::Done(Some(Rewritten {
                     id,
                     files: 0,
                     bytes: 0,
-                }));
+                })));
             }
         };
         crate::interrupt::check()?;
-        let mut out = Rewritten {
-            id,
-            files: 0,
-            bytes: 0,
-        };
-        let mut changed = false;
-        let mut new = Tree::default();
-        for node in &tree.nodes {
-            let mut child = path.to_vec();
-            if child != b"/" {
-                child.push(b'/');
-            }
-            child.extend_from_slice(&node.name);
-            let Some(mut new_node) = self.rewrite_node(node.clone(), &child, progress) else {
-                changed = true;
-                continue;
-            };
-            match new_node.node_type {
-                NodeType::Dir => {
-                    let sub = new_node.subtree.unwrap_or_default();
-                    let Some(done) = self.rewrite(writer, &child, sub, progress)? else {
-                        changed = true;
-                        continue;
-                    };
-                    new_node.subtree = Some(done.id);
-                    out.files += done.files;
-                    out.bytes += done.bytes;
-                }
-                NodeType::File => {
-                    out.files += 1;
-                    out.bytes += new_node.size;
-                }
-                _ => {}
-            }
-            changed |= new_node != *node;
-            new.nodes.push(new_node);
-        }
+        Ok(Opened::Dir(DirRewrite {
+            path,
+            key,
+            tree,
+            next: 0,
+            waiting: None,
+            out: Rewritten {
+                id,
+                files: 0,
+                bytes: 0,
+            },
+            changed: false,
+            new: Tree::default(),
+        }))
+    }
+
+    /// Saves a directory whose nodes are all rewritten (if it changed).
+    fn finish(&mut self, writer: &BlobWriter, dir: DirRewrite) -> Result<Rewritten> {
+        let mut out = dir.out;
         // An unchanged tree keeps its ID and bytes; a changed one is
         // encoded anew, which must not lose what the old bytes said.
-        if changed {
-            let format = self.encoding(path, &id, &tree)?;
-            out.id = self.save(writer, &new, format)?;
+        if dir.changed {
+            let format = self.encoding(&dir.path, &dir.key.1, &dir.tree)?;
+            out.id = self.save(writer, &dir.new, format)?;
         }
-        self.cache.insert(key, Some(out));
-        Ok(Some(out))
+        self.cache.insert(dir.key, Some(out));
+        Ok(out)
     }
 
     /// The escaping dialect that encodes `tree` back to its ID `id`; fails
