@@ -254,11 +254,12 @@ const OVERWRITE_MODES: [&[&str]; 5] = [
 /// that both a blob-by-blob comparison and if-changed's size-and-mtime
 /// shortcut would call it up to date if they looked through the link).
 ///
-/// On main, with the default `--overwrite always`, restore compared the
-/// file through the symlink, found blob 1 in place, then replaced the
-/// symlink by a real directory and wrote only blob 2: `T/src/victim`
-/// started with zeros, exit 0. With `--overwrite never` the file was left
-/// missing, exit 0.
+/// On main (before the restore hardening, checked with its binary) the
+/// restore compared the file through the symlink, then replaced the
+/// symlink by a real directory: with `always` and with `--delete` it found
+/// blob 1 in place and wrote only blob 2, so `T/src/victim` started with
+/// zeros, exit 0; with `if-newer` and `never` the file was left missing,
+/// exit 0; with `if-changed` it was missing too, exit 1.
 #[test]
 fn symlinks_planted_in_the_target_redirect_nothing_in_any_overwrite_mode() {
     let (f, mut c) = Fixture::crafted(2);
