@@ -253,6 +253,9 @@ const OVERWRITE_MODES: [&[&str]; 5] = [
 /// followed by other bytes, with the snapshot file's size and mtime (so
 /// that both a blob-by-blob comparison and if-changed's size-and-mtime
 /// shortcut would call it up to date if they looked through the link).
+/// Links are also planted one level down (`T/deep/dl -> outside/` where
+/// the snapshot has a directory) and in place of a file (`T/filelink ->
+/// outside/victim2`).
 ///
 /// On main (before the restore hardening, checked with its binary) the
 /// restore compared the file through the symlink, then replaced the
@@ -274,13 +277,28 @@ fn symlinks_planted_in_the_target_redirect_nothing_in_any_overwrite_mode() {
     let mut victim: Node = file("victim", &[b1, b2], (first.len() + second.len()) as u64);
     victim.mtime = go_old_time();
     let sub = c.tree(vec![victim]).unwrap();
-    let root = c.tree(vec![dir("src", sub)]).unwrap();
+    // Also a file `filelink` and a directory `deep/dl`, for links planted
+    // one level down and in place of a file.
+    let new = c.data(b"new").unwrap();
+    let dl = c.tree(vec![file("victim", &[new], 3)]).unwrap();
+    let deep = c.tree(vec![dir("dl", dl)]).unwrap();
+    let root = c
+        .tree(vec![
+            dir("src", sub),
+            file("filelink", &[new], 3),
+            dir("deep", deep),
+        ])
+        .unwrap();
     c.snapshot(root).unwrap();
     let expected: Vec<u8> = [first, second].concat();
 
     for (i, extra) in OVERWRITE_MODES.into_iter().enumerate() {
         let target = f.scratch(&format!("target-{i}"));
         std::os::unix::fs::symlink(&outside.dir, target.join("src")).unwrap();
+        let filelink_to = outside.dir.join("victim2");
+        std::os::unix::fs::symlink(&filelink_to, target.join("filelink")).unwrap();
+        fs::create_dir(target.join("deep")).unwrap();
+        std::os::unix::fs::symlink(&outside.dir, target.join("deep/dl")).unwrap();
         if extra == ["--delete"] {
             // Not in the snapshot: --delete removes the links themselves,
             // never what they point at.
@@ -299,6 +317,22 @@ fn symlinks_planted_in_the_target_redirect_nothing_in_any_overwrite_mode() {
             "{extra:?}: restored bytes differ from the snapshot's\n{}",
             run.describe()
         );
+        let dl = fs::symlink_metadata(target.join("deep/dl")).unwrap();
+        assert!(dl.is_dir(), "{extra:?}: deep/dl is not a real directory");
+        assert_eq!(fs::read(target.join("deep/dl/victim")).unwrap(), b"new");
+        // A link in place of a file is replaced unless the mode keeps
+        // existing entries (if-newer: the link is newer; never); a kept
+        // link still points where it did.
+        let filelink = target.join("filelink");
+        if matches!(extra, [_, "if-newer" | "never"]) {
+            assert_eq!(fs::read_link(&filelink).unwrap(), filelink_to, "{extra:?}");
+        } else {
+            assert!(
+                fs::symlink_metadata(&filelink).unwrap().is_file(),
+                "{extra:?}"
+            );
+            assert_eq!(fs::read(&filelink).unwrap(), b"new", "{extra:?}");
+        }
         if extra == ["--delete"] {
             assert_absent(&target.join("gone"), &run);
             assert_absent(&target.join("gone-file"), &run);
