@@ -417,6 +417,7 @@ fn a_chain_ten_thousand_directories_deep_restores_and_lists() {
     c.snapshot(root).unwrap();
 
     let target = f.scratch("target");
+    let removal = RemoveTree(&target);
     let small = Limits {
         stack: Some(SMALL_STACK),
         ..Limits::default()
@@ -435,12 +436,20 @@ fn a_chain_ten_thousand_directories_deep_restores_and_lists() {
     assert_eq!(lines, depth + 3);
     assert_eq!(last, format!("/top{}/f\n", "/d".repeat(depth)));
 
-    // The test harness's own removal would need a descriptor per level;
-    // rm walks the tree without that limit.
-    let rm = std::process::Command::new("rm")
-        .arg("-rf")
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(rm.success());
+    drop(removal);
+    assert!(!target.exists());
+}
+
+/// Removes a directory tree with `rm -rf` when dropped, also when the test
+/// fails: `TempDir` would need a descriptor per level of a deep chain and
+/// leave it behind; rm walks it without that limit.
+struct RemoveTree<'a>(&'a Path);
+
+impl Drop for RemoveTree<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg(self.0)
+            .status();
+    }
 }
