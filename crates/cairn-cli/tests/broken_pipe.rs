@@ -171,7 +171,10 @@ fn assert_one_line_error(status: ExitStatus, stderr: &str, what: &str) {
     assert!(!stderr.contains("panicked"), "{what}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let (last, before) = lines.split_last().expect("no error line");
-    assert!(last.starts_with("Fatal: "), "last line is not the error: {what}");
+    assert!(
+        last.starts_with("Fatal: "),
+        "last line is not the error: {what}"
+    );
     for line in before {
         assert!(line.contains("retrying after"), "not one line: {what}");
     }
