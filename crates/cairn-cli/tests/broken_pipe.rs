@@ -6,11 +6,10 @@
 
 mod common;
 
+use common::process::{free_port, serve_command, wait_for_port};
 use common::{Fixture, Tool};
-use std::net::TcpListener;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
 
 /// Runs `cairn ARGS` with stdout a pipe whose reading end is already
 /// closed (the most abrupt `| head`): every write fails with EPIPE.
@@ -99,29 +98,15 @@ struct SmallServer {
 impl SmallServer {
     fn start(max_size: u64) -> SmallServer {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(Tool::Cairn.program())
-            .arg("serve")
-            .arg("--path")
-            .arg(dir.path())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--no-auth"])
+        let port = free_port();
+        let child = serve_command(dir.path(), port)
+            .arg("--no-auth")
             .args(["--max-size", &max_size.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "cairn serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "cairn serve");
         SmallServer {
             child,
             port,
@@ -171,7 +156,10 @@ fn assert_one_line_error(status: ExitStatus, stderr: &str, what: &str) {
     assert!(!stderr.contains("panicked"), "{what}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let (last, before) = lines.split_last().expect("no error line");
-    assert!(last.starts_with("Fatal: "), "last line is not the error: {what}");
+    assert!(
+        last.starts_with("Fatal: "),
+        "last line is not the error: {what}"
+    );
     for line in before {
         assert!(line.contains("retrying after"), "not one line: {what}");
     }

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::process::{free_port, serve_command, wait_for_port};
 use common::{Fixture, Tool};
 use std::io::Write;
 use std::path::PathBuf;
@@ -336,16 +337,8 @@ fn a_second_interrupt_exits_at_once_and_removes_the_lock() {
 fn serve_reloads_on_hup_and_shuts_down_cleanly_on_term() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".htpasswd"), "").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(Tool::Cairn.program())
-        .arg("serve")
-        .arg("--path")
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+    let port = free_port();
+    let child = serve_command(dir.path(), port)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -357,11 +350,7 @@ fn serve_reloads_on_hup_and_shuts_down_cleanly_on_term() {
         repos: Vec::new(),
         what: "cairn serve".into(),
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "cairn serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, "cairn serve");
     run.assert_ignores_hup();
     run.signal("TERM");
     let (status, _, stderr) = run.wait_exit(Duration::from_secs(15));
