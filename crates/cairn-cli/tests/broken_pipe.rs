@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::process::{free_port, serve_command, wait_for_port};
+use common::process::{free_port, noise, serve_command, wait_for_port};
 use common::{Fixture, Tool};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -173,15 +173,7 @@ fn an_upload_the_server_refuses_midway_is_a_one_line_error_not_sigpipe() {
     assert!(status.success(), "init: {status}\n{stderr}");
     // 8 MiB that do not compress: the first pack exceeds the quota.
     let src = tempfile::tempdir().unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let big: Vec<u8> = (0..8 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = noise(8 << 20, 0x9e37_79b9_7f4a_7c15);
     std::fs::write(src.path().join("big"), &big).unwrap();
     let (status, stderr) = cairn_on(&url, &["backup", "-q", src.path().to_str().unwrap()]);
     assert_one_line_error(status, &stderr, "backup over the quota");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::process::{free_port, serve_command, wait_for_port};
+use common::process::{free_port, noise, serve_command, wait_for_port};
 use common::{Fixture, Tool};
 use std::io::Write;
 use std::path::PathBuf;
@@ -163,19 +163,6 @@ fn check_command(f: &Fixture, args: &[&str], extra_repo: Option<&PathBuf>) {
     }
 }
 
-/// Bytes that do not compress.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn backup_stdin_waiting_for_input() {
     let f = Fixture::new("v2");
@@ -225,7 +212,11 @@ fn backup_of_a_tree() {
     let f = Fixture::new("v2");
     let src = f.scratch("src");
     for i in 0..4 {
-        std::fs::write(src.join(format!("f{i}")), noise(256 << 10)).unwrap();
+        std::fs::write(
+            src.join(format!("f{i}")),
+            noise(256 << 10, 0x2545_f491_4f6c_dd1d),
+        )
+        .unwrap();
     }
     let src = src.to_str().unwrap();
     check_command(&f, &[SLOW_UP[0], SLOW_UP[1], "backup", src], None);

@@ -1,6 +1,6 @@
 //! Helpers for tests that start processes of their own beside the
 //! fixture's commands: a free port on 127.0.0.1, `cairn serve` started
-//! and waited for.
+//! and waited for, and incompressible test data.
 
 use super::Tool;
 use std::net::{TcpListener, TcpStream};
@@ -37,4 +37,18 @@ pub fn wait_for_port(port: u16, what: &str) {
         assert!(Instant::now() < deadline, "{what} did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `len` bytes that do not compress: xorshift64 from `seed` (not 0), one
+/// byte (the low one) of each step.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
