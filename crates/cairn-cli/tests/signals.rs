@@ -145,6 +145,17 @@ impl Running {
             panic!("{} stopped on SIGHUP: {status}", self.what);
         }
     }
+
+    /// Either SIGTERM stops the command, or (`hup_first`) SIGHUP does not
+    /// and then SIGINT does.
+    fn assert_stops(&mut self, hup_first: bool) {
+        if hup_first {
+            self.assert_ignores_hup();
+            self.assert_stops_on("INT");
+        } else {
+            self.assert_stops_on("TERM");
+        }
+    }
 }
 
 /// Runs the command twice: SIGTERM stops it; SIGHUP does not, then
@@ -154,12 +165,7 @@ fn check_command(f: &Fixture, args: &[&str], extra_repo: Option<&PathBuf>) {
         let mut run = start(f, args, false);
         run.repos.extend(extra_repo.cloned());
         run.wait_until_locked();
-        if hup_first {
-            run.assert_ignores_hup();
-            run.assert_stops_on("INT");
-        } else {
-            run.assert_stops_on("TERM");
-        }
+        run.assert_stops(hup_first);
     }
 }
 
@@ -298,12 +304,7 @@ fn restore() {
             false,
         );
         run.wait_until_locked();
-        if hup_first {
-            run.assert_ignores_hup();
-            run.assert_stops_on("INT");
-        } else {
-            run.assert_stops_on("TERM");
-        }
+        run.assert_stops(hup_first);
     }
 }
 
