@@ -15,9 +15,10 @@ use cairn::format::{mode, GoTime, Node};
 use cairn::testing::{dir, file, symlink, Crafter};
 use cairn::Id;
 use common::crafted::Limits;
+use common::process::count_stdout_lines;
 use common::{Fixture, Run, Tool};
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -380,21 +381,14 @@ fn read_bottom(target: &Path, depth: usize) -> Vec<u8> {
 /// Counts the lines `cairn ls latest` prints, without holding them (they
 /// are about 100 MB at 10,000 levels), and returns the last one.
 fn ls_lines(f: &Fixture) -> (usize, String) {
-    let mut child = f
+    let child = f
         .command(Tool::Cairn)
         .args(["ls", "latest"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let (mut lines, mut line, mut last) = (0, Vec::new(), Vec::new());
-    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
-        lines += 1;
-        std::mem::swap(&mut last, &mut line);
-        line.clear();
-    }
-    let out = child.wait_with_output().unwrap();
+    let (lines, last, out) = count_stdout_lines(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "cairn ls: {stderr}");
     (lines, String::from_utf8_lossy(&last).into_owned())

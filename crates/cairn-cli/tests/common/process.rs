@@ -1,11 +1,13 @@
 //! Helpers for tests that start processes of their own beside the
 //! fixture's commands: a free port on 127.0.0.1, `cairn serve` started
-//! and waited for, and incompressible test data.
+//! and waited for, incompressible test data, and the lines of a listing
+//! too large to hold.
 
 use super::Tool;
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -51,4 +53,20 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// Reads a started child's piped stdout line by line without holding it
+/// (a listing of a deep tree can be about 100 MB), then waits for the
+/// child: the number of lines, the last one (with its newline) and the
+/// child's output (its stderr, if piped; stdout already read).
+pub fn count_stdout_lines(mut child: Child) -> (usize, Vec<u8>, Output) {
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut lines, mut line, mut last) = (0, Vec::new(), Vec::new());
+    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
+        lines += 1;
+        std::mem::swap(&mut last, &mut line);
+        line.clear();
+    }
+    let out = child.wait_with_output().unwrap();
+    (lines, last, out)
 }
