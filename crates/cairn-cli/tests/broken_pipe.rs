@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::process::{free_port, noise, serve_command, wait_for_port};
+use common::process::{noise, CairnServer};
 use common::{Fixture, Tool};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -86,42 +86,6 @@ fn println_output_into_a_closed_pipe_ends_quietly_without_a_lock() {
     }
 }
 
-/// `cairn serve` on 127.0.0.1 with a small `--max-size`: it refuses an
-/// upload that would exceed the quota before reading its body and closes
-/// the connection while the client is still sending. Killed on drop.
-struct SmallServer {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallServer {
-    fn start(max_size: u64) -> SmallServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = serve_command(dir.path(), port)
-            .arg("--no-auth")
-            .args(["--max-size", &max_size.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, "cairn serve");
-        SmallServer {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for SmallServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs `cairn -r URL ARGS`; returns its status and stderr.
 fn cairn_on(repo_url: &str, args: &[&str]) -> (ExitStatus, String) {
     let cache = tempfile::tempdir().unwrap();
@@ -167,7 +131,10 @@ fn assert_one_line_error(status: ExitStatus, stderr: &str, what: &str) {
 
 #[test]
 fn an_upload_the_server_refuses_midway_is_a_one_line_error_not_sigpipe() {
-    let server = SmallServer::start(2 << 20);
+    // A small `--max-size`: the server refuses an upload that would exceed
+    // the quota before reading its body and closes the connection while
+    // the client is still sending.
+    let server = CairnServer::start_with(&["--max-size", &(2u64 << 20).to_string()]);
     let url = format!("rest:http://127.0.0.1:{}/", server.port);
     let (status, stderr) = cairn_on(&url, &["init"]);
     assert!(status.success(), "init: {status}\n{stderr}");
@@ -181,7 +148,7 @@ fn an_upload_the_server_refuses_midway_is_a_one_line_error_not_sigpipe() {
 
 #[test]
 fn https_to_a_plain_http_port_is_a_one_line_error_not_sigpipe() {
-    let server = SmallServer::start(0);
+    let server = CairnServer::start_with(&["--max-size", "0"]);
     let url = format!("rest:https://127.0.0.1:{}/", server.port);
     let (status, stderr) = cairn_on(&url, &["init"]);
     assert_one_line_error(status, &stderr, "init over https to plain http");

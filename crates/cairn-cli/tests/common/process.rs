@@ -1,13 +1,16 @@
 //! Helpers for tests that start processes of their own beside the
 //! fixture's commands: a free port on 127.0.0.1, `cairn serve` started
-//! and waited for, incompressible test data, and the lines of a listing
+//! and waited for ([`CairnServer`]), incompressible test data, and the lines of a listing
 //! too large to hold.
+//!
+//! Self-contained, so that `remote_support` (the remote-backend tests'
+//! helpers, which do not load `common`) shares it:
+//! `#[path = "../common/process.rs"] mod process;` there.
 
-use super::Tool;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -23,7 +26,7 @@ pub fn free_port() -> u16 {
 /// caller adds its flags and standard streams, spawns it, then calls
 /// [`wait_for_port`].
 pub fn serve_command(dir: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(Tool::Cairn.program());
+    let mut cmd = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_cairn")));
     cmd.arg("serve")
         .arg("--path")
         .arg(dir)
@@ -38,6 +41,47 @@ pub fn wait_for_port(port: u16, what: &str) {
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not start");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running `cairn serve` on 127.0.0.1 (no authentication), killed on
+/// drop. Its repositories live under [`CairnServer::dir`].
+pub struct CairnServer {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl CairnServer {
+    pub fn start() -> CairnServer {
+        CairnServer::start_with(&[])
+    }
+
+    /// With `extra` flags after `--no-auth` (e.g. `--max-size N`).
+    pub fn start_with(extra: &[&str]) -> CairnServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = serve_command(dir.path(), port)
+            .arg("--no-auth")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, "cairn serve");
+        CairnServer { child, port, dir }
+    }
+
+    /// The folder served.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for CairnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
