@@ -8,9 +8,9 @@
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
+use remote_support::process::{free_port, wait_for_port};
 use remote_support::{
-    cairn, error_lines, free_port, make_source, ok, restic_bin, restored_path, run, same_tree,
-    wait_for_port,
+    cairn, error_lines, make_source, ok, restic_bin, restored_path, run, same_tree,
 };
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -9,7 +9,8 @@
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
-use remote_support::{cairn, error_lines, free_port, run, wait_for_port};
+use remote_support::process::{free_port, wait_for_port};
+use remote_support::{cairn, error_lines, run};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 

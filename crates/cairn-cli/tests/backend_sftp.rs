@@ -12,7 +12,8 @@ mod sshd;
 #[path = "remote_support/mod.rs"]
 mod remote_support;
 
-use remote_support::{cairn, error_lines, free_port, option, run, with_global};
+use remote_support::process::free_port;
+use remote_support::{cairn, error_lines, option, run, with_global};
 use sshd::Sshd;
 use std::time::{Duration, Instant};
 

@@ -6,11 +6,10 @@
 
 mod common;
 
+use common::process::{noise, CairnServer};
 use common::{Fixture, Tool};
-use std::net::TcpListener;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
 
 /// Runs `cairn ARGS` with stdout a pipe whose reading end is already
 /// closed (the most abrupt `| head`): every write fails with EPIPE.
@@ -87,56 +86,6 @@ fn println_output_into_a_closed_pipe_ends_quietly_without_a_lock() {
     }
 }
 
-/// `cairn serve` on 127.0.0.1 with a small `--max-size`: it refuses an
-/// upload that would exceed the quota before reading its body and closes
-/// the connection while the client is still sending. Killed on drop.
-struct SmallServer {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallServer {
-    fn start(max_size: u64) -> SmallServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(Tool::Cairn.program())
-            .arg("serve")
-            .arg("--path")
-            .arg(dir.path())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--no-auth"])
-            .args(["--max-size", &max_size.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "cairn serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        SmallServer {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for SmallServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs `cairn -r URL ARGS`; returns its status and stderr.
 fn cairn_on(repo_url: &str, args: &[&str]) -> (ExitStatus, String) {
     let cache = tempfile::tempdir().unwrap();
@@ -182,21 +131,16 @@ fn assert_one_line_error(status: ExitStatus, stderr: &str, what: &str) {
 
 #[test]
 fn an_upload_the_server_refuses_midway_is_a_one_line_error_not_sigpipe() {
-    let server = SmallServer::start(2 << 20);
+    // A small `--max-size`: the server refuses an upload that would exceed
+    // the quota before reading its body and closes the connection while
+    // the client is still sending.
+    let server = CairnServer::start_with(&["--max-size", &(2u64 << 20).to_string()]);
     let url = format!("rest:http://127.0.0.1:{}/", server.port);
     let (status, stderr) = cairn_on(&url, &["init"]);
     assert!(status.success(), "init: {status}\n{stderr}");
     // 8 MiB that do not compress: the first pack exceeds the quota.
     let src = tempfile::tempdir().unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let big: Vec<u8> = (0..8 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = noise(8 << 20, 0x9e37_79b9_7f4a_7c15);
     std::fs::write(src.path().join("big"), &big).unwrap();
     let (status, stderr) = cairn_on(&url, &["backup", "-q", src.path().to_str().unwrap()]);
     assert_one_line_error(status, &stderr, "backup over the quota");
@@ -204,7 +148,7 @@ fn an_upload_the_server_refuses_midway_is_a_one_line_error_not_sigpipe() {
 
 #[test]
 fn https_to_a_plain_http_port_is_a_one_line_error_not_sigpipe() {
-    let server = SmallServer::start(0);
+    let server = CairnServer::start_with(&["--max-size", "0"]);
     let url = format!("rest:https://127.0.0.1:{}/", server.port);
     let (status, stderr) = cairn_on(&url, &["init"]);
     assert_one_line_error(status, &stderr, "init over https to plain http");

@@ -11,6 +11,7 @@
 #[macro_use]
 mod common;
 
+use common::process::noise;
 use common::tree::{assert_same, Opts};
 use common::{Fixture, Run, Tool};
 use std::ffi::OsString;
@@ -282,15 +283,7 @@ fn kills_during_copy_leave_a_destination_restic_accepts() {
     // A larger source, so that a copy takes a moment.
     let data = fx.scratch("big");
     for i in 0..6u64 {
-        let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let bytes: Vec<u8> = (0..(4 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = noise(4 << 20, i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         std::fs::write(data.join(format!("f{i}")), bytes).unwrap();
     }
     fx.restic(["backup", "-q", data.to_str().unwrap()]).ok();

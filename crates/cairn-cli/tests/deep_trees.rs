@@ -8,8 +8,8 @@ mod common;
 
 use cairn::testing::{dir, file, Crafter};
 use common::crafted::Limits;
+use common::process::count_stdout_lines;
 use common::Fixture;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 /// A v2 repository with one snapshot: `depth` directories `d`, each in
@@ -49,17 +49,8 @@ fn ten_thousand_levels_list_completely_on_a_small_stack() {
             Ok(())
         });
     }
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = 0usize;
-    let mut last = Vec::new();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
-        lines += 1;
-        std::mem::swap(&mut last, &mut line);
-        line.clear();
-    }
-    let out = child.wait_with_output().unwrap();
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let (lines, last, out) = count_stdout_lines(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // The header, /top, `depth` directories and the file.

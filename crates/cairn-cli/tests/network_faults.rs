@@ -11,9 +11,8 @@
 mod remote_support;
 
 use remote_support::fault_proxy::FaultProxy;
-use remote_support::{
-    cairn, make_source, ok, restic_bin, restored_path, run, same_tree, CairnServer,
-};
+use remote_support::process::CairnServer;
+use remote_support::{cairn, make_source, ok, restic_bin, restored_path, run, same_tree};
 use std::sync::atomic::Ordering;
 
 #[test]

@@ -12,15 +12,16 @@
 mod common;
 
 use cairn::format::{mode, GoTime, Node};
-use cairn::testing::{dir, file, symlink, Crafter};
+use cairn::testing::{dir, file, fingerprint_tree, symlink, Crafter};
 use cairn::Id;
 use common::crafted::Limits;
+use common::process::count_stdout_lines;
 use common::{Fixture, Run, Tool};
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
@@ -41,32 +42,6 @@ fn go_old_time() -> GoTime {
 /// is involved: `p` is made by the test).
 fn set_old_mtime(p: &Path) {
     fs::File::open(p).unwrap().set_modified(old_time()).unwrap();
-}
-
-/// Everything about one path outside the target that a restore must not
-/// change: type and mode, mtime, owner, and content (or sorted names).
-fn fingerprint(p: &Path) -> String {
-    let m = fs::symlink_metadata(p).unwrap();
-    let content = if m.is_dir() {
-        let mut names: Vec<_> = fs::read_dir(p)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        names.sort();
-        format!("{names:?}")
-    } else if m.is_file() {
-        format!("{:?}", fs::read(p).unwrap())
-    } else {
-        format!("{:?}", fs::read_link(p).unwrap())
-    };
-    format!(
-        "{:o} {}.{} {}:{} {content}",
-        m.mode(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.uid(),
-        m.gid()
-    )
 }
 
 /// A directory outside every restore target, with what it held before.
@@ -102,18 +77,7 @@ impl Outside {
     }
 
     fn now(&self) -> Vec<(PathBuf, String)> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.dir.clone()];
-        while let Some(p) = stack.pop() {
-            if fs::symlink_metadata(&p).unwrap().is_dir() {
-                for e in fs::read_dir(&p).unwrap() {
-                    stack.push(e.unwrap().path());
-                }
-            }
-            out.push((p.clone(), fingerprint(&p)));
-        }
-        out.sort();
-        out
+        fingerprint_tree(&self.dir)
     }
 
     fn assert_unchanged(&self, run: &Run) {
@@ -380,21 +344,14 @@ fn read_bottom(target: &Path, depth: usize) -> Vec<u8> {
 /// Counts the lines `cairn ls latest` prints, without holding them (they
 /// are about 100 MB at 10,000 levels), and returns the last one.
 fn ls_lines(f: &Fixture) -> (usize, String) {
-    let mut child = f
+    let child = f
         .command(Tool::Cairn)
         .args(["ls", "latest"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let (mut lines, mut line, mut last) = (0, Vec::new(), Vec::new());
-    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
-        lines += 1;
-        std::mem::swap(&mut last, &mut line);
-        line.clear();
-    }
-    let out = child.wait_with_output().unwrap();
+    let (lines, last, out) = count_stdout_lines(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "cairn ls: {stderr}");
     (lines, String::from_utf8_lossy(&last).into_owned())

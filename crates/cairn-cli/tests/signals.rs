@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::process::{free_port, noise, serve_command, wait_for_port};
 use common::{Fixture, Tool};
 use std::io::Write;
 use std::path::PathBuf;
@@ -144,6 +145,17 @@ impl Running {
             panic!("{} stopped on SIGHUP: {status}", self.what);
         }
     }
+
+    /// Either SIGTERM stops the command, or (`hup_first`) SIGHUP does not
+    /// and then SIGINT does.
+    fn assert_stops(&mut self, hup_first: bool) {
+        if hup_first {
+            self.assert_ignores_hup();
+            self.assert_stops_on("INT");
+        } else {
+            self.assert_stops_on("TERM");
+        }
+    }
 }
 
 /// Runs the command twice: SIGTERM stops it; SIGHUP does not, then
@@ -153,26 +165,8 @@ fn check_command(f: &Fixture, args: &[&str], extra_repo: Option<&PathBuf>) {
         let mut run = start(f, args, false);
         run.repos.extend(extra_repo.cloned());
         run.wait_until_locked();
-        if hup_first {
-            run.assert_ignores_hup();
-            run.assert_stops_on("INT");
-        } else {
-            run.assert_stops_on("TERM");
-        }
+        run.assert_stops(hup_first);
     }
-}
-
-/// Bytes that do not compress.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[test]
@@ -224,7 +218,11 @@ fn backup_of_a_tree() {
     let f = Fixture::new("v2");
     let src = f.scratch("src");
     for i in 0..4 {
-        std::fs::write(src.join(format!("f{i}")), noise(256 << 10)).unwrap();
+        std::fs::write(
+            src.join(format!("f{i}")),
+            noise(256 << 10, 0x2545_f491_4f6c_dd1d),
+        )
+        .unwrap();
     }
     let src = src.to_str().unwrap();
     check_command(&f, &[SLOW_UP[0], SLOW_UP[1], "backup", src], None);
@@ -306,12 +304,7 @@ fn restore() {
             false,
         );
         run.wait_until_locked();
-        if hup_first {
-            run.assert_ignores_hup();
-            run.assert_stops_on("INT");
-        } else {
-            run.assert_stops_on("TERM");
-        }
+        run.assert_stops(hup_first);
     }
 }
 
@@ -336,16 +329,8 @@ fn a_second_interrupt_exits_at_once_and_removes_the_lock() {
 fn serve_reloads_on_hup_and_shuts_down_cleanly_on_term() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".htpasswd"), "").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(Tool::Cairn.program())
-        .arg("serve")
-        .arg("--path")
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+    let port = free_port();
+    let child = serve_command(dir.path(), port)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -357,11 +342,7 @@ fn serve_reloads_on_hup_and_shuts_down_cleanly_on_term() {
         repos: Vec::new(),
         what: "cairn serve".into(),
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "cairn serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, "cairn serve");
     run.assert_ignores_hup();
     run.signal("TERM");
     let (status, _, stderr) = run.wait_exit(Duration::from_secs(15));

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod crafted;
+pub mod process;
 pub mod tree;
 
 use std::collections::BTreeMap;

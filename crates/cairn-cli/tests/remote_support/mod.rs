@@ -7,22 +7,17 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+/// Shared with the `common` helpers: a free port, `cairn serve`, waiting
+/// for a port.
+#[path = "../common/process.rs"]
+pub mod process;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The repositories' password.
 pub const PASSWORD: &str = "correct horse battery";
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub fn restic_bin() -> PathBuf {
     std::env::var_os("CAIRN_TEST_RESTIC")
@@ -129,15 +124,6 @@ pub fn error_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Waits up to 20 s for a server to accept connections on 127.0.0.1:`port`.
-pub fn wait_for_port(port: u16, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "{what} did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// Runs `program` on `repo` with the `global` flags and `args`; it must succeed.
 pub fn step(program: &Path, repo: &str, global: &[String], args: &[&str]) -> Output {
     let what = format!("{} {}", program.display(), args.join(" "));
@@ -192,42 +178,4 @@ pub fn with_global<'a>(global: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
 /// `-o option` as global flags.
 pub fn option(option: impl Into<String>) -> Vec<String> {
     vec!["-o".into(), option.into()]
-}
-
-/// A running `cairn serve` on 127.0.0.1 (no authentication), killed on
-/// drop. Its repositories live under [`CairnServer::dir`].
-pub struct CairnServer {
-    child: std::process::Child,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl CairnServer {
-    pub fn start() -> CairnServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(cairn())
-            .arg("serve")
-            .arg("--path")
-            .arg(dir.path())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--no-auth"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, "cairn serve");
-        CairnServer { child, port, dir }
-    }
-
-    /// The folder served.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for CairnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

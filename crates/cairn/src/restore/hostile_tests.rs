@@ -4,34 +4,10 @@
 
 use super::tests::{dir, file, node, time, Fake};
 use super::*;
+use crate::testing::fingerprint_tree;
 use cairn_format::{mode, Node};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
-/// Everything about a file or directory outside the target that a
-/// restore must not change: type, content (or names), mode, mtime.
-fn fingerprint(p: &Path) -> String {
-    let m = std::fs::symlink_metadata(p).unwrap();
-    let content = if m.is_dir() {
-        let mut names: Vec<_> = std::fs::read_dir(p)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        names.sort();
-        format!("{names:?}")
-    } else if m.is_file() {
-        format!("{:?}", std::fs::read(p).unwrap())
-    } else {
-        String::new()
-    };
-    format!(
-        "{:o} {} {} {} {content}",
-        m.mode(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.uid()
-    )
-}
 
 /// A directory outside the target with a file and a subdirectory.
 struct Outside {
@@ -69,18 +45,7 @@ impl Outside {
     }
 
     fn now(&self) -> Vec<(PathBuf, String)> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.dir.clone()];
-        while let Some(p) = stack.pop() {
-            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                for e in std::fs::read_dir(&p).unwrap() {
-                    stack.push(e.unwrap().path());
-                }
-            }
-            out.push((p.clone(), fingerprint(&p)));
-        }
-        out.sort();
-        out
+        fingerprint_tree(&self.dir)
     }
 
     fn assert_unchanged(&self, what: &str) {

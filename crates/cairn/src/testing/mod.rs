@@ -33,8 +33,10 @@
 mod bomb;
 #[cfg(test)]
 mod tests;
+mod untouched;
 
 pub use bomb::{BombRepeat, INDEX_BOMB_UNIT, SNAPSHOT_TAGS_UNIT};
+pub use untouched::{fingerprint, fingerprint_tree};
 
 use crate::write::{BlobWriter, WriteOptions};
 use crate::{BlobLocation, InitOptions, LocalBackend, Repository, Result};
