@@ -5,7 +5,9 @@
 
 mod common;
 
-use cairn::format::limits::{MAX_DATA_BLOB, MAX_INDEX_JSON, MAX_SNAPSHOT_JSON};
+use cairn::format::limits::{
+    MAX_DATA_BLOB, MAX_INDEX_JSON, MAX_SNAPSHOT_JSON, MAX_TREE_BLOB, MAX_TREE_NODES,
+};
 use cairn::format::BlobType;
 use cairn::testing::{file, BombRepeat, Crafter};
 use cairn::Id;
@@ -90,6 +92,40 @@ fn an_index_that_expands_to_a_gigabyte_is_refused_at_its_limit() {
     for args in [&["ls", &snap][..], &["check"]] {
         let run = f.cairn_limited(limited(), args);
         run.assert_no_panic();
+        assert!(run.stderr.contains(&expected), "{}", run.describe());
+    }
+}
+
+#[test]
+fn a_tree_of_ten_million_empty_nodes_is_refused_at_its_node_limit() {
+    let (f, mut c): (Fixture, Crafter) = Fixture::crafted(2);
+    // Within the tree byte limit, but some 4 GiB once parsed: on main this
+    // aborted with a failed allocation under the 1 GiB limit.
+    let bomb = BombRepeat {
+        prefix: b"{\"nodes\":[",
+        unit: b"{\"name\":\"\"},",
+        count: 10_000_000,
+        suffix: b"{\"name\":\"\"}]}",
+    };
+    let len = bomb.expanded_len();
+    assert!(len <= MAX_TREE_BLOB as u64, "{len}");
+    // The blob must pass its hash check for its JSON to be parsed at all.
+    let mut plain = bomb.prefix.to_vec();
+    plain.extend(bomb.unit.repeat(bomb.count as usize));
+    plain.extend_from_slice(bomb.suffix);
+    let id = Id::hash(&plain);
+    drop(plain);
+    c.raw_blob_pack(BlobType::Tree, id, &bomb.zstd_frame(), Some(len as u32))
+        .unwrap();
+    let root = c.tree(vec![cairn::testing::dir("d", id)]).unwrap();
+    let snap = c.snapshot(root).unwrap().to_hex();
+    let expected = format!("tree has more than {MAX_TREE_NODES} nodes");
+    let target = f.scratch("restored");
+    let target = target.to_str().unwrap();
+    for args in [&["ls", &snap][..], &["restore", &snap, "--target", target]] {
+        let run = f.cairn_limited(limited(), args);
+        run.assert_no_panic();
+        assert_eq!(run.code, Some(1), "{}", run.describe());
         assert!(run.stderr.contains(&expected), "{}", run.describe());
     }
 }

@@ -60,6 +60,12 @@ pub enum FormatError {
         /// The limit that was hit.
         limit: usize,
     },
+    /// A tree lists more nodes than [`crate::limits::MAX_TREE_NODES`].
+    #[error("tree has more than {limit} nodes")]
+    TooManyNodes {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// A blob's stored or uncompressed length, as claimed by an index or
     /// pack header, is beyond what any reader should allocate.
     #[error("blob {what} {claimed} exceeds the limit of {limit} bytes")]

@@ -28,6 +28,13 @@ pub const MAX_INDEX_JSON: usize = 128 * MIB;
 pub const MAX_DATA_BLOB: usize = 16 * MIB;
 /// Largest tree blob (plaintext): a directory of some 400,000 entries.
 pub const MAX_TREE_BLOB: usize = 128 * MIB;
+/// Most nodes one tree may hold. The byte limit alone does not bound what
+/// a parsed tree costs: a hostile tree of minimal nodes (`{"name":""}`)
+/// packs ten million of them into 128 MiB, some 4 GiB once parsed. Every
+/// node restic writes carries its name, type, three times and owner, at
+/// least about 140 bytes of JSON, so no tree within [`MAX_TREE_BLOB`] that
+/// restic wrote comes near this count.
+pub const MAX_TREE_NODES: usize = 1_000_000;
 
 /// The largest plaintext a blob of `blob_type` may have.
 pub fn max_blob_plaintext(blob_type: BlobType) -> usize {

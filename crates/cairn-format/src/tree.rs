@@ -3,11 +3,11 @@
 //! The exact bytes are `{"nodes":[` + node objects joined by `,` + `]}`
 //! followed by a newline, and the tree's ID is the SHA-256 of those bytes.
 
-use serde::Deserialize;
-
 use crate::gojson::GoJsonFormatter;
-use crate::node::{Node, NodeType, RawNode};
+use crate::node::{Node, NodeType};
 use crate::{FormatError, Id};
+
+mod bounded;
 
 /// A directory listing.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -16,25 +16,12 @@ pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
-#[derive(Deserialize)]
-struct RawTree {
-    #[serde(default)]
-    nodes: Option<Vec<RawNode>>,
-}
-
 impl Tree {
     /// Parse a tree blob (plaintext, decompressed). Does not check node
     /// order; see [`Tree::validate`].
     pub fn from_json(b: &[u8]) -> Result<Tree, FormatError> {
         crate::limits::check_json_size(b, crate::limits::MAX_TREE_BLOB)?;
-        let raw: RawTree = serde_json::from_slice(b).map_err(|e| FormatError::json("tree", e))?;
-        let nodes = raw
-            .nodes
-            .unwrap_or_default()
-            .into_iter()
-            .map(RawNode::into_node)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tree { nodes })
+        bounded::parse(b)
     }
 
     /// The exact bytes restic writes for this tree (with current Go
