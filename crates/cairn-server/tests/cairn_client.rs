@@ -4,7 +4,8 @@
 
 mod common;
 
-use cairn::backup::{BackupOptions, NoProgress};
+use cairn::backup::BackupOptions;
+use cairn::NoProgress;
 use cairn::{InitOptions, Repository};
 use cairn_backend::{open_wrapped, Backend, BackendOptions, FileType, Location, RetryPolicy};
 use cairn_server::ServerConfig;

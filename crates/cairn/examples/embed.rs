@@ -2,8 +2,9 @@
 //! restore the snapshot elsewhere.
 //!
 //! `cargo run -p cairn --example embed -- SOURCE_DIR REPO_DIR TARGET_DIR`
-use cairn::backup::{BackupOptions, NoProgress as NoBackupProgress};
-use cairn::restore::{NoProgress, RestoreOptions};
+use cairn::backup::BackupOptions;
+use cairn::restore::RestoreOptions;
+use cairn::NoProgress;
 use cairn::{InitOptions, LocalBackend, Repository};
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paths: vec![source.into()],
         ..Default::default()
     };
-    let summary = repo.backup(opts, &NoBackupProgress)?;
+    let summary = repo.backup(opts, &NoProgress)?;
     let id = summary.snapshot_id.expect("not a dry run");
     println!(
         "snapshot {} saved, {} new files",

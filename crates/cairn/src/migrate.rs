@@ -23,7 +23,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use cairn::migrate::Migration;
-//! use cairn::{check::NoProgress, LocalBackend, Repository};
+//! use cairn::{LocalBackend, NoProgress, Repository};
 //!
 //! let repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "pw")?;
 //! let m = Migration::UpgradeRepoV2;
@@ -176,7 +176,7 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::NoProgress;
+    use crate::NoProgress;
     use cairn_backend::{Backend, Fault, FaultBackend, LocalBackend, Op};
     use std::sync::Arc;
 

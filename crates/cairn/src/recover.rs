@@ -16,7 +16,7 @@
 //! use cairn::{LocalBackend, Repository};
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
-//! let report = repo.recover(&RecoverOptions::default(), &())?;
+//! let report = repo.recover(&RecoverOptions::default(), &cairn::NoProgress)?;
 //! println!("found {} unreferenced roots", report.roots.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -49,7 +49,7 @@ pub enum RecoverPhase {
     Done,
 }
 
-/// Receives progress from `recover`; `()` ignores it.
+/// Receives progress from `recover`; [`NoProgress`](crate::NoProgress) ignores it.
 pub trait RecoverProgress: Sync {
     /// A step starts.
     fn phase(&self, _phase: RecoverPhase) {}
@@ -58,8 +58,6 @@ pub trait RecoverProgress: Sync {
     /// A lost root was found.
     fn root(&self, _id: &Id) {}
 }
-
-impl RecoverProgress for () {}
 
 /// What `recover` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -37,15 +37,13 @@ pub enum RepairIndexPhase {
     DeletingIndexFiles(usize),
 }
 
-/// Receives progress from `repair index`; `()` ignores it.
+/// Receives progress from `repair index`; [`NoProgress`](crate::NoProgress) ignores it.
 pub trait RepairIndexProgress: Sync {
     /// A step starts.
     fn phase(&self, _phase: RepairIndexPhase) {}
     /// Something was found and is being repaired (one line).
     fn warn(&self, _message: &str) {}
 }
-
-impl RepairIndexProgress for () {}
 
 /// What `repair index` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,7 +68,7 @@ pub struct RepairIndexReport {
 impl Repository {
     /// Rebuilds the index from the packs; see the module docs.
     pub fn repair_index(&mut self, read_all_packs: bool) -> Result<RepairIndexReport> {
-        self.repair_index_with(read_all_packs, &())
+        self.repair_index_with(read_all_packs, &crate::NoProgress)
     }
 
     /// [`Repository::repair_index`] with progress reports.

@@ -19,7 +19,7 @@
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let damaged: BTreeSet<Id> = [Id::from_hex(&"ab".repeat(32)).unwrap()].into();
-//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &())?;
+//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &cairn::NoProgress)?;
 //! println!("{} blobs lost", report.blobs_lost.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -46,7 +46,7 @@ pub enum RepairPacksPhase {
     RemovingPacks(usize),
 }
 
-/// Receives progress and warnings from `repair packs`; `()` ignores them.
+/// Receives progress and warnings from `repair packs`; [`NoProgress`](crate::NoProgress) ignores them.
 pub trait RepairPacksProgress: Sync {
     /// A step starts.
     fn phase(&self, _phase: RepairPacksPhase) {}
@@ -55,8 +55,6 @@ pub trait RepairPacksProgress: Sync {
     /// One pack was salvaged.
     fn pack_done(&self) {}
 }
-
-impl RepairPacksProgress for () {}
 
 /// What `repair packs` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

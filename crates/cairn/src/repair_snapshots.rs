@@ -19,7 +19,7 @@
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let (snapshots, _) = repo.snapshots()?;
 //! let opts = RepairSnapshotsOptions { forget: true, ..Default::default() };
-//! let report = repo.repair_snapshots(&snapshots, &opts, &())?;
+//! let report = repo.repair_snapshots(&snapshots, &opts, &cairn::NoProgress)?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```

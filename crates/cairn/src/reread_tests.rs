@@ -1,9 +1,10 @@
 //! Transfer faults: reads that come back damaged a few times, then whole.
 
-use crate::check::{CheckOptions, NoProgress as NoCheckProgress, ReadDataSubset};
+use crate::check::{CheckOptions, ReadDataSubset};
 use crate::copy::tests::source;
 use crate::repository::Repository;
-use crate::restore::{restore, NoProgress, RestoreOptions};
+use crate::restore::{restore, RestoreOptions};
+use crate::NoProgress;
 use cairn_backend::{Backend, Fault, FaultBackend, FileType, LocalBackend, Op};
 use cairn_format::{BlobType, Id};
 use std::sync::Arc;
@@ -103,12 +104,12 @@ fn check_read_data_reads_a_pack_again_before_calling_it_damaged() {
         ..CheckOptions::default()
     };
     faulty.inject_file(Op::Read, &pack.to_hex(), 1, 2, Fault::Corrupt);
-    let report = repo.check(&opts, &NoCheckProgress).unwrap();
+    let report = repo.check(&opts, &NoProgress).unwrap();
     assert!(report.is_ok(), "{:?}", report.errors);
 
     faulty.clear();
     faulty.inject_file(Op::Read, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
-    let report = repo.check(&opts, &NoCheckProgress).unwrap();
+    let report = repo.check(&opts, &NoProgress).unwrap();
     assert!(!report.is_ok());
     let all = format!("{:?}", report.errors);
     assert!(all.contains("damaged in all 3 reads"), "{all}");
@@ -153,7 +154,7 @@ fn copy_into_new(
     let dst_backend = Arc::new(LocalBackend::new(dir.path().join("dst")));
     let mut dst = crate::copy::tests::init(dst_backend, 2);
     let opts = crate::copy::CopyOptions::default();
-    crate::copy::copy_snapshots(src, &mut dst, &opts, &crate::copy::NoProgress)
+    crate::copy::copy_snapshots(src, &mut dst, &opts, &NoProgress)
 }
 
 #[test]
@@ -185,7 +186,7 @@ fn repair_packs_reads_a_damaged_blob_again_before_calling_it_lost() {
     faulty.inject_file(Op::Read, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
     let ids = [pack].into();
     let write = crate::write::WriteOptions::default();
-    let report = repo.repair_packs(&ids, &write, &()).unwrap();
+    let report = repo.repair_packs(&ids, &write, &crate::NoProgress).unwrap();
     assert!(report.blobs_lost.is_empty(), "{:?}", report.blobs_lost);
     assert!(!report.blobs_salvaged.is_empty());
 }

@@ -7,7 +7,8 @@
 //! also given to the real restic 0.14, which must fail as well (a missing
 //! restic fails those tests; it is never skipped).
 
-use cairn::check::{CheckIssue, NoProgress, Stage};
+use cairn::check::{CheckIssue, Stage};
+use cairn::NoProgress;
 use cairn::{
     BlobType, CheckOptions, CheckReport, FileType, Id, LocalBackend, ReadDataSubset, Repository,
 };

@@ -270,7 +270,7 @@ fn prune_opts(max_unused: MaxUnused) -> PruneOptions {
 fn prune(path: &Path, opts: &PruneOptions) -> cairn::PruneReport {
     let mut repo = open(path, PASSWORD).unwrap();
     let lock = repo.lock(true, None).unwrap();
-    let report = repo.prune(opts, &()).unwrap();
+    let report = repo.prune(opts, &cairn::NoProgress).unwrap();
     lock.release().unwrap();
     report
 }
@@ -299,7 +299,7 @@ fn prune_matches_restic_and_keeps_every_snapshot() {
 
     let plan = open(&s.repo, PASSWORD)
         .unwrap()
-        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &())
+        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &cairn::NoProgress)
         .unwrap();
     assert!(
         !plan.repack.is_empty() && !plan.remove.is_empty(),
@@ -327,7 +327,7 @@ fn prune_matches_restic_and_keeps_every_snapshot() {
     // Nothing is left to do, for Cairn and for restic.
     let again = open(&s.repo, PASSWORD)
         .unwrap()
-        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &())
+        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &cairn::NoProgress)
         .unwrap();
     assert!(again.repack.is_empty() && again.remove.is_empty() && again.remove_first.is_empty());
     assert_eq!(again.stats.unused.blobs + again.stats.duplicate.blobs, 0);
@@ -430,7 +430,7 @@ fn damaged_repositories_are_refused_unchanged() {
         .pack;
     let plan = open(&s.repo, PASSWORD)
         .unwrap()
-        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &())
+        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &cairn::NoProgress)
         .unwrap();
     drop(repo);
 
@@ -578,7 +578,7 @@ fn a_prune_cut_short_at_any_step_leaves_a_valid_repository() {
     let s = scene(2, &[], 6);
     let plan = open(&s.repo, PASSWORD)
         .unwrap()
-        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &())
+        .plan_prune(&prune_opts(MaxUnused::Bytes(0)), &cairn::NoProgress)
         .unwrap();
     let (repack, remove) = (plan.repack.len(), plan.remove.len());
     assert!(repack >= 2 && remove >= 1, "{:?}", plan.stats);

@@ -5,8 +5,9 @@
 #[path = "common/restic_cli.rs"]
 mod common;
 
-use cairn::restore::{NoProgress, RestoreOptions};
+use cairn::restore::RestoreOptions;
 use cairn::Error;
+use cairn::NoProgress;
 use common::*;
 
 #[test]

@@ -149,11 +149,6 @@ pub trait BackupProgress: Sync {
     }
 }
 
-/// Progress that goes nowhere.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-impl BackupProgress for NoProgress {}
-
 /// What a backup did.
 #[derive(Debug)]
 pub struct BackupSummary {

@@ -2,7 +2,7 @@
 //! through a backend that counts what reaches the repository.
 
 use super::*;
-use crate::restore::{restore, NoProgress as NoRestoreProgress, RestoreOptions};
+use crate::restore::{restore, RestoreOptions};
 use crate::{CheckOptions, Repository};
 use cairn_backend::{Backend, FileInfo, FileType, LocalBackend};
 use std::collections::HashMap;
@@ -172,12 +172,12 @@ fn use_repository(repo: &mut Repository, target: &Path) {
         &snaps[0].snapshot.tree,
         None,
         &opts,
-        &NoRestoreProgress,
+        &crate::NoProgress,
     )
     .unwrap();
     assert!(summary.errors.is_empty());
     let report = repo
-        .check(&CheckOptions::default(), &crate::check::NoProgress)
+        .check(&CheckOptions::default(), &crate::NoProgress)
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.errors);
 }

@@ -174,12 +174,6 @@ pub trait CheckProgress: Sync {
     fn issue(&self, _issue: &CheckIssue, _error: bool) {}
 }
 
-/// A [`CheckProgress`] that ignores everything.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-
-impl CheckProgress for NoProgress {}
-
 /// What `check` found.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckReport {

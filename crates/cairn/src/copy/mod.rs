@@ -27,7 +27,8 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cairn::copy::{copy_snapshots, CopyOptions, NoProgress};
+//! use cairn::copy::{copy_snapshots, CopyOptions};
+//! use cairn::NoProgress;
 //! use cairn::{LocalBackend, Repository};
 //!
 //! let mut src = Repository::open(Arc::new(LocalBackend::new("/srv/a")), "pw-a")?;
@@ -86,12 +87,6 @@ pub trait CopyProgress: Sync {
     /// The snapshot was saved in the destination as `new_id`.
     fn saved(&self, _source: &StoredSnapshot, _new_id: &Id) {}
 }
-
-/// A [`CopyProgress`] that ignores everything.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-
-impl CopyProgress for NoProgress {}
 
 /// What `copy` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

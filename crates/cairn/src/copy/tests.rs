@@ -2,8 +2,8 @@
 //! format versions, with repeated copies and failures at every write.
 
 use super::*;
-use crate::check::NoProgress as NoCheckProgress;
 use crate::write::Compression;
+use crate::NoProgress;
 use crate::{CheckOptions, InitOptions, ReadDataSubset};
 use cairn_backend::{Backend, Fault, FaultBackend, LocalBackend, Op};
 use cairn_crypto::ScryptParams;
@@ -127,7 +127,7 @@ fn assert_checks_reading(repo: &Repository, read_data: bool) {
         read_data: read_data.then_some(ReadDataSubset::All),
         ..CheckOptions::default()
     };
-    let report = repo.check(&opts, &NoCheckProgress).unwrap();
+    let report = repo.check(&opts, &NoProgress).unwrap();
     assert!(report.is_ok(), "{:?}", report.errors);
 }
 

@@ -272,7 +272,7 @@ pub enum PrunePhase {
 }
 
 /// Receives progress and warnings from a prune. Every method has an empty
-/// default; `()` ignores everything.
+/// default; [`NoProgress`](crate::NoProgress) ignores everything.
 pub trait PruneProgress: Sync {
     /// A step starts.
     fn phase(&self, _phase: PrunePhase) {}
@@ -281,8 +281,6 @@ pub trait PruneProgress: Sync {
     /// One pack was repacked.
     fn pack_repacked(&self) {}
 }
-
-impl PruneProgress for () {}
 
 /// What [`Repository::plan_prune`] decided.
 #[derive(Debug, Default)]

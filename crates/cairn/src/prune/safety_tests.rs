@@ -2,9 +2,10 @@
 //! index files and temporary files left by killed writes.
 
 use super::*;
-use crate::check::{CheckOptions, NoProgress as NoCheckProgress};
+use crate::check::CheckOptions;
 use crate::copy::tests::source;
 use crate::forget::{ForgetOptions, KeepPolicy};
+use crate::NoProgress;
 use cairn_backend::{Backend, Fault, FaultBackend, LocalBackend, Op};
 use std::path::Path;
 use std::sync::Arc;
@@ -41,7 +42,9 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
     for folder in ["snapshots", "index", "data"] {
         let (mut repo, faulty) = repo_at(&root);
         faulty.inject_file(Op::List, folder, 1, u64::MAX, Fault::Corrupt);
-        let err = repo.prune(&PruneOptions::default(), &()).unwrap_err();
+        let err = repo
+            .prune(&PruneOptions::default(), &crate::NoProgress)
+            .unwrap_err();
         assert!(matches!(err, Error::BadListing { .. }), "{folder}: {err}");
         let (repo, faulty) = repo_at(&root);
         faulty.inject_file(Op::List, folder, 1, u64::MAX, Fault::Corrupt);
@@ -56,7 +59,7 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
             let err = repo.forget(&forget).unwrap_err();
             assert!(matches!(err, Error::BadListing { .. }), "{err}");
         }
-        let checked = repo.check(&CheckOptions::default(), &NoCheckProgress);
+        let checked = repo.check(&CheckOptions::default(), &NoProgress);
         match checked {
             Err(Error::BadListing { .. }) => {}
             Ok(report) => assert!(!report.is_ok(), "{folder}"),
@@ -81,9 +84,7 @@ fn listings_skip_stray_names_unless_strict_and_exclusive_locks_are_strict() {
     let err = repo.lock(true, None).unwrap_err();
     assert!(matches!(err, Error::BadListing { .. }), "{err}");
     // `&self` commands use a strict copy and leave the setting alone.
-    assert!(repo
-        .check(&CheckOptions::default(), &NoCheckProgress)
-        .is_err());
+    assert!(repo.check(&CheckOptions::default(), &NoProgress).is_err());
     assert!(!repo.strict_listings());
     repo.set_strict_listings(true);
     let err = repo.snapshots().unwrap_err();
@@ -103,7 +104,9 @@ fn a_missing_index_file_makes_prune_refuse_rather_than_delete_used_packs() {
     local.remove(FileType::Index, &first.name).unwrap();
     let before = files_in(&root);
     let (mut repo, _) = repo_at(&root);
-    let err = repo.prune(&PruneOptions::default(), &()).unwrap_err();
+    let err = repo
+        .prune(&PruneOptions::default(), &crate::NoProgress)
+        .unwrap_err();
     assert!(err.to_string().contains("repair index"), "{err}");
     assert_eq!(files_in(&root), before);
 }
@@ -136,10 +139,12 @@ fn prune_removes_old_temporary_files_and_keeps_young_ones() {
         dry_run: true,
         ..PruneOptions::default()
     };
-    let report = repo.prune(&dry, &()).unwrap();
+    let report = repo.prune(&dry, &crate::NoProgress).unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert!(old.iter().all(|p| p.exists()));
-    let report = repo.prune(&PruneOptions::default(), &()).unwrap();
+    let report = repo
+        .prune(&PruneOptions::default(), &crate::NoProgress)
+        .unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert_eq!(report.temp_bytes_removed, 3 * 12);
     assert!(old.iter().all(|p| !p.exists()));

@@ -82,7 +82,7 @@ fn used(ids: &[(u8, bool)]) -> BlobSet {
 #[test]
 fn missing_used_blob_refuses() {
     let idx = index(&[pack(1, &[(1, false)])]);
-    let err = classify(&idx, used(&[(1, false), (2, false)]), &())
+    let err = classify(&idx, used(&[(1, false), (2, false)]), &crate::NoProgress)
         .err()
         .unwrap();
     assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
@@ -104,7 +104,7 @@ fn decisions_follow_restic() {
     ];
     let idx = index(&packs);
     let blobs = used(&[(10, false), (11, false), (20, false), (40, true)]);
-    let c = classify(&idx, blobs, &()).unwrap();
+    let c = classify(&idx, blobs, &crate::NoProgress).unwrap();
     assert_eq!(c.stats.used.blobs, 4);
     assert_eq!(c.stats.unused.blobs, 4);
     let mut listed: Vec<(Id, u64)> = packs[..4].iter().map(|p| (p.id, size(p))).collect();
@@ -114,7 +114,15 @@ fn decisions_follow_restic() {
     // target makes these packs count as large enough.
     opts.write.pack_size = 25_000;
     opts.max_unused = MaxUnused::Bytes(0);
-    let plan = decide(&opts, 2, c.packs.clone(), &listed, c.stats.clone(), &()).unwrap();
+    let plan = decide(
+        &opts,
+        2,
+        c.packs.clone(),
+        &listed,
+        c.stats.clone(),
+        &crate::NoProgress,
+    )
+    .unwrap();
     assert_eq!(plan.remove, [Id([3; 32])].into());
     assert_eq!(plan.repack, [Id([2; 32]), Id([4; 32])].into());
     assert_eq!(plan.ignore, [Id([5; 32])].into());
@@ -125,15 +133,39 @@ fn decisions_follow_restic() {
     // Unlimited unused space: the data pack stays, the tree pack is
     // still repacked; cacheable-only never touches data packs.
     opts.max_unused = MaxUnused::Unlimited;
-    let plan = decide(&opts, 2, c.packs.clone(), &listed, c.stats.clone(), &()).unwrap();
+    let plan = decide(
+        &opts,
+        2,
+        c.packs.clone(),
+        &listed,
+        c.stats.clone(),
+        &crate::NoProgress,
+    )
+    .unwrap();
     assert_eq!(plan.repack, [Id([4; 32])].into());
     opts.max_unused = MaxUnused::Bytes(0);
     opts.repack_cacheable_only = true;
-    let plan = decide(&opts, 2, c.packs.clone(), &listed, c.stats.clone(), &()).unwrap();
+    let plan = decide(
+        &opts,
+        2,
+        c.packs.clone(),
+        &listed,
+        c.stats.clone(),
+        &crate::NoProgress,
+    )
+    .unwrap();
     assert_eq!(plan.repack, [Id([4; 32])].into());
     opts.repack_cacheable_only = false;
     opts.max_repack_bytes = Some(1);
-    let plan = decide(&opts, 2, c.packs.clone(), &listed, c.stats.clone(), &()).unwrap();
+    let plan = decide(
+        &opts,
+        2,
+        c.packs.clone(),
+        &listed,
+        c.stats.clone(),
+        &crate::NoProgress,
+    )
+    .unwrap();
     assert!(plan.repack.is_empty());
 
     // A needed pack that is missing, or of the wrong size, refuses.
@@ -143,7 +175,7 @@ fn decisions_follow_restic() {
         c.packs.clone(),
         &listed[1..],
         c.stats.clone(),
-        &(),
+        &crate::NoProgress,
     )
     .err()
     .unwrap();
@@ -154,7 +186,7 @@ fn decisions_follow_restic() {
         "{err}"
     );
     listed[0].1 += 1;
-    let err = decide(&opts, 2, c.packs, &listed, c.stats, &())
+    let err = decide(&opts, 2, c.packs, &listed, c.stats, &crate::NoProgress)
         .err()
         .unwrap();
     assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
@@ -168,14 +200,14 @@ fn duplicates_keep_the_copy_in_a_pack_of_duplicates() {
     // so pack 1 becomes unused.
     let packs = vec![pack(1, &[(1, false), (2, false)]), pack(2, &[(1, false)])];
     let idx = index(&packs);
-    let c = classify(&idx, used(&[(1, false)]), &()).unwrap();
+    let c = classify(&idx, used(&[(1, false)]), &crate::NoProgress).unwrap();
     assert_eq!(c.stats.used.blobs, 1);
     assert_eq!(c.stats.duplicate.blobs, 1);
     assert_eq!(c.packs[&Id([1; 32])].used_blobs, 0);
     assert_eq!(c.packs[&Id([2; 32])].used_blobs, 1);
     let listed: Vec<(Id, u64)> = packs.iter().map(|p| (p.id, size(p))).collect();
     let opts = PruneOptions::default();
-    let plan = decide(&opts, 2, c.packs, &listed, c.stats, &()).unwrap();
+    let plan = decide(&opts, 2, c.packs, &listed, c.stats, &crate::NoProgress).unwrap();
     assert_eq!(plan.remove, [Id([1; 32])].into());
     assert!(plan.repack.is_empty());
 }

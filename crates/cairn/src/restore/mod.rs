@@ -204,16 +204,6 @@ pub trait RestoreProgress: Sync {
     }
 }
 
-/// Progress that goes nowhere.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-
-impl RestoreProgress for NoProgress {
-    fn wants_items(&self) -> bool {
-        false
-    }
-}
-
 /// A problem with one item that did not stop the restore.
 #[derive(Debug)]
 pub struct RestoreError {

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::filter::PatternList;
+use crate::NoProgress;
 use crate::{LocalBackend, SnapshotFilter};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

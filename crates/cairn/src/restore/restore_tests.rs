@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::index::BlobLocation;
+use crate::NoProgress;
 use cairn_format::{mode, GoTime, Node};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;

@@ -4,6 +4,7 @@
 
 use super::tests::{file, Fake};
 use super::*;
+use crate::NoProgress;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 

@@ -38,7 +38,7 @@
 //!     forget: true,
 //!     ..RewriteOptions::default()
 //! };
-//! let report = repo.rewrite_snapshots(&snapshots, &opts, &())?;
+//! let report = repo.rewrite_snapshots(&snapshots, &opts, &cairn::NoProgress)?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -139,13 +139,11 @@ pub enum RewriteEvent<'a> {
     RemovedOld(Id),
 }
 
-/// Receives a rewrite's events; `()` ignores them.
+/// Receives a rewrite's events; [`NoProgress`](crate::NoProgress) ignores them.
 pub trait RewriteProgress: Sync {
     /// Something happened.
     fn event(&self, _event: &RewriteEvent<'_>) {}
 }
-
-impl RewriteProgress for () {}
 
 /// What became of one snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
