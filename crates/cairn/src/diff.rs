@@ -20,7 +20,7 @@
 //! ```no_run
 //! use cairn::diff::{diff, DiffOptions};
 //! # fn demo(repo: &cairn::Repository, a: &cairn::Id, b: &cairn::Id) -> cairn::Result<()> {
-//! let result = diff(repo, a, b, &DiffOptions { metadata: true })?;
+//! let result = diff(repo, a, b, &DiffOptions { metadata: true, ..Default::default() })?;
 //! for change in &result.changes {
 //!     println!("{:<5}{}", change.modifier, String::from_utf8_lossy(&change.path));
 //! }
@@ -41,6 +41,9 @@ use std::fmt;
 pub struct DiffOptions {
     /// Report nodes whose metadata (mode, times, owner, …) changed (`U`).
     pub metadata: bool,
+    /// Stops the comparison (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// once cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// One changed path.
@@ -249,7 +252,7 @@ impl Comparer<'_> {
     }
 
     fn diff_tree(&mut self, todo: &mut Vec<Task>, prefix: &[u8], id1: &Id, id2: &Id) -> Result<()> {
-        crate::interrupt::check()?;
+        self.opts.cancel.check()?;
         let tree1 = self.repo.load_tree(id1)?;
         let tree2 = self.repo.load_tree(id2)?;
         // Like a Go map, a duplicate name keeps its last node.
@@ -336,7 +339,7 @@ impl Comparer<'_> {
     }
 
     fn list_dir(&mut self, todo: &mut Vec<Task>, side: Side, prefix: &[u8], id: &Id) -> Result<()> {
-        crate::interrupt::check()?;
+        self.opts.cancel.check()?;
         let tree = self.repo.load_tree(id)?;
         for node in &tree.nodes {
             add_blobs(self.side(side).1, node);
@@ -348,7 +351,7 @@ impl Comparer<'_> {
     }
 
     fn collect_common(&mut self, todo: &mut Vec<Task>, id: &Id) -> Result<()> {
-        crate::interrupt::check()?;
+        self.opts.cancel.check()?;
         let tree = self.repo.load_tree(id)?;
         for node in &tree.nodes {
             add_blobs(&mut self.common, node);

@@ -172,7 +172,16 @@ fn diff_reports_changes_and_blob_counts_like_restic() {
             "T    /typechange",
         ]
     );
-    let with_meta = diff(&t.repo, &root1, &root2, &DiffOptions { metadata: true }).unwrap();
+    let with_meta = diff(
+        &t.repo,
+        &root1,
+        &root2,
+        &DiffOptions {
+            metadata: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(
         lines(&with_meta.changes),
         [
@@ -222,7 +231,16 @@ fn diff_reports_changes_and_blob_counts_like_restic() {
     assert_eq!(back.summary.removed, added);
 
     // A tree compared with itself has no changes and no blobs of its own.
-    let same = diff(&t.repo, &root1, &root1, &DiffOptions { metadata: true }).unwrap();
+    let same = diff(
+        &t.repo,
+        &root1,
+        &root1,
+        &DiffOptions {
+            metadata: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(same.changes.is_empty());
     assert_eq!(same.summary.added, DiffStat::default());
     assert_eq!(same.summary.removed, DiffStat::default());
@@ -318,7 +336,7 @@ proptest::proptest! {
         let n2 = scripted_tree(&mut t, &mut s2.into_iter(), 2);
         let (r1, r2) = (t.tree(n1), t.tree(n2));
         t.finish();
-        let opts = DiffOptions { metadata: true };
+        let opts = DiffOptions { metadata: true, ..Default::default() };
         let ab = diff(&t.repo, &r1, &r2, &opts).unwrap();
         let ba = diff(&t.repo, &r2, &r1, &opts).unwrap();
         proptest::prop_assert_eq!(ab.summary.added, ba.summary.removed);

@@ -1,7 +1,9 @@
 //! A process-wide "please stop" flag, set from a signal handler and checked
 //! by long-running operations, which then fail with
 //! [`Error::Interrupted`](crate::Error::Interrupted) so that locks and
-//! temporary state are cleaned up on the way out.
+//! temporary state are cleaned up on the way out. To stop one operation
+//! among several, cancel its [`Cancel`](crate::Cancel) token instead;
+//! every token also reports this flag.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -21,6 +21,7 @@
 pub mod backup;
 mod blob;
 pub mod cache;
+pub mod cancel;
 pub mod check;
 pub mod config_copy;
 pub mod copy;
@@ -57,6 +58,7 @@ pub mod write;
 pub use cairn_backend::{Backend, BackendError, FileInfo, FileType, LocalBackend};
 pub use cairn_format as format;
 pub use cairn_format::{BlobType, Id, Node, NodeType, Snapshot, Tree};
+pub use cancel::Cancel;
 pub use check::{CheckOptions, CheckProgress, CheckReport, ReadDataSubset};
 pub use error::{Error, Result};
 pub use forget::{ForgetOptions, ForgetResult, KeepPolicy};

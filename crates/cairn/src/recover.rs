@@ -36,6 +36,9 @@ pub struct RecoverOptions {
     pub hostname: Option<String>,
     /// Pack size and compression of the new tree.
     pub write: WriteOptions,
+    /// Stops this recover (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// once cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The steps of `recover`, reported as they start.
@@ -80,6 +83,7 @@ impl Repository {
         opts: &RecoverOptions,
         progress: &dyn RecoverProgress,
     ) -> Result<RecoverReport> {
+        opts.cancel.check()?;
         load_index_strictly(self)?;
         let trees: BTreeSet<Id> = self
             .index()
@@ -92,7 +96,7 @@ impl Repository {
         let referenced: Vec<Vec<Id>> = list
             .par_iter()
             .map(|id| -> Result<Vec<Id>> {
-                crate::interrupt::check()?;
+                opts.cancel.check()?;
                 match self.load_tree(id) {
                     Ok(tree) => Ok(subtrees(&tree)),
                     Err(e) => {
@@ -122,7 +126,7 @@ impl Repository {
         if report.roots.is_empty() {
             return Ok(report);
         }
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         let tree = recovery_tree(&report.roots, GoTime::now_local());
         let json = tree.to_json();
         let writer = BlobWriter::new(self, opts.write.clone())?;

@@ -68,10 +68,11 @@ pub struct RepairIndexReport {
 impl Repository {
     /// Rebuilds the index from the packs; see the module docs.
     pub fn repair_index(&mut self, read_all_packs: bool) -> Result<RepairIndexReport> {
-        self.repair_index_with(read_all_packs, &crate::NoProgress)
+        self.repair_index_with(read_all_packs, &crate::NoProgress, &crate::Cancel::new())
     }
 
-    /// [`Repository::repair_index`] with progress reports.
+    /// [`Repository::repair_index`] with progress reports, stopped (with
+    /// [`Error::Interrupted`]) once `cancel` is cancelled.
     ///
     /// The in-memory index is stale afterwards; open the repository again
     /// to use it further.
@@ -79,7 +80,9 @@ impl Repository {
         &mut self,
         read_all_packs: bool,
         progress: &dyn RepairIndexProgress,
+        cancel: &crate::Cancel,
     ) -> Result<RepairIndexReport> {
+        cancel.check()?;
         self.set_strict_listings(true);
         let mut report = RepairIndexReport::default();
         let old_files: Vec<Id> = self
@@ -170,11 +173,11 @@ impl Repository {
                 }
             }
         }
-        crate::interrupt::check()?;
+        cancel.check()?;
 
         progress.phase(RepairIndexPhase::RebuildingIndex);
         let packs = packs_except(index, &drop, read);
-        report.index_files_written = write_index_files(self, packs)?;
+        report.index_files_written = write_index_files(self, packs, cancel)?;
         progress.phase(RepairIndexPhase::DeletingIndexFiles(old_files.len()));
         delete_index_files(self, &old_files)?;
         report.index_files_deleted = old_files;

@@ -76,7 +76,8 @@ pub struct RepairPacksReport {
 }
 
 impl Repository {
-    /// Salvages the packs `ids`; see the module docs.
+    /// Salvages the packs `ids`; see the module docs. Stops (with
+    /// [`Error::Interrupted`]) once `cancel` is cancelled.
     ///
     /// The in-memory index is stale afterwards; open the repository again
     /// to use it further.
@@ -85,7 +86,9 @@ impl Repository {
         ids: &BTreeSet<Id>,
         write: &WriteOptions,
         progress: &dyn RepairPacksProgress,
+        cancel: &crate::Cancel,
     ) -> Result<RepairPacksReport> {
+        cancel.check()?;
         self.set_strict_listings(true);
         load_index_strictly(self)?;
         let old_index_files: Vec<Id> = self
@@ -104,7 +107,7 @@ impl Repository {
         progress.phase(RepairPacksPhase::Salvaging(ids.len()));
         let packer = Packer::new(self, write);
         for pack in ids {
-            crate::interrupt::check()?;
+            cancel.check()?;
             let from_index = in_index.remove(pack).unwrap_or_default();
             let from_header = sizes.get(pack).and_then(|&size| {
                 read_pack_header(self, pack, size).ok().map(|blobs| {
@@ -135,10 +138,10 @@ impl Repository {
         let new_packs = packer.finish()?;
         report.packs_written = new_packs.iter().map(|p| p.id).collect();
 
-        crate::interrupt::check()?;
+        cancel.check()?;
         progress.phase(RepairPacksPhase::RebuildingIndex);
         let packs = packs_except(self.index(), ids, new_packs);
-        report.index_files_written = write_index_files(self, packs)?;
+        report.index_files_written = write_index_files(self, packs, cancel)?;
         delete_index_files(self, &old_index_files)?;
         report.index_files_deleted = old_index_files;
 

@@ -40,6 +40,9 @@ pub struct RepairSnapshotsOptions {
     pub dry_run: bool,
     /// Pack size and compression of the new trees.
     pub write: WriteOptions,
+    /// Stops the repair (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// once cancelled; snapshots already repaired stay.
+    pub cancel: crate::Cancel,
 }
 
 impl Repository {
@@ -49,6 +52,7 @@ impl Repository {
             forget: opts.forget,
             dry_run: opts.dry_run,
             write: opts.write.clone(),
+            cancel: opts.cancel.clone(),
             ..RewriteOptions::default()
         };
         SnapshotRewriter::with_policy(self, Policy::Repair, rewrite, "repaired")

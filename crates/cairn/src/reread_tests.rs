@@ -186,7 +186,9 @@ fn repair_packs_reads_a_damaged_blob_again_before_calling_it_lost() {
     faulty.inject_file(Op::Read, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
     let ids = [pack].into();
     let write = crate::write::WriteOptions::default();
-    let report = repo.repair_packs(&ids, &write, &crate::NoProgress).unwrap();
+    let report = repo
+        .repair_packs(&ids, &write, &crate::NoProgress, &crate::Cancel::new())
+        .unwrap();
     assert!(report.blobs_lost.is_empty(), "{:?}", report.blobs_lost);
     assert!(!report.blobs_salvaged.is_empty());
 }

@@ -17,7 +17,7 @@
 //! ```no_run
 //! use cairn::stats::{stats, CountMode, StatsOptions};
 //! # fn demo(repo: &cairn::Repository, tree: cairn::Id) -> cairn::Result<()> {
-//! let opts = StatsOptions { mode: CountMode::parse("raw-data")? };
+//! let opts = StatsOptions { mode: CountMode::parse("raw-data")?, ..Default::default() };
 //! let report = stats(repo, &[tree], &opts)?;
 //! println!("{} blobs, {} bytes", report.total_blob_count, report.total_size);
 //! # Ok(())
@@ -78,6 +78,9 @@ impl CountMode {
 pub struct StatsOptions {
     /// The counting mode.
     pub mode: CountMode,
+    /// Stops the count (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// once cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The totals restic prints.
@@ -97,9 +100,9 @@ pub struct StatsReport {
 /// counts as `opts.mode` says. A tree that cannot be loaded, or a blob the
 /// index does not know, ends the walk with an error.
 pub fn stats(repo: &Repository, trees: &[Id], opts: &StatsOptions) -> Result<StatsReport> {
-    let mut counter = Counter::new(repo, opts.mode);
+    let mut counter = Counter::new(repo, opts.mode, opts.cancel.clone());
     for tree in trees {
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         counter.report.snapshots_count += 1;
         counter.snapshot(tree)?;
     }
@@ -116,11 +119,13 @@ struct Counter<'a> {
     path_blobs: HashMap<Vec<u8>, HashSet<Id>>,
     /// Every blob referenced (raw-data).
     blobs: HashSet<(BlobType, Id)>,
+    cancel: crate::Cancel,
 }
 
 impl<'a> Counter<'a> {
-    fn new(repo: &'a Repository, mode: CountMode) -> Self {
+    fn new(repo: &'a Repository, mode: CountMode, cancel: crate::Cancel) -> Self {
         Counter {
+            cancel,
             repo,
             mode,
             report: StatsReport::default(),
@@ -131,11 +136,12 @@ impl<'a> Counter<'a> {
     }
 
     fn snapshot(&mut self, root: &Id) -> Result<()> {
+        let cancel = self.cancel.clone();
         match self.mode {
             CountMode::RawData => self.collect_blobs(root),
             CountMode::RestoreSize => {
                 let mut inodes = HashSet::new();
-                walk_sorted(self.repo, root, None, &mut |_, node| {
+                walk_sorted(self.repo, &cancel, root, None, &mut |_, node| {
                     self.report.total_file_count += 1;
                     if node.inode == 0 || inodes.insert(node.inode) {
                         self.report.total_size += node.size;
@@ -146,9 +152,13 @@ impl<'a> Counter<'a> {
             CountMode::FilesByContents | CountMode::BlobsPerFile => {
                 // A subtree already walked in this snapshot holds nothing new.
                 let mut walked = HashSet::new();
-                walk_sorted(self.repo, root, Some(&mut walked), &mut |path, node| {
-                    self.count_by_content(path, node)
-                })
+                walk_sorted(
+                    self.repo,
+                    &cancel,
+                    root,
+                    Some(&mut walked),
+                    &mut |path, node| self.count_by_content(path, node),
+                )
             }
         }
     }
@@ -196,7 +206,7 @@ impl<'a> Counter<'a> {
             pending.push(*root);
         }
         while let Some(id) = pending.pop() {
-            crate::interrupt::check()?;
+            self.cancel.check()?;
             for node in self.repo.load_tree(&id)?.nodes {
                 match (node.node_type, node.subtree) {
                     (NodeType::File, _) => {
@@ -236,6 +246,7 @@ impl<'a> Counter<'a> {
 /// are kept on a heap stack, so depth is not limited by the thread's stack.
 fn walk_sorted(
     repo: &Repository,
+    cancel: &crate::Cancel,
     root: &Id,
     mut walked: Option<&mut HashSet<Id>>,
     visit: &mut dyn FnMut(&[u8], &Node) -> Result<()>,
@@ -243,7 +254,7 @@ fn walk_sorted(
     let mut path = Vec::new();
     // Each open directory: its nodes not visited yet (reversed, so the
     // next is last) and the length of its path.
-    let mut open: Vec<(Vec<Node>, usize)> = vec![(sorted_nodes(repo, root)?, 0)];
+    let mut open: Vec<(Vec<Node>, usize)> = vec![(sorted_nodes(repo, cancel, root)?, 0)];
     while let Some((nodes, path_len)) = open.last_mut() {
         let Some(node) = nodes.pop() else {
             open.pop();
@@ -263,15 +274,15 @@ fn walk_sorted(
         path.extend_from_slice(&node.name);
         visit(&path, &node)?;
         if let Some(sub) = subtree {
-            open.push((sorted_nodes(repo, &sub)?, path.len()));
+            open.push((sorted_nodes(repo, cancel, &sub)?, path.len()));
         }
     }
     Ok(())
 }
 
 /// A tree's nodes sorted by name, in reverse.
-fn sorted_nodes(repo: &Repository, id: &Id) -> Result<Vec<Node>> {
-    crate::interrupt::check()?;
+fn sorted_nodes(repo: &Repository, cancel: &crate::Cancel, id: &Id) -> Result<Vec<Node>> {
+    cancel.check()?;
     let mut nodes = repo.load_tree(id)?.nodes;
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     nodes.reverse();

@@ -65,7 +65,15 @@ fn setup() -> Setup {
 }
 
 fn run(s: &Setup, mode: CountMode, roots: &[Id]) -> StatsReport {
-    stats(&s.t.repo, roots, &StatsOptions { mode }).unwrap()
+    stats(
+        &s.t.repo,
+        roots,
+        &StatsOptions {
+            mode,
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -162,6 +170,14 @@ fn a_missing_tree_ends_the_walk() {
     let s = setup();
     let ghost = Id::hash(b"no such tree");
     for mode in [CountMode::RestoreSize, CountMode::RawData] {
-        assert!(stats(&s.t.repo, &[ghost], &StatsOptions { mode }).is_err());
+        assert!(stats(
+            &s.t.repo,
+            &[ghost],
+            &StatsOptions {
+                mode,
+                ..Default::default()
+            }
+        )
+        .is_err());
     }
 }

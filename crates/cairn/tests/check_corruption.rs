@@ -71,6 +71,7 @@ fn check_all(repo: &Repository) -> CheckReport {
         read_data: Some(ReadDataSubset::All),
         check_unused: false,
         seed: Some(1),
+        ..Default::default()
     };
     repo.check(&opts, &NoProgress).unwrap()
 }
@@ -85,6 +86,7 @@ fn check_group(repo: &Repository, first_byte: u32) -> CheckReport {
         }),
         check_unused: false,
         seed: Some(1),
+        ..Default::default()
     };
     repo.check(&opts, &NoProgress).unwrap()
 }

@@ -56,6 +56,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         read_data,
         check_unused: args.check_unused,
         seed: None,
+        // Ctrl-C stops it through the process-wide flag every token reports.
+        cancel: cairn::Cancel::new(),
     };
     let report = repo.check(&opts, &printer);
     if let Some(lock) = &lock {

@@ -39,6 +39,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     }
     let opts = DiffOptions {
         metadata: args.metadata,
+        // Ctrl-C stops it through the process-wide flag every token reports.
+        cancel: cairn::Cancel::new(),
     };
     let mut write_error = None;
     let mut print = |change: Change| {

@@ -104,7 +104,11 @@ pub fn run_index(global: &GlobalOptions, args: IndexArgs) -> Result<()> {
     let level = verbosity(global);
     let mut repo = global.open_repository()?;
     let lock = global.lock_always(&repo, true)?;
-    repo.repair_index_with(args.read_all_packs, &Printer { level })?;
+    repo.repair_index_with(
+        args.read_all_packs,
+        &Printer { level },
+        &cairn::Cancel::new(),
+    )?;
     if level > 0 {
         println!("done");
     }
@@ -195,6 +199,8 @@ pub fn run_snapshots(global: &GlobalOptions, args: SnapshotsArgs) -> Result<()> 
         forget: args.forget,
         dry_run: args.dry_run,
         write: super::write_options(global)?,
+        // Ctrl-C stops it through the process-wide flag every token reports.
+        cancel: cairn::Cancel::new(),
     };
     let mut repo = global.open_repository()?;
     // `--forget` deletes snapshots: every listing must be complete.
@@ -274,7 +280,7 @@ pub fn run_packs(global: &GlobalOptions, args: PacksArgs) -> Result<()> {
             .with_context(|| format!("write {name}"))?;
     }
     let write = super::write_options(global)?;
-    repo.repair_packs(&ids, &write, &PacksPrinter { level })?;
+    repo.repair_packs(&ids, &write, &PacksPrinter { level }, &cairn::Cancel::new())?;
     eprintln!("\nUse `restic repair snapshots --forget` to remove the corrupted data blobs from all snapshots");
     if let Some(lock) = lock {
         lock.release()?;

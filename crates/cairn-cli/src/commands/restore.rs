@@ -120,6 +120,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         delete: args.delete,
         sparse: args.sparse,
         threads: 0,
+        // Ctrl-C stops it through the process-wide flag every token reports.
+        cancel: cairn::Cancel::new(),
     };
 
     let (repo, _lock) = global.open_with_index()?;

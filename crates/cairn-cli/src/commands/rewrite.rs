@@ -186,6 +186,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         forget: args.forget,
         dry_run: args.dry_run,
         write: super::write_options(global)?,
+        // Ctrl-C stops it through the process-wide flag every token reports.
+        cancel: cairn::Cancel::new(),
     };
     opts.validate()?;
     let printer = Printer {

@@ -35,8 +35,15 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     }
     let filter = args.filter.filter();
     let trees = select_trees(&repo, &args.snapshots, &filter)?;
-    let report = stats(&repo, &trees, &StatsOptions { mode })
-        .map_err(|e| ExitCode(FATAL, format!("error walking snapshot: {e}")))?;
+    let report = stats(
+        &repo,
+        &trees,
+        &StatsOptions {
+            mode,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| ExitCode(FATAL, format!("error walking snapshot: {e}")))?;
     if global.json {
         let mut o = JsonObject::default();
         o.set("total_size", report.total_size)

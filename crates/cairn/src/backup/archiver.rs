@@ -14,7 +14,7 @@ use super::prefetch::{Ask, Prefetcher, LOOKAHEAD};
 use super::{BackupProgress, Counts};
 use crate::write::buffers::CHUNK_BUFFERS;
 use crate::write::BlobWriter;
-use crate::{interrupt, Error, Repository, Result};
+use crate::{Cancel, Error, Repository, Result};
 use cairn_chunker::{ChunkEngine, Chunker};
 use cairn_format::{BlobType, Id, Node, NodeType, Tree};
 use rayon::prelude::*;
@@ -49,6 +49,8 @@ pub(crate) struct Archiver<'a> {
     pub prefetcher: Option<Prefetcher>,
     /// Problems with single files or folders; the backup goes on.
     pub errors: Mutex<Vec<(PathBuf, Error)>>,
+    /// The backup's cancellation token.
+    pub cancel: Cancel,
 }
 
 impl Archiver<'_> {
@@ -91,7 +93,7 @@ impl Archiver<'_> {
         name: &[u8],
         parent: Option<&Node>,
     ) -> Result<Option<Node>> {
-        interrupt::check()?;
+        self.cancel.check()?;
         if self.excluder.excluded_by_name(path.as_os_str().as_bytes()) {
             return Ok(None);
         }
@@ -255,7 +257,7 @@ impl Archiver<'_> {
         let mut total = 0u64;
         let mut count = 0usize;
         let read: Result<()> = rayon::in_place_scope(|scope| loop {
-            interrupt::check()?;
+            self.cancel.check()?;
             if failed.load(Ordering::Relaxed) {
                 return Ok(());
             }

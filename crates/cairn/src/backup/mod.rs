@@ -19,7 +19,7 @@ pub use fsnode::NodeOptions;
 
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};
-use crate::{host, Error, Repository, Result, SnapshotFilter};
+use crate::{host, Cancel, Error, Repository, Result, SnapshotFilter};
 use archiver::Archiver;
 use cairn_backend::FileType;
 use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial};
@@ -101,6 +101,9 @@ pub struct BackupOptions {
     /// and is returned. For example the confirmation of a lock taken with
     /// [`Repository::lock_unconfirmed`].
     pub before_commit: Option<Box<dyn Fn() -> Result<()> + Send + Sync>>,
+    /// Stops this backup (with [`Error::Interrupted`], writing no
+    /// snapshot) once cancelled.
+    pub cancel: Cancel,
 }
 
 impl Default for BackupOptions {
@@ -122,6 +125,7 @@ impl Default for BackupOptions {
             chunker: ChunkerChoice::Rabin,
             write: WriteOptions::default(),
             before_commit: None,
+            cancel: Cancel::new(),
         }
     }
 }
@@ -223,6 +227,7 @@ pub fn backup(
     mut opts: BackupOptions,
     progress: &dyn BackupProgress,
 ) -> Result<BackupSummary> {
+    opts.cancel.check()?;
     let start = GoTime::now_local();
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let mut targets: Vec<Target> = Vec::new();
@@ -308,6 +313,7 @@ pub fn backup(
             counts: Counts::default(),
             prefetcher,
             errors: Mutex::new(Vec::new()),
+            cancel: opts.cancel.clone(),
         };
         let root = match opts.stdin.take() {
             Some(stdin) => save_stdin(&archiver, stdin),
@@ -327,6 +333,10 @@ pub fn backup(
             return Err(e);
         }
     };
+    if let Err(e) = opts.cancel.check() {
+        writer.abort();
+        return Err(e);
+    }
     if let Some(before_commit) = &opts.before_commit {
         if let Err(e) = before_commit() {
             writer.abort();

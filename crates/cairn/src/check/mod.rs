@@ -43,7 +43,7 @@ use cairn_format::{BlobType, Id};
 use std::sync::Mutex;
 
 /// What `check` does beyond the structural checks.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
     /// Read and verify pack data: all packs or a subset (`--read-data`,
     /// `--read-data-subset`). `None` reads no pack data.
@@ -53,6 +53,9 @@ pub struct CheckOptions {
     /// Seed for the random subsets (`x%` and sizes); `None` seeds from the
     /// clock, as restic does.
     pub seed: Option<u64>,
+    /// Stops this check (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// once cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The stage of the check a problem was found in.
@@ -237,14 +240,17 @@ impl CheckReport {
 /// Collects issues and passes them on to the progress receiver at once.
 pub(crate) struct Sink<'a> {
     progress: &'a dyn CheckProgress,
+    /// The check's cancellation token.
+    pub(crate) cancel: crate::Cancel,
     errors: Mutex<Vec<CheckIssue>>,
     hints: Mutex<Vec<CheckIssue>>,
 }
 
 impl<'a> Sink<'a> {
-    fn new(progress: &'a dyn CheckProgress) -> Self {
+    fn new(progress: &'a dyn CheckProgress, cancel: crate::Cancel) -> Self {
         Sink {
             progress,
+            cancel,
             errors: Mutex::default(),
             hints: Mutex::default(),
         }
@@ -280,7 +286,8 @@ impl Repository {
         opts: &CheckOptions,
         progress: &dyn CheckProgress,
     ) -> Result<CheckReport> {
-        let sink = Sink::new(progress);
+        opts.cancel.check()?;
+        let sink = Sink::new(progress, opts.cancel.clone());
         let mut report = CheckReport::default();
 
         progress.phase(CheckPhase::LoadIndex);
@@ -291,17 +298,17 @@ impl Repository {
         report.index_files = loaded.index_files;
         report.packs = loaded.packs.len();
         progress.phase_done();
-        crate::interrupt::check()?;
+        sink.cancel.check()?;
 
         progress.phase(CheckPhase::Packs);
         let present = packs::compare_packs(self, &loaded, &sink)?;
         progress.phase_done();
-        crate::interrupt::check()?;
+        sink.cancel.check()?;
 
         let walked = structure::check_structure(self, &loaded.index, opts.check_unused, &sink)?;
         report.snapshots = walked.snapshots;
         report.trees = walked.trees.len();
-        crate::interrupt::check()?;
+        sink.cancel.check()?;
 
         if opts.check_unused {
             progress.phase(CheckPhase::Unused);

@@ -33,7 +33,7 @@ pub(crate) fn read_packs(
     let read: Vec<Option<Id>> = jobs
         .into_par_iter()
         .map(|(id, blobs)| {
-            if crate::interrupt::is_requested() || !present.contains_key(&id) {
+            if sink.cancel.is_cancelled() || !present.contains_key(&id) {
                 sink.progress.advance();
                 return None;
             }
@@ -45,7 +45,7 @@ pub(crate) fn read_packs(
             Some(id)
         })
         .collect();
-    crate::interrupt::check()?;
+    sink.cancel.check()?;
     let mut read: Vec<Id> = read.into_iter().flatten().collect();
     read.sort();
     Ok(read)

@@ -57,7 +57,7 @@ pub(crate) fn check_structure(
         data: HashSet::new(),
     };
     for (id, snapshot) in loaded {
-        crate::interrupt::check()?;
+        sink.cancel.check()?;
         let snapshot = match snapshot {
             Ok(s) => s,
             Err(e) => {
@@ -104,7 +104,7 @@ fn walk_from(
 ) -> Result<()> {
     let mut frontier = vec![(root, from)];
     while !frontier.is_empty() {
-        crate::interrupt::check()?;
+        sink.cancel.check()?;
         let results: Vec<(Id, TreeResult)> = frontier
             .par_iter()
             .map(|(tree, from)| (*tree, check_tree(repo, index, tree, *from)))

@@ -32,6 +32,8 @@ pub(super) struct Copier<'a> {
     added: HashSet<(BlobType, Id)>,
     /// Blobs added for the snapshot in progress (not yet indexed).
     pending: Vec<(BlobType, Id)>,
+    /// The copy's cancellation token.
+    cancel: crate::Cancel,
 }
 
 /// What walking one tree found.
@@ -43,8 +45,9 @@ struct TreeFindings {
 }
 
 impl<'a> Copier<'a> {
-    pub(super) fn new(src: &'a Repository, dst: &'a Repository) -> Self {
+    pub(super) fn new(src: &'a Repository, dst: &'a Repository, cancel: crate::Cancel) -> Self {
         Copier {
+            cancel,
             src,
             dst,
             visited: HashSet::new(),
@@ -69,7 +72,7 @@ impl<'a> Copier<'a> {
         let mut tree_packs = HashSet::new();
         let mut level = vec![root];
         while !level.is_empty() {
-            crate::interrupt::check()?;
+            self.cancel.check()?;
             level.retain(|id| self.visited.insert(*id));
             let found: Vec<(Id, TreeFindings)> = level
                 .par_iter()
@@ -93,7 +96,7 @@ impl<'a> Copier<'a> {
             progress.pack_copied();
         }
         packs.par_iter().try_for_each(|(pack, blobs)| {
-            crate::interrupt::check()?;
+            self.cancel.check()?;
             self.copy_from_pack(writer, pack, blobs)?;
             progress.pack_copied();
             Ok::<(), Error>(())

@@ -61,6 +61,9 @@ pub struct CopyOptions {
     pub filter: SnapshotFilter,
     /// Pack size and compression for the destination.
     pub write: WriteOptions,
+    /// Stops this copy (with [`Error::Interrupted`]) once cancelled;
+    /// snapshots already copied stay.
+    pub cancel: crate::Cancel,
 }
 
 /// Receives what `copy` does, to print it. Every method has an empty
@@ -142,6 +145,7 @@ fn copy_all(
     progress: &dyn CopyProgress,
 ) -> Result<CopyReport> {
     opts.write.validate()?;
+    opts.cancel.check()?;
     let sources = select_sources(src, opts, progress)?;
     let (dst_snapshots, problems) = dst.snapshots()?;
     for p in problems {
@@ -164,9 +168,9 @@ fn copy_all(
     }
 
     let mut report = CopyReport::default();
-    let mut copier = blobs::Copier::new(src, dst);
+    let mut copier = blobs::Copier::new(src, dst, opts.cancel.clone());
     for source in sources {
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         progress.snapshot(&source);
         let persistent = source.snapshot.original.unwrap_or(source.id);
         let earlier = by_original.get(&persistent).and_then(|list| {

@@ -48,7 +48,11 @@ pub(crate) fn packs_except(
 
 /// Writes `packs` as new index files of at most [`INDEX_FILE_BLOBS`]
 /// blobs each; returns their IDs.
-pub(crate) fn write_index_files(repo: &Repository, packs: Vec<IndexPack>) -> Result<Vec<Id>> {
+pub(crate) fn write_index_files(
+    repo: &Repository,
+    packs: Vec<IndexPack>,
+    cancel: &crate::Cancel,
+) -> Result<Vec<Id>> {
     let mut files: Vec<IndexFile> = Vec::new();
     let mut current = IndexFile::default();
     let mut blobs = 0;
@@ -67,7 +71,7 @@ pub(crate) fn write_index_files(repo: &Repository, packs: Vec<IndexPack>) -> Res
     files
         .par_iter()
         .map(|file| {
-            crate::interrupt::check()?;
+            cancel.check()?;
             let sealed = repo.key().seal(&encode_unpacked(version, &file.to_json()));
             let id = Id::hash(&sealed);
             repo.backend()

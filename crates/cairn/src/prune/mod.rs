@@ -136,6 +136,9 @@ pub struct PruneOptions {
     pub repack_uncompressed: bool,
     /// Target pack size and compression of the new packs.
     pub write: WriteOptions,
+    /// Stops this prune (with [`Error::Interrupted`]) once cancelled, at a
+    /// point where the repository stays consistent.
+    pub cancel: crate::Cancel,
 }
 
 impl PruneOptions {
@@ -345,6 +348,7 @@ impl Repository {
         progress: &dyn PruneProgress,
     ) -> Result<PrunePlan> {
         opts.validate(self.config().version)?;
+        opts.cancel.check()?;
         // A name missing from a listing would make what it keeps alive
         // look unused.
         self.set_strict_listings(true);
@@ -367,7 +371,7 @@ impl Repository {
         }
         let roots: Vec<Id> = snapshots.iter().map(|s| s.snapshot.tree).collect();
         progress.phase(PrunePhase::FindingUsedBlobs(roots.len()));
-        let used = used::find_used_blobs(self, &roots)?;
+        let used = used::find_used_blobs(self, &roots, &opts.cancel)?;
         progress.phase(PrunePhase::SearchingUsedPacks);
         let classified = classify::classify(self.index(), used, progress)?;
         progress.phase(PrunePhase::CollectingPacks);
@@ -410,6 +414,7 @@ impl Repository {
             dry_run: plan.options.dry_run,
             ..PruneReport::default()
         };
+        plan.options.cancel.check()?;
         let temp = temp_files::remove_old_temp_files(
             self,
             std::time::SystemTime::now(),
@@ -436,11 +441,11 @@ impl Repository {
             let ids: Vec<Id> = remove_first.into_iter().collect();
             index_files::delete_files(self, FileType::Pack, &ids, &mut report);
         }
-        crate::interrupt::check()?;
+        options.cancel.check()?;
         let mut new_packs = Vec::new();
         if !repack.is_empty() {
             progress.phase(PrunePhase::Repacking(repack.len()));
-            new_packs = repack::repack(self, &repack, &mut keep_blobs, &options.write, progress)?;
+            new_packs = repack::repack(self, &repack, &mut keep_blobs, &options, progress)?;
             if !keep_blobs.is_empty() {
                 return Err(Error::InvalidArgument(format!(
                     "internal error: {} blobs were not repacked",
@@ -452,10 +457,11 @@ impl Repository {
         }
         ignore.extend(remove.iter().copied());
         if !ignore.is_empty() {
-            crate::interrupt::check()?;
+            options.cancel.check()?;
             progress.phase(PrunePhase::RebuildingIndex);
             let packs = index_files::packs_except(self.index(), &ignore, new_packs);
-            report.index_files_written = index_files::write_index_files(self, packs)?;
+            report.index_files_written =
+                index_files::write_index_files(self, packs, &options.cancel)?;
             progress.phase(PrunePhase::DeletingIndexFiles(index_files.len()));
             index_files::delete_index_files(self, &index_files)?;
             report.index_files_deleted = index_files;

@@ -8,7 +8,7 @@
 //! caller writes the new index naming them afterwards.
 
 use super::used::BlobSet;
-use super::PruneProgress;
+use super::{PruneOptions, PruneProgress};
 use crate::index::BlobLocation;
 use crate::repository::Repository;
 use crate::write::{Compression, PackBuilder, WriteOptions};
@@ -26,7 +26,7 @@ pub(crate) fn repack(
     repo: &Repository,
     packs: &BTreeSet<Id>,
     keep: &mut BlobSet,
-    write: &WriteOptions,
+    opts: &PruneOptions,
     progress: &dyn PruneProgress,
 ) -> Result<Vec<IndexPack>> {
     let mut work: BTreeMap<Id, Vec<BlobLocation>> =
@@ -38,11 +38,11 @@ pub(crate) fn repack(
             }
         }
     }
-    let writer = Packer::new(repo, write);
+    let writer = Packer::new(repo, &opts.write);
     let work: Vec<(Id, Vec<BlobLocation>)> = work.into_iter().collect();
     work.par_iter()
         .try_for_each(|(pack, blobs)| -> Result<()> {
-            crate::interrupt::check()?;
+            opts.cancel.check()?;
             copy_pack(repo, &writer, pack, blobs)?;
             progress.pack_repacked();
             Ok(())

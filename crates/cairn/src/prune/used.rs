@@ -17,7 +17,11 @@ pub(crate) type BlobSet = HashSet<(BlobType, Id)>;
 /// kept in the set (so that the caller refuses to prune, naming it or its
 /// pack) but cannot be descended into; any other failure to load a tree
 /// ends the search.
-pub(crate) fn find_used_blobs(repo: &Repository, roots: &[Id]) -> Result<BlobSet> {
+pub(crate) fn find_used_blobs(
+    repo: &Repository,
+    roots: &[Id],
+    cancel: &crate::Cancel,
+) -> Result<BlobSet> {
     let mut used = BlobSet::new();
     let mut frontier: Vec<Id> = Vec::new();
     for root in roots {
@@ -26,7 +30,7 @@ pub(crate) fn find_used_blobs(repo: &Repository, roots: &[Id]) -> Result<BlobSet
         }
     }
     while !frontier.is_empty() {
-        crate::interrupt::check()?;
+        cancel.check()?;
         let found: Vec<Result<(Vec<Id>, Vec<Id>)>> =
             frontier.par_iter().map(|id| children(repo, id)).collect();
         let mut next = Vec::new();

@@ -149,6 +149,9 @@ pub struct RestoreOptions {
     pub sparse: bool,
     /// Worker threads; 0 means one per CPU.
     pub threads: usize,
+    /// Stops this restore (with [`Error::Interrupted`]) once cancelled;
+    /// what is restored so far stays.
+    pub cancel: crate::Cancel,
 }
 
 /// What happened to one item, for listings (`-vv`).
@@ -306,6 +309,7 @@ pub fn restore(
     progress: &dyn RestoreProgress,
 ) -> Result<RestoreSummary> {
     check_options(opts)?;
+    opts.cancel.check()?;
     let root = match subfolder {
         None => *tree,
         Some(sub) => match crate::walk::find_node(repo, tree, sub)? {
@@ -329,7 +333,7 @@ pub fn restore(
             .lookup(BlobType::Data, id)
             .map(|l| l.plain_length())
     };
-    let stop = crate::interrupt::is_requested;
+    let stop = || opts.cancel.is_cancelled();
     run(repo, &load, &blob_len, &root, opts, progress, &stop)
 }
 
@@ -361,7 +365,7 @@ fn check_options(opts: &RestoreOptions) -> Result<()> {
 }
 
 /// Asks a running restore to stop; true once it should. The default is
-/// [`crate::interrupt::is_requested`]; tests pass their own. Called at
+/// [`crate::Cancel::is_cancelled`] of the options' token; tests pass their own. Called at
 /// most once per tree, file or blob, so it must be cheap.
 pub(crate) type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
 

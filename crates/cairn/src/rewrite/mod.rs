@@ -72,6 +72,9 @@ pub struct RewriteOptions {
     pub dry_run: bool,
     /// Pack size and compression of the new trees.
     pub write: WriteOptions,
+    /// Stops the rewrite (with [`Error::Interrupted`]) once cancelled;
+    /// snapshots already rewritten stay.
+    pub cancel: crate::Cancel,
 }
 
 impl RewriteOptions {
@@ -200,7 +203,7 @@ impl Repository {
         let excluder = Excluder::new(&patterns, &[])?;
         Ok(SnapshotRewriter {
             repo: self,
-            trees: TreeRewriter::new(self, Policy::Exclude(excluder)),
+            trees: TreeRewriter::new(self, Policy::Exclude(excluder), opts.cancel.clone()),
             opts: opts.clone(),
             tag: "rewrite",
             update_summary: !opts.excludes.is_empty(),
@@ -245,7 +248,7 @@ impl<'r> SnapshotRewriter<'r> {
     ) -> Self {
         SnapshotRewriter {
             repo,
-            trees: TreeRewriter::new(repo, policy),
+            trees: TreeRewriter::new(repo, policy, opts.cancel.clone()),
             opts,
             tag,
             update_summary: false,
@@ -276,6 +279,7 @@ impl<'r> SnapshotRewriter<'r> {
         snap: &StoredSnapshot,
         progress: &dyn RewriteProgress,
     ) -> Result<SnapshotRewrite> {
+        self.opts.cancel.check()?;
         progress.event(&RewriteEvent::Snapshot(snap));
         let mut write = self.opts.write.clone();
         write.dry_run = self.opts.dry_run;

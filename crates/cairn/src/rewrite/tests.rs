@@ -356,7 +356,12 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     faulty.fail_writes_of(Some(FileType::Index));
     repo.invalidate_index();
     assert!(repo
-        .repair_packs(&damaged, &WriteOptions::default(), &crate::NoProgress)
+        .repair_packs(
+            &damaged,
+            &WriteOptions::default(),
+            &crate::NoProgress,
+            &crate::Cancel::new()
+        )
         .is_err());
     assert!(
         path.exists(),
@@ -367,7 +372,12 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     faulty.fail_writes_of(None);
     repo.invalidate_index();
     let report = repo
-        .repair_packs(&damaged, &WriteOptions::default(), &crate::NoProgress)
+        .repair_packs(
+            &damaged,
+            &WriteOptions::default(),
+            &crate::NoProgress,
+            &crate::Cancel::new(),
+        )
         .unwrap();
     assert_eq!(report.packs_deleted, [data_pack]);
     assert_eq!(report.blobs_lost.len(), 1, "{report:?}");

@@ -88,15 +88,18 @@ pub(crate) struct TreeRewriter<'r> {
     /// (path, old tree) to the result; the path is empty when the policy
     /// does not depend on it.
     cache: HashMap<(Vec<u8>, Id), Option<Rewritten>>,
+    /// The operation's cancellation token.
+    cancel: crate::Cancel,
     /// Trees stored by earlier writers (the index in memory does not know
     /// them).
     saved: HashSet<Id>,
 }
 
 impl<'r> TreeRewriter<'r> {
-    pub(crate) fn new(repo: &'r Repository, policy: Policy) -> Self {
+    pub(crate) fn new(repo: &'r Repository, policy: Policy, cancel: crate::Cancel) -> Self {
         let check_encoding = matches!(policy, Policy::Exclude(_));
         TreeRewriter {
+            cancel,
             repo,
             policy,
             check_encoding,
@@ -200,7 +203,7 @@ impl<'r> TreeRewriter<'r> {
                 })));
             }
         };
-        crate::interrupt::check()?;
+        self.cancel.check()?;
         Ok(Opened::Dir(Box::new(DirRewrite {
             path,
             key,
