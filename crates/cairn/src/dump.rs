@@ -37,6 +37,76 @@ pub fn write_file_content(repo: &Repository, node: &Node, out: &mut dyn Write) -
     Ok(())
 }
 
+/// Counts what goes through to the output.
+struct Counting<'a> {
+    out: &'a mut dyn Write,
+    written: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Repository {
+    /// Writes the content of the file at `path` (`/home/u/notes.txt`, as
+    /// [`ls`](crate::walk) shows it and
+    /// [`backup::snapshot_path`](crate::backup::snapshot_path) computes it)
+    /// in the snapshot tree `tree` (a snapshot's
+    /// [`tree`](cairn_format::Snapshot::tree)) to `out`, and returns the
+    /// number of bytes written. The index must be loaded.
+    ///
+    /// Only regular files are dumped: a directory, a symlink or another
+    /// node type is refused with [`Error::InvalidArgument`], a path that is
+    /// not in the snapshot with [`Error::PathNotFound`]. For a directory as
+    /// a tar or zip archive, see [`dump`].
+    ///
+    /// ```no_run
+    /// # fn f(repo: &cairn::Repository) -> cairn::Result<()> {
+    /// let latest = repo.find_snapshot("latest", &cairn::SnapshotFilter::default())?;
+    /// let mut out = Vec::new();
+    /// let size = repo.dump_file(&latest.snapshot.tree, "/etc/hostname", &mut out)?;
+    /// assert_eq!(size, out.len() as u64);
+    /// # Ok(()) }
+    /// ```
+    pub fn dump_file(&self, tree: &Id, path: impl AsRef<[u8]>, out: &mut dyn Write) -> Result<u64> {
+        let path = path.as_ref();
+        let shown = String::from_utf8_lossy(path);
+        let node = match find_node(self, tree, path)? {
+            (Some(node), _) => node,
+            (None, _) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{shown:?} is the snapshot's root directory, not a file; \
+                     dump it as an archive with cairn::dump::dump"
+                )))
+            }
+        };
+        match node.node_type {
+            NodeType::File => {}
+            NodeType::Dir => {
+                return Err(Error::InvalidArgument(format!(
+                    "{shown:?} is a directory, not a file; \
+                     dump it as an archive with cairn::dump::dump"
+                )))
+            }
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{shown:?} is not a regular file"
+                )))
+            }
+        }
+        let mut counting = Counting { out, written: 0 };
+        write_file_content(self, &node, &mut counting)?;
+        Ok(counting.written)
+    }
+}
+
 /// Dumps `path` of the snapshot tree `root`: a file's content as is, a
 /// directory (or the root) as an archive.
 pub fn dump(

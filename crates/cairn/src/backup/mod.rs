@@ -16,6 +16,7 @@ mod targets;
 
 pub use exclude::{ExcludeOptions, Excluder};
 pub use fsnode::NodeOptions;
+pub use targets::{snapshot_path, snapshot_path_in};
 
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};

@@ -85,6 +85,44 @@ impl Target {
     }
 }
 
+/// Where `backup` stores the source `source` inside the snapshot tree,
+/// as the path to look it up by (`/data/file`, for
+/// [`Repository::dump_file`](crate::Repository::dump_file),
+/// [`walk::find_node`](crate::walk::find_node) or a restore's subfolder).
+///
+/// restic's rule, which Cairn follows: an absolute source keeps its path
+/// (`/srv/www` is stored at `/srv/www`); a relative one is stored at its
+/// path relative to the working directory, below the root (`data` and
+/// `./a/../data/` at `/data`, not at `/home/u/data`); a relative path that
+/// leaves the working directory (`../v`) is stored at its absolute path;
+/// `.` is the root itself (`/`). Note that the snapshot's `paths` list
+/// records the absolute paths (`/home/u/data`), not these.
+///
+/// Computed by the same code the backup uses to place its targets; the
+/// working directory is the current one, as for the backup. Fails only
+/// when the current directory is unknown or the path is not UTF-8.
+pub fn snapshot_path(source: &Path) -> crate::Result<String> {
+    let cwd = std::env::current_dir().map_err(|e| crate::Error::io(".", e))?;
+    snapshot_path_in(source, &cwd)
+}
+
+/// [`snapshot_path`] with `cwd` as the working directory the backup runs
+/// in.
+pub fn snapshot_path_in(source: &Path, cwd: &Path) -> crate::Result<String> {
+    let target = Target::new(source, cwd);
+    let mut path = Vec::new();
+    for c in &target.components {
+        path.push(b'/');
+        path.extend_from_slice(c);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    String::from_utf8(path).map_err(|_| {
+        crate::Error::InvalidArgument(format!("{}: the path is not UTF-8", source.display()))
+    })
+}
+
 /// Builds the virtual tree for the targets. A target inside another
 /// target is covered by the outer one and dropped.
 pub fn build(targets: &[Target]) -> Root {
@@ -179,5 +217,18 @@ mod tests {
         };
         let a = &root.children[&b"a".to_vec()];
         assert!(matches!(a, VirtualEntry::Intermediate(p, _) if p == Path::new("/home/u/a")));
+    }
+
+    #[test]
+    fn snapshot_paths_follow_restic() {
+        let cwd = Path::new("/home/u");
+        let at = |p: &str| snapshot_path_in(Path::new(p), cwd).unwrap();
+        assert_eq!(at("data"), "/data");
+        assert_eq!(at("./a/../data/"), "/data");
+        assert_eq!(at("a/b"), "/a/b");
+        assert_eq!(at("/srv/www/"), "/srv/www");
+        assert_eq!(at("../v"), "/home/v");
+        assert_eq!(at("."), "/");
+        assert_eq!(at("/"), "/");
     }
 }
