@@ -6,6 +6,10 @@
 //! restored and dumped. Every CLI command is a thin layer over a function
 //! here.
 //!
+//! Long operations report through a progress trait of their own; pass
+//! [`NoProgress`] to any of them to show nothing. Each takes a [`Cancel`]
+//! token in its options, so one of several jobs can be stopped.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use cairn::{Repository, SnapshotFilter, LocalBackend};

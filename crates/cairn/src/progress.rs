@@ -43,3 +43,31 @@ impl RestoreProgress for NoProgress {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_value_serves_every_operation() {
+        let p = &NoProgress;
+        let backup: &dyn BackupProgress = p;
+        let check: &dyn CheckProgress = p;
+        let copy: &dyn CopyProgress = p;
+        let prune: &dyn PruneProgress = p;
+        let recover: &dyn RecoverProgress = p;
+        let index: &dyn RepairIndexProgress = p;
+        let packs: &dyn RepairPacksProgress = p;
+        let rewrite: &dyn RewriteProgress = p;
+        let restore: &dyn RestoreProgress = p;
+        backup.bytes_done(1);
+        check.advance();
+        copy.pack_copied();
+        prune.pack_repacked();
+        recover.warn("x");
+        index.warn("x");
+        packs.pack_done();
+        let _ = rewrite;
+        assert!(!restore.wants_items());
+    }
+}

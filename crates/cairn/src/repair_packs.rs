@@ -19,7 +19,8 @@
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let damaged: BTreeSet<Id> = [Id::from_hex(&"ab".repeat(32)).unwrap()].into();
-//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &cairn::NoProgress)?;
+//! let cancel = cairn::Cancel::new();
+//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &cairn::NoProgress, &cancel)?;
 //! println!("{} blobs lost", report.blobs_lost.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
