@@ -18,6 +18,14 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo clippy, each backend feature alone"
+# An embedder may build the library with only the stores it needs: with
+# none (local folders only) and with each one alone, it must build clean.
+cargo clippy -p cairn --no-default-features -- -D warnings
+cargo test -p cairn-backend --no-default-features --lib --quiet
+for feature in "" rest s3 cloud sftp rclone nfs; do
+    cargo clippy -p cairn-backend --no-default-features --features "$feature" -- -D warnings
+done
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"

@@ -47,17 +47,6 @@ pub(crate) fn split_command(s: &str) -> std::result::Result<Vec<String>, String>
     }
 }
 
-/// A small runtime for a client talking to a helper over its pipes: one
-/// worker drives the protocol while callers block on their requests.
-pub(crate) fn client_runtime(name: &str) -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .map_err(|e| BackendError::io(format!("cannot start the {name} client"), e))
-}
-
 /// A running helper program with piped stdin, stdout and stderr.
 pub(crate) struct HelperProcess {
     /// The program's name, for messages.

@@ -137,7 +137,7 @@ async fn b2_bucket_id(
         let resp = req.send().await.map_err(|e| {
             BackendError::transient(
                 format!("{display} {what}"),
-                crate::rest::chain(&e.without_url()),
+                crate::http_util::chain(&e.without_url()),
             )
         })?;
         let status = resp.status();

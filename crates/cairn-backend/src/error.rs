@@ -59,6 +59,15 @@ pub enum BackendError {
         /// The scheme of the location (`s3`, `sftp`, ...).
         scheme: String,
     },
+    /// A kind of repository this build leaves out: its Cargo feature (of
+    /// `cairn-backend`, and of `cairn` under the same name) is off.
+    #[error("the {scheme} backend is not compiled in: build with the Cargo feature `{feature}`")]
+    NotCompiled {
+        /// The scheme of the location (`s3`, `sftp`, ...).
+        scheme: String,
+        /// The feature that adds it (`s3`, `cloud`, ...).
+        feature: &'static str,
+    },
     /// The server refused the credentials (HTTP 401 or 403 on access).
     #[error("{location}: authentication failed (HTTP {status}); check the user name and password")]
     Auth {
@@ -108,6 +117,12 @@ impl BackendError {
     /// For `create`: `Ok` when the config stat says "not found", the
     /// already-exists error when it found one, and the stat's own error
     /// otherwise.
+    #[cfg(any(
+        feature = "rest",
+        feature = "rclone",
+        feature = "s3",
+        feature = "cloud"
+    ))]
     pub(crate) fn refuse_existing_config<T>(config_stat: Result<T>, location: &str) -> Result<()> {
         match config_stat {
             Ok(_) => Err(BackendError::repository_exists(location)),

@@ -6,7 +6,18 @@
 //! [`Backend`] trait, so the rest of Cairn works with `Arc<dyn Backend>`.
 //!
 //! [`Location::parse`] reads restic's repository strings and [`open`]
-//! gives the backend one names. Wrappers add behaviour to any backend:
+//! gives the backend one names.
+//!
+//! Each kind of remote store is a Cargo feature, all on by default:
+//! `rest`, `s3`, `cloud` (Azure, B2, GCS, Swift), `sftp`, `rclone` and
+//! `nfs`. Local folders are always there; with `default-features = false`
+//! the crate builds without tokio, opendal, reqwest or ssh, and opening a
+//! location whose backend is left out fails with
+//! [`BackendError::NotCompiled`], naming the feature.
+//!
+//! Every backend may be called from any thread, an async task's included:
+//! backends that drive async clients do their blocking outside the
+//! caller's tokio runtime. Wrappers add behaviour to any backend:
 //! [`RetryBackend`] retries transient failures, [`LimitBackend`] bounds the
 //! operations in flight, [`RateLimitBackend`] bounds the bandwidth, [`FaultBackend`] injects failures in tests.
 //!
@@ -22,21 +33,44 @@
 //! assert_eq!(names, ["ab12"]);
 //! ```
 
+#[cfg(any(feature = "sftp", feature = "rclone"))]
 mod child;
+#[cfg(feature = "cloud")]
 mod cloud;
 mod error;
 mod fault;
+#[cfg(any(
+    feature = "rest",
+    feature = "rclone",
+    feature = "s3",
+    feature = "cloud"
+))]
+mod http_util;
 mod limit;
 mod local;
 pub mod location;
+#[cfg(feature = "nfs")]
 pub mod nfs;
+#[cfg(any(feature = "s3", feature = "cloud"))]
 mod object_store;
 mod open;
 mod ratelimit;
+#[cfg(feature = "rclone")]
 mod rclone;
+#[cfg(any(feature = "rest", feature = "rclone"))]
 mod rest;
 mod retry;
+#[cfg(any(
+    feature = "rest",
+    feature = "s3",
+    feature = "cloud",
+    feature = "sftp",
+    feature = "rclone"
+))]
+mod runtime;
+#[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "sftp")]
 mod sftp;
 mod temp;
 
@@ -45,12 +79,21 @@ pub use fault::{Fault, FaultBackend, Op};
 pub use limit::LimitBackend;
 pub use local::LocalBackend;
 pub use location::{strip_password, Location, RestLocation};
+#[cfg(feature = "nfs")]
 pub use nfs::{NfsBackend, NfsOptions};
+#[cfg(any(feature = "s3", feature = "cloud"))]
 pub use object_store::{ObjectStoreBackend, DEFAULT_PART_SIZE};
-pub use open::{open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS};
+pub use open::{
+    feature_for_scheme, open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT,
+};
 pub use ratelimit::RateLimitBackend;
-pub use rest::{RestBackend, CONTENT_TYPE_V1, CONTENT_TYPE_V2, DEFAULT_REQUEST_TIMEOUT};
+#[cfg(feature = "rest")]
+pub use rest::RestBackend;
+#[cfg(any(feature = "rest", feature = "rclone"))]
+pub use rest::{CONTENT_TYPE_V1, CONTENT_TYPE_V2};
 pub use retry::{RetryBackend, RetryPolicy, RetryReport};
+#[cfg(feature = "sftp")]
 pub use sftp::SftpBackend;
 pub use temp::{is_temp_name, TempFile};
 

@@ -13,9 +13,8 @@
 //! folders. opendal's own retry layer is not used: [`crate::RetryBackend`]
 //! wraps every backend and is the only place that retries.
 
-use crate::{
-    Backend, BackendError, BackendOptions, FileInfo, FileType, Location, RestBackend, Result,
-};
+use crate::runtime::ClientRuntime;
+use crate::{Backend, BackendError, BackendOptions, FileInfo, FileType, Location, Result};
 use opendal::{ErrorKind, Operator};
 use std::future::IntoFuture;
 use std::sync::OnceLock;
@@ -48,37 +47,23 @@ impl std::fmt::Debug for ObjectStoreBackend {
 
 /// The runtime every object-store backend shares: two worker threads
 /// drive the connections; callers block in [`block_on`].
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+fn runtime() -> &'static ClientRuntime {
+    static RT: OnceLock<ClientRuntime> = OnceLock::new();
     RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("cairn-object-store")
-            .enable_all()
-            .build()
+        ClientRuntime::with_workers("cairn-object-store", 2)
             .expect("cannot start the tokio runtime for object stores")
     })
 }
 
-/// Runs `fut` to completion on the shared runtime. A caller that is itself
-/// inside a tokio runtime (where blocking on another one is not allowed)
-/// is served from a short-lived helper thread.
+/// Runs `fut` to completion on the shared runtime, from any thread (see
+/// [`crate::runtime`]).
 pub(crate) fn block_on<F>(fut: F) -> F::Output
 where
     F: IntoFuture,
     F::IntoFuture: Send,
     F::Output: Send,
 {
-    let fut = fut.into_future();
-    let rt = runtime();
-    if tokio::runtime::Handle::try_current().is_err() {
-        return rt.block_on(fut);
-    }
-    std::thread::scope(|s| {
-        s.spawn(|| rt.block_on(fut))
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+    runtime().block_on(fut.into_future())
 }
 
 /// `op` sending its requests with `client`.
@@ -103,7 +88,7 @@ pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<r
         .tcp_keepalive(std::time::Duration::from_secs(30));
     if !opts.cacerts.is_empty() {
         builder = builder.tls_built_in_root_certs(false);
-        for c in crate::rest::cacert_roots(opts)? {
+        for c in crate::http_util::cacert_roots(opts)? {
             builder = builder.add_root_certificate(c);
         }
     }
@@ -113,7 +98,7 @@ pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<r
     builder.build().map_err(|e| {
         BackendError::InvalidOption(format!(
             "cannot set up the HTTP client: {}",
-            crate::rest::chain(&e)
+            crate::http_util::chain(&e)
         ))
     })
 }
@@ -127,8 +112,10 @@ fn open_location(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<Result<ObjectStoreBackend>> {
     let display = location.to_string();
+    #[cfg(feature = "cloud")]
     let client = || http_client(opts, connections);
     Some(match location {
+        #[cfg(feature = "s3")]
         Location::S3 {
             endpoint,
             bucket,
@@ -136,15 +123,19 @@ fn open_location(
             use_http,
         } => crate::s3::settings(endpoint, bucket, prefix, *use_http, opts, env)
             .and_then(|s| crate::s3::open(s, display, opts, connections, env)),
+        #[cfg(feature = "cloud")]
         Location::Azure { container, prefix } => {
             client().and_then(|c| crate::cloud::open_azure(container, prefix, display, c, env))
         }
+        #[cfg(feature = "cloud")]
         Location::B2 { bucket, prefix } => {
             client().and_then(|c| crate::cloud::open_b2(bucket, prefix, display, c, env))
         }
+        #[cfg(feature = "cloud")]
         Location::Swift { container, prefix } => {
             client().and_then(|c| crate::cloud::open_swift(container, prefix, display, c, env))
         }
+        #[cfg(feature = "cloud")]
         Location::Gs { bucket, prefix } => {
             client().and_then(|c| crate::cloud::open_gcs(bucket, prefix, display, c, env))
         }
@@ -192,6 +183,7 @@ impl ObjectStoreBackend {
     }
 
     /// Sets what [`Backend::create`] calls when the container is missing.
+    #[cfg(feature = "s3")]
     pub(crate) fn with_create_container(mut self, f: CreateContainer) -> Self {
         self.create_container = Some(f);
         self
@@ -209,7 +201,7 @@ impl ObjectStoreBackend {
         match file_type {
             FileType::Config => Ok("config".to_string()),
             FileType::Pack => {
-                crate::rest::check_name(name)?;
+                crate::http_util::check_name(name)?;
                 let sub = name
                     .get(..2)
                     .filter(|_| name.len() >= 2)
@@ -217,7 +209,7 @@ impl ObjectStoreBackend {
                 Ok(format!("data/{sub}/{name}"))
             }
             t => {
-                crate::rest::check_name(name)?;
+                crate::http_util::check_name(name)?;
                 Ok(format!("{}/{name}", t.dir_name()))
             }
         }
@@ -278,7 +270,7 @@ impl ObjectStoreBackend {
         let meta = block_on(self.op.stat(&path)).map_err(|e| {
             self.error(
                 e,
-                &RestBackend::what("HEAD", file_type, name),
+                &crate::http_util::what("HEAD", file_type, name),
                 file_type,
                 name,
             )
@@ -313,7 +305,7 @@ fn summary(e: &opendal::Error) -> String {
         (Some(code), Some(msg)) if !msg.is_empty() => format!("{code}: {msg}"),
         (Some(code), _) if !code.is_empty() => code,
         _ => match std::error::Error::source(e) {
-            Some(src) => crate::rest::chain(src),
+            Some(src) => crate::http_util::chain(src),
             None => format!("{}", e.kind()),
         },
     };
@@ -394,7 +386,7 @@ impl Backend for ObjectStoreBackend {
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
         let path = self.path(file_type, name)?;
-        let what = RestBackend::what("GET", file_type, name);
+        let what = crate::http_util::what("GET", file_type, name);
         block_on(self.op.read(&path))
             .map(|b| b.to_vec())
             .map_err(|e| self.error(e, &what, file_type, name))
@@ -412,7 +404,7 @@ impl Backend for ObjectStoreBackend {
             return Ok(Vec::new());
         }
         let path = self.path(file_type, name)?;
-        let what = RestBackend::what("GET", file_type, name);
+        let what = crate::http_util::what("GET", file_type, name);
         let short = |got: u64| BackendError::ShortRead {
             file_type,
             name: name.to_string(),
@@ -445,7 +437,7 @@ impl Backend for ObjectStoreBackend {
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {
         let path = self.path(file_type, name)?;
-        let what = RestBackend::what("PUT", file_type, name);
+        let what = crate::http_util::what("PUT", file_type, name);
         let buf = opendal::Buffer::from(data.to_vec());
         block_on(
             self.op
@@ -462,7 +454,7 @@ impl Backend for ObjectStoreBackend {
         // trait promises NotFound.
         self.stat_path(file_type, name)?;
         let path = self.path(file_type, name)?;
-        let what = RestBackend::what("DELETE", file_type, name);
+        let what = crate::http_util::what("DELETE", file_type, name);
         block_on(self.op.delete(&path)).map_err(|e| self.error(e, &what, file_type, name))
     }
 
@@ -479,7 +471,7 @@ impl Backend for ObjectStoreBackend {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "s3"))]
 mod tests {
     use super::*;
 

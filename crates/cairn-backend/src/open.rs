@@ -1,9 +1,8 @@
 //! Opening the backend a [`Location`] names, with restic's options.
 
 use crate::{
-    Backend, BackendError, LimitBackend, LocalBackend, Location, NfsBackend, NfsOptions,
-    ObjectStoreBackend, RateLimitBackend, RestBackend, Result, RetryBackend, RetryPolicy,
-    RetryReport,
+    Backend, BackendError, LimitBackend, LocalBackend, Location, RateLimitBackend, Result,
+    RetryBackend, RetryPolicy, RetryReport,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -125,6 +124,7 @@ impl BackendOptions {
 /// The options a backend reads besides `connections`.
 fn options_of(scheme: &str) -> &'static [&'static str] {
     match scheme {
+        #[cfg(feature = "s3")]
         "s3" => crate::s3::OPTIONS,
         "sftp" => &["command", "args"],
         "rclone" => &["program", "args", "timeout"],
@@ -132,22 +132,54 @@ fn options_of(scheme: &str) -> &'static [&'static str] {
     }
 }
 
+/// Default longest time for one request, body included. Packs are a few
+/// MiB, so this allows for slow links yet ends a request that hangs.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;
 
+/// The Cargo feature that adds the backend of `scheme` (as
+/// [`Location::scheme`] names it): `None` for local folders, which are
+/// always there.
+pub fn feature_for_scheme(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "rest" => Some("rest"),
+        "s3" => Some("s3"),
+        "azure" | "b2" | "gs" | "swift" => Some("cloud"),
+        "sftp" => Some("sftp"),
+        "rclone" => Some("rclone"),
+        "nfs" => Some("nfs"),
+        _ => None,
+    }
+}
+
+/// The error for a location whose backend this build leaves out.
+#[allow(dead_code)] // every backend compiled in: nothing is left out
+fn not_compiled(location: &Location) -> BackendError {
+    let scheme = location.scheme();
+    BackendError::NotCompiled {
+        scheme: scheme.to_string(),
+        feature: feature_for_scheme(scheme).unwrap_or("default"),
+    }
+}
+
 /// Opens the store a location names, without wrappers. Local folders,
 /// rest-servers, NFS exports, S3, Azure, B2, GCS, Swift, SFTP (through
-/// ssh) and rclone: every scheme restic knows.
+/// ssh) and rclone: every scheme restic knows. A scheme whose Cargo
+/// feature is off fails with [`BackendError::NotCompiled`].
 pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backend>> {
     match location {
         Location::Local { path } => {
             opts.connections("local")?;
             Ok(Arc::new(LocalBackend::new(path)))
         }
+        #[cfg(feature = "rest")]
         Location::Rest(rest) => {
             let n = opts.connections("rest")?.unwrap_or(DEFAULT_CONNECTIONS);
-            Ok(Arc::new(RestBackend::new(rest, opts, n)?))
+            Ok(Arc::new(crate::RestBackend::new(rest, opts, n)?))
         }
+        #[cfg(feature = "sftp")]
         Location::Sftp {
             user,
             host,
@@ -162,18 +194,24 @@ pub fn open(location: &Location, opts: &BackendOptions) -> Result<Arc<dyn Backen
                 &argv, display, path, opts,
             )?))
         }
+        #[cfg(feature = "rclone")]
         Location::Rclone { remote } => {
             opts.connections("rclone")?;
             Ok(Arc::new(crate::rclone::open_rclone(remote, opts)?))
         }
+        #[cfg(feature = "nfs")]
         Location::Nfs { server, port, path } => {
-            Ok(Arc::new(NfsBackend::new(server, *port, path, opts)?))
+            Ok(Arc::new(crate::NfsBackend::new(server, *port, path, opts)?))
         }
-        Location::S3 { .. }
-        | Location::Azure { .. }
+        #[cfg(feature = "s3")]
+        Location::S3 { .. } => Ok(Arc::new(crate::ObjectStoreBackend::open(location, opts)?)),
+        #[cfg(feature = "cloud")]
+        Location::Azure { .. }
         | Location::B2 { .. }
         | Location::Gs { .. }
-        | Location::Swift { .. } => Ok(Arc::new(ObjectStoreBackend::open(location, opts)?)),
+        | Location::Swift { .. } => Ok(Arc::new(crate::ObjectStoreBackend::open(location, opts)?)),
+        #[allow(unreachable_patterns)] // with every feature on
+        _ => Err(not_compiled(location)),
     }
 }
 
@@ -197,7 +235,8 @@ pub fn open_wrapped(
     }
     let limit = match location {
         Location::Local { .. } => opts.connections("local")?,
-        Location::Nfs { .. } => Some(NfsOptions::from_backend_options(opts)?.connections),
+        #[cfg(feature = "nfs")]
+        Location::Nfs { .. } => Some(crate::NfsOptions::from_backend_options(opts)?.connections),
         other => Some(
             opts.connections(other.scheme())?
                 .unwrap_or(DEFAULT_CONNECTIONS),
@@ -236,6 +275,48 @@ mod tests {
         let mut o = BackendOptions::default();
         o.set_extended(&["rest.connections=0"]).unwrap();
         assert!(o.connections("rest").is_err());
+    }
+
+    #[test]
+    fn schemes_left_out_of_the_build_fail_naming_their_feature() {
+        let compiled = |feature| match feature {
+            "rest" => cfg!(feature = "rest"),
+            "s3" => cfg!(feature = "s3"),
+            "cloud" => cfg!(feature = "cloud"),
+            "sftp" => cfg!(feature = "sftp"),
+            "rclone" => cfg!(feature = "rclone"),
+            "nfs" => cfg!(feature = "nfs"),
+            _ => unreachable!(),
+        };
+        let cases = [
+            ("rest:http://127.0.0.1:1/", "rest"),
+            ("s3:127.0.0.1:1/bucket/repo", "s3"),
+            ("b2:bucket:repo", "cloud"),
+            ("azure:container:/repo", "cloud"),
+            ("sftp:host:/repo", "sftp"),
+            ("rclone:remote:repo", "rclone"),
+            ("nfs://127.0.0.1:1/export/repo", "nfs"),
+        ];
+        for (repo, feature) in cases {
+            let loc = Location::parse_with_env(repo, |_| None).unwrap();
+            assert_eq!(feature_for_scheme(loc.scheme()), Some(feature), "{repo}");
+            if compiled(feature) {
+                continue;
+            }
+            let err = open(&loc, &BackendOptions::default()).err().expect(repo);
+            assert!(
+                matches!(err, BackendError::NotCompiled { .. }),
+                "{repo}: {err}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the {} backend is not compiled in: build with the Cargo feature `{feature}`",
+                    loc.scheme()
+                )
+            );
+        }
+        assert_eq!(feature_for_scheme("local"), None);
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! rclone dies every later request fails with its exit status and the
 //! last lines of its stderr instead of being retried.
 
-use crate::child::{client_runtime, split_command, HelperProcess};
-use crate::rest::{Response, Transport};
-use crate::{BackendError, BackendOptions, RestBackend, Result, CONTENT_TYPE_V2};
+use crate::child::{split_command, HelperProcess};
+use crate::rest::{Response, RestBackend, Transport};
+use crate::runtime::ClientRuntime;
+use crate::{BackendError, BackendOptions, Result, CONTENT_TYPE_V2};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -111,7 +112,7 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
 
 /// HTTP/2 over a child's stdin and stdout.
 struct StdioHttp2 {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Option<ClientRuntime>,
     sender: Option<SendRequest<Full<Bytes>>>,
     process: HelperProcess,
     timeout: Duration,
@@ -187,9 +188,8 @@ impl Drop for StdioHttp2 {
     fn drop(&mut self) {
         // Closing the connection closes rclone's stdin, and rclone ends.
         self.sender.take();
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
-        }
+        // Gives the connection's task a second to end.
+        self.runtime.take();
         self.process.stop(Duration::from_secs(5));
     }
 }
@@ -206,7 +206,7 @@ pub(crate) fn open_rclone(remote: &str, opts: &BackendOptions) -> Result<RestBac
             io::Error::other(format!("error talking HTTP to rclone: {why}")),
         )
     };
-    let runtime = client_runtime("cairn-rclone")?;
+    let runtime = ClientRuntime::new("cairn-rclone")?;
     let (process, stdin, stdout) = HelperProcess::spawn(&argv)
         .map_err(|e| BackendError::io(display.clone(), io::Error::other(e.to_string())))?;
     let connected = runtime.block_on(async {
@@ -256,7 +256,7 @@ pub(crate) fn open_rclone(remote: &str, opts: &BackendOptions) -> Result<RestBac
             )))
         }
     }
-    let base = reqwest::Url::parse("http://localhost/").expect("a valid URL");
+    let base = url::Url::parse("http://localhost/").expect("a valid URL");
     Ok(RestBackend::with_transport(
         base,
         display,

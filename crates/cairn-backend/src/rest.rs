@@ -12,13 +12,20 @@
 //! to overwrite a file (HTTP 403) and store a file only once it has
 //! arrived whole; the client reports success only on HTTP 200.
 
-use crate::location::RestLocation;
-use crate::{Backend, BackendError, BackendOptions, FileInfo, FileType, Result};
+use crate::http_util::{check_name, what};
+use crate::{Backend, BackendError, FileInfo, FileType, Result};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RANGE, SERVER};
 use http::{request, Method, StatusCode};
-use reqwest::blocking::Client;
-use std::io::Read;
-use std::time::Duration;
+#[cfg(feature = "rest")]
+use {
+    crate::http_util::{cacert_roots, chain},
+    crate::location::RestLocation,
+    crate::runtime::outside_runtime,
+    crate::{BackendOptions, DEFAULT_REQUEST_TIMEOUT},
+    reqwest::blocking::Client,
+    std::io::Read,
+    std::time::Duration,
+};
 
 /// An HTTP answer with its whole body.
 pub(crate) type Response = http::Response<Vec<u8>>;
@@ -31,11 +38,21 @@ pub(crate) trait Transport: Send + Sync {
     fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response>;
 }
 
-/// reqwest's blocking client.
+/// reqwest's blocking client (which runs a tokio runtime of its own, so
+/// every use goes through [`outside_runtime`]).
+#[cfg(feature = "rest")]
 struct ReqwestTransport(Client);
 
+#[cfg(feature = "rest")]
 impl Transport for ReqwestTransport {
     fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
+        outside_runtime(|| self.send_here(request, context))
+    }
+}
+
+#[cfg(feature = "rest")]
+impl ReqwestTransport {
+    fn send_here(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
         let head = request.method() == Method::HEAD;
         let request = reqwest::blocking::Request::try_from(request)
             .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
@@ -53,7 +70,7 @@ impl Transport for ReqwestTransport {
         // (over HTTP/2, reading one is an error).
         if !head {
             resp.read_to_end(&mut body)
-                .map_err(|e| BackendError::transient(context, io_chain(&e)))?;
+                .map_err(|e| BackendError::transient(context, chain(&e)))?;
         }
         answer
             .body(body)
@@ -66,13 +83,9 @@ pub const CONTENT_TYPE_V1: &str = "application/vnd.x.restic.rest.v1";
 /// Content type of protocol v2 listings (names and sizes).
 pub const CONTENT_TYPE_V2: &str = "application/vnd.x.restic.rest.v2";
 
-/// Default longest time for one request, body included. Packs are a few
-/// MiB, so this allows for slow links yet ends a request that hangs.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
-
 /// A repository on a rest-server.
 pub struct RestBackend {
-    base: reqwest::Url,
+    base: url::Url,
     display: String,
     /// `Authorization` header value, when the location has credentials.
     auth: Option<String>,
@@ -97,8 +110,9 @@ impl RestBackend {
     /// A client for the server at `location`, keeping at most
     /// `connections` idle connections. Fails on unreadable `--cacert` or
     /// `--tls-client-cert` files; nothing is sent yet.
+    #[cfg(feature = "rest")]
     pub fn new(location: &RestLocation, opts: &BackendOptions, connections: usize) -> Result<Self> {
-        let base = reqwest::Url::parse(&location.url)
+        let base = url::Url::parse(&location.url)
             .map_err(|e| BackendError::InvalidLocation(format!("invalid REST URL: {e}")))?;
         let mut builder = Client::builder()
             .use_rustls_tls()
@@ -132,7 +146,7 @@ impl RestBackend {
             })?;
             builder = builder.identity(id);
         }
-        let client = builder.build().map_err(|e| {
+        let client = outside_runtime(move || builder.build()).map_err(|e| {
             BackendError::InvalidOption(format!("cannot set up the HTTP client: {}", chain(&e)))
         })?;
         let auth = match (&location.username, &location.password) {
@@ -160,8 +174,9 @@ impl RestBackend {
 
     /// A client for the server at `base` reached through `transport`,
     /// named `display` in messages.
+    #[cfg(feature = "rclone")]
     pub(crate) fn with_transport(
-        base: reqwest::Url,
+        base: url::Url,
         display: String,
         transport: Box<dyn Transport>,
     ) -> Self {
@@ -173,7 +188,7 @@ impl RestBackend {
         }
     }
 
-    fn url(&self, file_type: FileType, name: &str) -> Result<reqwest::Url> {
+    fn url(&self, file_type: FileType, name: &str) -> Result<url::Url> {
         let rel = match file_type {
             FileType::Config => "config".to_string(),
             t => {
@@ -186,7 +201,7 @@ impl RestBackend {
             .map_err(|_| BackendError::InvalidName(name.to_string()))
     }
 
-    fn request(&self, method: Method, url: reqwest::Url) -> request::Builder {
+    fn request(&self, method: Method, url: url::Url) -> request::Builder {
         let req = http::Request::builder()
             .method(method)
             .uri(url.as_str())
@@ -230,13 +245,6 @@ impl RestBackend {
         }
     }
 
-    pub(crate) fn what(method: &str, file_type: FileType, name: &str) -> String {
-        match file_type {
-            FileType::Config => format!("{method} config"),
-            t => format!("{method} {}/{name}", t.dir_name()),
-        }
-    }
-
     fn list_names_v1(&self, file_type: FileType, body: &[u8], what: &str) -> Result<Vec<FileInfo>> {
         let names: Vec<String> = serde_json::from_slice(body).map_err(|e| BackendError::Http {
             status: 200,
@@ -247,62 +255,6 @@ impl RestBackend {
             .map(|name| self.stat(file_type, &name))
             .collect()
     }
-}
-
-/// The certificates of the `--cacert` files, each file checked to hold
-/// at least one.
-pub(crate) fn cacert_roots(opts: &BackendOptions) -> Result<Vec<reqwest::Certificate>> {
-    let mut roots = Vec::new();
-    for path in &opts.cacerts {
-        let pem = std::fs::read(path)
-            .map_err(|e| BackendError::io(format!("--cacert {}", path.display()), e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            BackendError::InvalidOption(format!(
-                "--cacert {}: no usable PEM certificates: {e}",
-                path.display()
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(BackendError::InvalidOption(format!(
-                "--cacert {}: no certificates found",
-                path.display()
-            )));
-        }
-        roots.extend(certs);
-    }
-    Ok(roots)
-}
-
-/// The error and its causes on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out.replace('\n', " ")
-}
-
-fn io_chain(e: &std::io::Error) -> String {
-    chain(e)
-}
-
-/// Names are plain file names: no folders, nothing a URL would read
-/// differently.
-pub(crate) fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0', '?', '#', '%'])
-    {
-        return Err(BackendError::InvalidName(name.to_string()));
-    }
-    Ok(())
 }
 
 impl Backend for RestBackend {
@@ -386,7 +338,7 @@ impl Backend for RestBackend {
     }
 
     fn read(&self, file_type: FileType, name: &str) -> Result<Vec<u8>> {
-        let what = Self::what("GET", file_type, name);
+        let what = what("GET", file_type, name);
         let req = self.request(Method::GET, self.url(file_type, name)?);
         let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
@@ -407,7 +359,7 @@ impl Backend for RestBackend {
             self.stat(file_type, name)?;
             return Ok(Vec::new());
         }
-        let what = Self::what("GET", file_type, name);
+        let what = what("GET", file_type, name);
         let end = offset.saturating_add(length - 1);
         let req = self
             .request(Method::GET, self.url(file_type, name)?)
@@ -440,7 +392,7 @@ impl Backend for RestBackend {
     }
 
     fn write(&self, file_type: FileType, name: &str, data: &[u8]) -> Result<()> {
-        let what = Self::what("POST", file_type, name);
+        let what = what("POST", file_type, name);
         let req = self
             .request(Method::POST, self.url(file_type, name)?)
             .header(CONTENT_TYPE, "application/octet-stream");
@@ -459,7 +411,7 @@ impl Backend for RestBackend {
     }
 
     fn remove(&self, file_type: FileType, name: &str) -> Result<()> {
-        let what = Self::what("DELETE", file_type, name);
+        let what = what("DELETE", file_type, name);
         let req = self.request(Method::DELETE, self.url(file_type, name)?);
         let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
@@ -470,7 +422,7 @@ impl Backend for RestBackend {
     }
 
     fn stat(&self, file_type: FileType, name: &str) -> Result<FileInfo> {
-        let what = Self::what("HEAD", file_type, name);
+        let what = what("HEAD", file_type, name);
         let req = self.request(Method::HEAD, self.url(file_type, name)?);
         let resp = self.send(req, Vec::new(), &what)?;
         let status = resp.status();
@@ -503,7 +455,7 @@ impl Backend for RestBackend {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "rest"))]
 mod tests {
     use super::*;
 

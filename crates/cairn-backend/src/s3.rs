@@ -243,10 +243,9 @@ async fn make_bucket(
                 message: format!("cannot sign the request: {e}"),
             })?;
     }
-    let resp = client
-        .execute(req)
-        .await
-        .map_err(|e| BackendError::transient(&context, crate::rest::chain(&e.without_url())))?;
+    let resp = client.execute(req).await.map_err(|e| {
+        BackendError::transient(&context, crate::http_util::chain(&e.without_url()))
+    })?;
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
     let tag = |t: &str| {

@@ -10,7 +10,8 @@
 //! pending and later operation fails with its exit status and the last
 //! lines of its stderr, without retries.
 
-use crate::child::{client_runtime, split_command, HelperProcess};
+use crate::child::{split_command, HelperProcess};
+use crate::runtime::ClientRuntime;
 use crate::{BackendError, BackendOptions, FileType, Result};
 use openssh_sftp_client::error::{Error as SftpError, SftpErrorKind};
 use openssh_sftp_client::fs::Fs;
@@ -88,7 +89,7 @@ struct Modes {
 pub struct SftpBackend {
     display: String,
     root: String,
-    runtime: tokio::runtime::Runtime,
+    runtime: ClientRuntime,
     sftp: Option<Sftp>,
     process: HelperProcess,
     modes: Modes,
@@ -128,7 +129,7 @@ impl SftpBackend {
         path: &str,
         opts: &BackendOptions,
     ) -> Result<Self> {
-        let runtime = client_runtime("cairn-sftp")?;
+        let runtime = ClientRuntime::new("cairn-sftp")?;
         let (process, stdin, stdout) = HelperProcess::spawn(argv)
             .map_err(|e| BackendError::io(display.clone(), io::Error::other(e.to_string())))?;
         let started = runtime.block_on(async {
@@ -220,7 +221,7 @@ impl SftpBackend {
     }
 
     /// Runs one operation on the session, bounded by the request timeout.
-    fn run<T>(&self, op: impl Future<Output = OpResult<T>>) -> OpResult<T> {
+    fn run<T: Send>(&self, op: impl Future<Output = OpResult<T>> + Send) -> OpResult<T> {
         self.runtime.block_on(async {
             match tokio::time::timeout(self.timeout, op).await {
                 Ok(r) => r,

@@ -3,6 +3,7 @@
 //! a killed writer, bounded connections, retries, and clear errors.
 
 mod nfs_server;
+mod support;
 
 use cairn_backend::{
     open, open_wrapped, Backend, BackendError, BackendOptions, FileInfo, FileType, Location,
@@ -422,4 +423,13 @@ thread_local! {
         let (d, s, b) = repo_with_server();
         (Arc::new(d), Arc::new(s), b)
     };
+}
+
+#[test]
+fn nfs_works_from_inside_tokio_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NfsServer::start(dir.path());
+    let url = server.url("repo");
+    backend(&url, &[]).create().unwrap();
+    support::in_tokio_tasks(move || backend(&url, &[]));
 }

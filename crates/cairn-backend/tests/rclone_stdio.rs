@@ -123,3 +123,11 @@ fn rclone_dying_mid_session_ends_operations() {
     );
     assert!(!err.is_transient(), "{text}");
 }
+
+#[test]
+fn rclone_works_from_inside_tokio_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = format!("rclone:{}", dir.path().join("repo").display());
+    open_with::<&str>(&repo, &[]).unwrap().create().unwrap();
+    support::in_tokio_tasks(move || open_with::<&str>(&repo, &[]).unwrap());
+}

@@ -231,3 +231,11 @@ fn a_server_that_is_gone_fails_within_the_retry_budget() {
     );
     assert!(!e.to_string().contains('\n'));
 }
+
+#[test]
+fn rest_works_from_inside_tokio_tasks() {
+    let server = Server::start(&[]);
+    server.backend("").create().unwrap();
+    let repo = format!("rest:http://127.0.0.1:{}/", server.port);
+    support::in_tokio_tasks(move || support::open_with::<&str>(&repo, &[]).unwrap());
+}

@@ -3,6 +3,7 @@
 //! `moto_server` fails the tests unless `CAIRN_SKIP_S3=1`.
 
 mod moto;
+mod support;
 
 use cairn_backend::{
     open, open_wrapped, Backend, BackendError, BackendOptions, FileType, Location,
@@ -303,4 +304,14 @@ fn unknown_s3_options_are_refused_and_known_ones_accepted() {
     .unwrap();
     let be = open(&loc, &o).unwrap();
     assert_eq!(be.location(), "s3:http://127.0.0.1:1/b/p");
+}
+
+#[test]
+fn s3_works_from_inside_tokio_tasks() {
+    let Some(moto) = Moto::start(false) else {
+        return;
+    };
+    let repo = moto.repo("tokio", "repo");
+    backend(&repo).create().unwrap();
+    support::in_tokio_tasks(move || wrapped(&repo));
 }

@@ -224,3 +224,13 @@ fn ssh_dying_mid_session_ends_operations_with_its_status() {
     assert!(be.list(FileType::Pack).is_err());
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn sftp_works_from_inside_tokio_tasks() {
+    let server = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = server.repo(&dir.path().join("repo"));
+    let command = server.command();
+    open_sftp(&repo, &command).unwrap().create().unwrap();
+    support::in_tokio_tasks(move || open_sftp(&repo, &command).unwrap());
+}

@@ -1,5 +1,7 @@
 //! RetryBackend, LimitBackend and FaultBackend over a LocalBackend.
 
+mod support;
+
 use cairn_backend::{
     Backend, BackendError, Fault, FaultBackend, FileType, LimitBackend, LocalBackend, Op,
     RetryBackend, RetryPolicy,
@@ -293,4 +295,25 @@ fn faults_truncate_hang_and_target_the_nth_operation() {
     fault.remove(FileType::Key, "k3").unwrap();
     fault.inject(Op::Create, 1, Fault::Fail);
     assert!(fault.create().is_err());
+}
+
+#[test]
+fn local_folders_with_every_wrapper_work_from_inside_tokio_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo").to_str().unwrap().to_string();
+    let opts = || {
+        let mut o = cairn_backend::BackendOptions {
+            limit_upload: Some(1 << 30),
+            limit_download: Some(1 << 30),
+            ..Default::default()
+        };
+        o.set_extended(&["local.connections=2"]).unwrap();
+        o
+    };
+    let open = move || {
+        let loc = cairn_backend::Location::parse(&repo).unwrap();
+        cairn_backend::open_wrapped(&loc, &opts(), RetryPolicy::default(), None).unwrap()
+    };
+    open().create().unwrap();
+    support::in_tokio_tasks(open);
 }

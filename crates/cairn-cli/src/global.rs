@@ -154,10 +154,10 @@ impl GlobalOptions {
 
     /// `-o`, `--cacert`, `--tls-client-cert`, `--insecure-tls` and the
     /// bandwidth limits for the backend.
-    pub fn backend_options(&self) -> Result<cairn_backend::BackendOptions> {
+    pub fn backend_options(&self) -> Result<cairn::BackendOptions> {
         // restic: a limit of 0 (or less) means unlimited.
         let kib = |v: Option<u64>| v.filter(|&k| k > 0).map(|k| k.saturating_mul(1024));
-        let mut opts = cairn_backend::BackendOptions {
+        let mut opts = cairn::BackendOptions {
             cacerts: self.cacert.clone(),
             tls_client_cert: self.tls_client_cert.clone(),
             insecure_tls: self.insecure_tls,
@@ -298,16 +298,14 @@ pub fn prompt_password(prompt: &str) -> Result<String> {
 
 /// Parses a restic repository string into a backend.
 pub fn open_backend(location: &str) -> Result<Arc<dyn Backend>> {
-    open_backend_with(location, &cairn_backend::BackendOptions::default())
+    open_backend_with(location, &cairn::BackendOptions::default())
 }
 
 /// Parses a restic repository string and opens its backend with `opts`,
-/// retrying transient failures (reported on stderr as restic does).
-pub fn open_backend_with(
-    location: &str,
-    opts: &cairn_backend::BackendOptions,
-) -> Result<Arc<dyn Backend>> {
-    let loc = cairn_backend::Location::parse(location)
+/// retrying transient failures (reported on stderr as restic does): the
+/// library's [`cairn::open_backend`] with the command's retry report.
+pub fn open_backend_with(location: &str, opts: &cairn::BackendOptions) -> Result<Arc<dyn Backend>> {
+    let loc = cairn::Location::parse(location)
         .map_err(|e| anyhow!("parsing repository location failed: {e}"))?;
     let report = |op: &str, err: &cairn::BackendError, wait: std::time::Duration| {
         eprintln!(
@@ -315,10 +313,10 @@ pub fn open_backend_with(
             cairn::lock::go_duration_string(wait)
         );
     };
-    Ok(cairn_backend::open_wrapped(
+    Ok(cairn::open_location_with(
         &loc,
         opts,
-        cairn_backend::RetryPolicy::default(),
+        cairn::RetryPolicy::default(),
         Some(Arc::new(report)),
     )?)
 }
@@ -352,7 +350,7 @@ mod tests {
         global: GlobalOptions,
     }
 
-    fn options(args: &[&str]) -> cairn_backend::BackendOptions {
+    fn options(args: &[&str]) -> cairn::BackendOptions {
         let cli =
             Cli::try_parse_from(std::iter::once("cairn").chain(args.iter().copied())).unwrap();
         cli.global.backend_options().unwrap()

@@ -41,6 +41,7 @@ pub mod interrupt;
 mod keys;
 pub mod lock;
 pub mod migrate;
+mod open;
 pub mod progress;
 pub mod prune;
 pub mod recover;
@@ -70,6 +71,10 @@ pub use index::{BlobLocation, Index, IndexBuilder};
 pub use init::{default_scrypt_params, InitOptions};
 pub use keys::{KeyInfo, KeyOptions};
 pub use lock::{LockGuard, LockOptions};
+pub use open::{
+    feature_for_scheme, open_backend, open_location_with, strip_password, BackendOptions, Location,
+    RestLocation, RetryPolicy, RetryReport, DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
+};
 pub use progress::NoProgress;
 pub use prune::{MaxUnused, PruneOptions, PrunePlan, PruneReport, PruneStats};
 pub use repair_index::{RepairIndexPhase, RepairIndexProgress, RepairIndexReport};

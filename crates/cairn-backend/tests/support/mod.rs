@@ -77,3 +77,48 @@ pub fn assert_fails_quickly_in_one_line(
     }
     assert!(!err.is_transient(), "{text}");
 }
+
+/// Opens a backend with `open` and uses it (see [`exercise`]) from inside
+/// a tokio task, first on a multi-thread runtime, then on a
+/// current-thread one, and drops it there: what an async embedder does.
+/// A backend that blocks on a runtime of its own without stepping outside
+/// the caller's panics here ("Cannot start a runtime from within a
+/// runtime").
+pub fn in_tokio_tasks(open: impl Fn() -> Arc<dyn Backend> + Send + Sync + 'static) {
+    let open = Arc::new(open);
+    let runtimes = [
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    ];
+    for rt in runtimes {
+        let open = Arc::clone(&open);
+        let task =
+            rt.block_on(async move { tokio::spawn(async move { exercise(&*open()) }).await });
+        if let Err(e) = task {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+/// Writes, lists, stats, reads (whole and a range) and removes one pack.
+pub fn exercise(be: &dyn Backend) {
+    let name = "cc33".to_string() + &"0".repeat(60);
+    be.write(FileType::Pack, &name, b"0123456789").unwrap();
+    assert!(be
+        .list(FileType::Pack)
+        .unwrap()
+        .iter()
+        .any(|f| f.name == name && f.size == 10));
+    assert_eq!(be.stat(FileType::Pack, &name).unwrap().size, 10);
+    assert_eq!(be.read(FileType::Pack, &name).unwrap(), b"0123456789");
+    assert_eq!(be.read_range(FileType::Pack, &name, 2, 3).unwrap(), b"234");
+    be.remove(FileType::Pack, &name).unwrap();
+    assert!(be.stat(FileType::Pack, &name).unwrap_err().is_not_found());
+}

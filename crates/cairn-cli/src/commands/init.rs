@@ -125,7 +125,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     } else {
         None
     };
-    let location = cairn_backend::strip_password(&global.location()?);
+    let location = cairn::strip_password(&global.location()?);
     let backend = global.backend()?;
     let password = if global.password_file.is_some()
         || global.password_command.is_some()
