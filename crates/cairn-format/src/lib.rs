@@ -48,6 +48,7 @@ mod node;
 pub mod pack;
 mod snapshot;
 mod tree;
+mod unknown;
 mod unpacked;
 
 pub use config::Config;
@@ -66,6 +67,7 @@ pub use pack::{
 };
 pub use snapshot::{Snapshot, SnapshotSummary};
 pub use tree::Tree;
+pub use unknown::UnknownFields;
 pub use unpacked::{
     compress_blob, decode_unpacked, decode_unpacked_limited, decompress_blob, decompress_bounded,
     encode_unpacked, COMPRESSED_MARKER, MAX_UNPACKED_SIZE,
