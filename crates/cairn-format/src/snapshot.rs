@@ -231,9 +231,32 @@ impl Snapshot {
         serde_json::from_slice(b).map_err(|e| FormatError::json("snapshot", e))
     }
 
-    /// The JSON restic writes (`json.Marshal`, no trailing newline).
+    /// The JSON restic writes (`json.Marshal`, no trailing newline), with
+    /// the [`Snapshot::unknown`] members after restic's fields.
     pub fn to_json(&self) -> Vec<u8> {
         to_go_json(self)
+    }
+
+    /// True if rustic's `delete` field protects this snapshot at `now`:
+    /// `"delete":"Never"`, or `"delete":{"After":<time>}` with a time after
+    /// `now`. rustic's `forget` keeps such snapshots whatever the policy;
+    /// restic does not know the field. Any other value protects nothing.
+    pub fn protected_by_rustic(&self, now: &GoTime) -> bool {
+        let Some(raw) = self.unknown.get("delete") else {
+            return false;
+        };
+        match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("never"),
+            Ok(serde_json::Value::Object(o)) if o.len() == 1 => {
+                let Some((name, serde_json::Value::String(t))) = o.iter().next() else {
+                    return false;
+                };
+                name.eq_ignore_ascii_case("after")
+                    && GoTime::parse(t)
+                        .is_ok_and(|t| (t.unix_secs, t.nanos) > (now.unix_secs, now.nanos))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -364,6 +387,27 @@ mod tests {
         want.sort_unstable();
         assert_eq!(keys, want);
         assert!(s.unknown.is_empty());
+    }
+
+    #[test]
+    fn rustic_delete_protection() {
+        let now = GoTime::parse("2024-01-01T00:00:00Z").unwrap();
+        let with = |delete: &str| {
+            let mut s = Snapshot::new(GoTime::ZERO, Id::hash(b"t"));
+            if !delete.is_empty() {
+                s.unknown.push("delete", delete).unwrap();
+            }
+            s.protected_by_rustic(&now)
+        };
+        assert!(with(r#""Never""#));
+        assert!(with(r#""never""#));
+        assert!(!with(r#"{"After":"2024-01-01T00:00:01+01:00"}"#));
+        assert!(with(r#"{"After":"2024-01-01T00:00:01-01:00"}"#));
+        assert!(!with(r#"{"After":"2023-12-31T23:59:59Z"}"#));
+        assert!(!with(r#"{"After":"garbage"}"#));
+        assert!(!with(r#""NotSet""#));
+        assert!(!with(r#"true"#));
+        assert!(!with(""));
     }
 
     #[test]
