@@ -237,6 +237,17 @@ impl Snapshot {
         to_go_json(self)
     }
 
+    /// A copy without the members restic does not know (top level and in
+    /// the summary): what restic itself shows of this snapshot.
+    pub fn without_unknown(&self) -> Snapshot {
+        let mut s = self.clone();
+        s.unknown = UnknownFields::new();
+        if let Some(sum) = &mut s.summary {
+            sum.unknown = UnknownFields::new();
+        }
+        s
+    }
+
     /// True if rustic's `delete` field protects this snapshot at `now`:
     /// `"delete":"Never"`, or `"delete":{"After":<time>}` with a time after
     /// `now`. rustic's `forget` keeps such snapshots whatever the policy;
@@ -351,6 +362,8 @@ mod tests {
         let again = Snapshot::from_json(out.as_bytes()).unwrap();
         assert_eq!(again, s);
         assert_eq!(again.to_json(), out.as_bytes());
+        let plain = String::from_utf8(s.without_unknown().to_json()).unwrap();
+        assert!(!plain.contains("label") && !plain.contains("backup_duration"));
         // Changing a known field leaves the unknown ones alone.
         let mut tagged = again.clone();
         tagged.tags.push("t".into());
