@@ -426,3 +426,48 @@ fn rustic_restores_and_checks_what_cairn_wrote() {
     let restored = target.join(src.strip_prefix("/").unwrap());
     assert_eq!(manifest(&restored), manifest(&src));
 }
+
+#[test]
+fn repair_snapshots_keeps_rustic_fields() {
+    let f = rustic_fixture();
+    let ids = ids_by_time(&f);
+    let later = &ids[2];
+    let original = raw_snapshot(&f, later);
+    // Lose the pack holding the blob only snapshot 3 has: `hello.txt` as
+    // changed for it (a data blob's ID is the SHA-256 of its content).
+    let blob = Id::hash(b"hello again\n").to_hex();
+    let mut lost = None;
+    for index in f.cairn(["list", "index"]).ok().stdout_str().lines() {
+        let idx = f.cairn(["cat", "index", index]).ok().json();
+        for pack in idx["packs"].as_array().unwrap() {
+            if pack["blobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["id"] == blob.as_str())
+            {
+                lost = Some(pack["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let lost = lost.expect("the fixture stores hello.txt's second version");
+    fs::remove_file(f.repo.join("data").join(&lost[..2]).join(&lost)).unwrap();
+    f.cairn(["repair", "index"]).ok();
+    f.cairn(["repair", "snapshots", "--forget"]).ok();
+
+    let after = ids_by_time(&f);
+    assert_eq!(after[..2], ids[..2], "snapshots 1 and 2 were rewritten");
+    let repaired = added(&ids, &after);
+    assert_eq!(repaired.len(), 1, "{after:?}");
+    let repaired_raw = raw_snapshot(&f, &repaired[0]);
+    assert!(
+        repaired_raw.contains(r#""label":"later""#),
+        "{repaired_raw}"
+    );
+    assert_rustic_fields_kept(&original, &repaired_raw);
+    f.cairn(["check", "--read-data"]).ok();
+    restic_check(&f, &f.repo);
+    if let Some(bin) = rustic_bin() {
+        rustic_check(&bin, &f, &f.repo);
+    }
+}

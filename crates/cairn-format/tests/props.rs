@@ -284,12 +284,14 @@ proptest! {
         s.unknown = UnknownFields::new();
         let known = String::from_utf8(s.to_json()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&known).unwrap();
+        // serde_json's map sorts the names: restic's fields come in another
+        // order than restic writes them, as from another program.
         let mut members: Vec<String> = v.as_object().unwrap().iter()
-            .map(|(k, _)| k.clone()).collect::<Vec<_>>().into_iter()
-            .map(|k| {
-                let raw = serde_json::to_string(&v[&k]).unwrap();
-                format!("{}:{raw}", serde_json::to_string(&k).unwrap())
-            }).collect();
+            .map(|(k, val)| format!(
+                "{}:{}",
+                serde_json::to_string(k).unwrap(),
+                serde_json::to_string(val).unwrap()
+            )).collect();
         let mut want = UnknownFields::new();
         let mut placed: Vec<(usize, String, String)> = Vec::new();
         for (name, value, at) in &extra {
