@@ -16,6 +16,8 @@
 //! Encryption lives in `cairn-crypto`; this crate only calls it to open and
 //! create key files. Readers ignore unknown JSON fields but, unlike Go,
 //! match field names case-sensitively (restic only writes lowercase).
+//! Snapshots are the exception: they keep unknown members (rustic's
+//! `label`, `delete`, …) in [`UnknownFields`] and write them back.
 //!
 //! ```
 //! use cairn_format::{GoTime, Id, Node, NodeType, Tree};

@@ -23,7 +23,8 @@ fn is_zero(v: &u32) -> bool {
 ///
 /// Fields restic does not know (rustic's `label`, `description`, `delete`,
 /// …) are kept in [`Snapshot::unknown`] and written back after restic's
-/// fields, each value byte for byte.
+/// fields, each value byte for byte. (Reading the unknown members needs
+/// serde_json's own deserializer, as [`Snapshot::from_json`] uses.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 pub struct Snapshot {
