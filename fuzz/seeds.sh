@@ -112,6 +112,13 @@ for q in '\xff\x00' '\u00e9\U0001f600' '\a\b\f\n\r\t\v\\\"' '\377\000'; do
     printf '%s' "$q" | put go_unquote
 done
 printf '{"nodes":null}' | put tree
+# What rustic writes: a key file without created/username/hostname (from
+# testdata/rustic), and a snapshot with rustic's own fields (restic's `cat`
+# would drop them, so this one is spelled out).
+for k in "$HERE"/../testdata/rustic/repos/v2/keys/*; do
+    put key_file <"$k"
+done
+printf '%s' '{"time":"2023-01-02T10:00:00+00:00","program_version":"rustic 0.11.4","tree":"f36542f36ba92eeb26169c80dd035af67bed5b74682893072401ad5ec0496b0a","label":"nightly <db> & co","paths":["/src"],"hostname":"alpha","username":"","uid":0,"gid":0,"tags":["daily"],"delete":"Never","summary":{"files_new":6,"total_dirs_processed":6,"command":"rustic backup","backup_start":"2026-12-07T10:10:39.959164736+00:00","backup_end":"2026-12-07T10:10:39.990612322+00:00","backup_duration":0.031447586},"description":"first line\nsecond line"}' | put snapshot
 
 for d in "$OUT"/*/; do
     echo "$(basename "$d"): $(find "$d" -type f | wc -l) seeds"

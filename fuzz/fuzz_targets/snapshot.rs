@@ -2,7 +2,9 @@
 //!
 //! A snapshot's ID is the hash of its JSON, and `tag`/`rewrite` re-write
 //! snapshots, so whatever parses must serialize to bytes that parse back
-//! to the same snapshot and re-serialize identically.
+//! to the same snapshot and re-serialize identically. That includes the
+//! members Cairn does not know (rustic's `label`, `delete`, ...), which are
+//! kept verbatim in `Snapshot::unknown`.
 #![no_main]
 
 use cairn_format::Snapshot;

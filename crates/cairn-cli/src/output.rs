@@ -116,8 +116,9 @@ impl<'de> serde::Deserialize<'de> for JsonObject {
 
 /// The snapshot as restic's `snapshots --json` prints it: the stored JSON
 /// plus `id` and `short_id`.
+/// Fields restic does not know (rustic's) are left out, as restic does.
 pub fn snapshot_json(id: &Id, sn: &Snapshot) -> JsonObject {
-    let mut o = JsonObject::parse(&sn.to_json());
+    let mut o = JsonObject::parse(&sn.without_unknown().to_json());
     o.set("id", id.to_hex()).set("short_id", id.short());
     o
 }

@@ -3,6 +3,7 @@
 use cairn_crypto::{CryptoError, MasterKey, ScryptParams};
 use serde::{Deserialize, Serialize};
 
+use crate::snapshot::null_as_default;
 use crate::{b64, to_go_json, FormatError, GoTime};
 
 /// The salt length restic requires.
@@ -10,13 +11,21 @@ pub const SALT_LEN: usize = 64;
 
 /// A key file: scrypt parameters plus the master key sealed with the key
 /// derived from the password.
+///
+/// `created`, `username` and `hostname` may be missing or `null` (rustic
+/// omits them); they then read as the zero time and empty strings, as restic
+/// reads them, and are written back that way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyFile {
-    /// Creation time (local zone of the creator).
+    /// Creation time (local zone of the creator); [`GoTime::ZERO`] if the
+    /// file does not say.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub created: GoTime,
-    /// User who created the key.
+    /// User who created the key (empty if the file does not say).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub username: String,
-    /// Host on which the key was created.
+    /// Host on which the key was created (empty if the file does not say).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hostname: String,
     /// Key derivation function; only `"scrypt"` is accepted.
     pub kdf: String,
@@ -178,6 +187,27 @@ mod tests {
             back.open(b"wrong"),
             Err(FormatError::WrongPassword)
         ));
+    }
+
+    #[test]
+    fn opens_key_without_created_username_hostname() {
+        // rustic writes no `created`, `username` or `hostname`.
+        let master = MasterKey::generate();
+        let k = KeyFile::create(&master, b"pw", FAST, "me", "h", GoTime::ZERO).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&k.to_json()).unwrap();
+        let mut obj = v.as_object().unwrap().clone();
+        for f in ["created", "username", "hostname"] {
+            obj.remove(f);
+        }
+        obj.insert("hostname".into(), serde_json::Value::Null);
+        let rustic = serde_json::to_vec(&obj).unwrap();
+        let back = KeyFile::from_json(&rustic).unwrap();
+        assert_eq!(back.created, GoTime::ZERO);
+        assert_eq!((back.username.as_str(), back.hostname.as_str()), ("", ""));
+        assert_eq!(back.open(b"pw").unwrap().mac_r(), master.mac_r());
+        assert!(String::from_utf8(back.to_json())
+            .unwrap()
+            .starts_with(r#"{"created":"0001-01-01T00:00:00Z","username":"","hostname":"","kdf""#));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! Encryption lives in `cairn-crypto`; this crate only calls it to open and
 //! create key files. Readers ignore unknown JSON fields but, unlike Go,
 //! match field names case-sensitively (restic only writes lowercase).
+//! Snapshots are the exception: they keep unknown members (rustic's
+//! `label`, `delete`, …) in [`UnknownFields`] and write them back.
 //!
 //! ```
 //! use cairn_format::{GoTime, Id, Node, NodeType, Tree};
@@ -48,6 +50,7 @@ mod node;
 pub mod pack;
 mod snapshot;
 mod tree;
+mod unknown;
 mod unpacked;
 
 pub use config::Config;
@@ -66,6 +69,7 @@ pub use pack::{
 };
 pub use snapshot::{Snapshot, SnapshotSummary};
 pub use tree::Tree;
+pub use unknown::UnknownFields;
 pub use unpacked::{
     compress_blob, decode_unpacked, decode_unpacked_limited, decompress_blob, decompress_bounded,
     encode_unpacked, COMPRESSED_MARKER, MAX_UNPACKED_SIZE,

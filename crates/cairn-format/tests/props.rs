@@ -112,6 +112,38 @@ prop_compose! {
     }
 }
 
+/// A JSON value as another program might spell it: odd number forms,
+/// serde_json's (not Go's) string escaping, whitespace inside.
+fn raw_json_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("1.50e3".to_string()),
+        Just("-0.0".to_string()),
+        Just("null".to_string()),
+        Just("true".to_string()),
+        text().prop_map(|t| serde_json::to_string(&t).unwrap()),
+        (text(), any::<u64>()).prop_map(|(t, n)| format!(
+            "{{ {} : [ {n} , {{}} ],\"b\":\"\\u003c\" }}",
+            serde_json::to_string(&t).unwrap()
+        )),
+    ]
+}
+
+/// Names no restic snapshot or summary field uses.
+fn unknown_name() -> impl Strategy<Value = String> {
+    text().prop_map(|t| format!("x-{t}"))
+}
+
+fn unknown_fields() -> impl Strategy<Value = UnknownFields> {
+    vec((unknown_name(), raw_json_value()), 0..4).prop_map(|members| {
+        let mut u = UnknownFields::new();
+        for (name, value) in members {
+            u.push(&name, &value).unwrap();
+        }
+        u
+    })
+}
+
 prop_compose! {
     fn snapshot()(
         time in gotime(), parent in proptest::option::of(id()), tree in id(),
@@ -119,18 +151,20 @@ prop_compose! {
         uid in any::<u32>(), gid in any::<u32>(),
         excludes in vec(text(), 0..3), tags in vec(text(), 0..3),
         original in proptest::option::of(id()), pv in text(),
-        summary in proptest::option::of((gotime(), gotime(), any::<[u64; 12]>())),
+        summary in proptest::option::of((gotime(), gotime(), any::<[u64; 12]>(), unknown_fields())),
+        unknown in unknown_fields(),
     ) -> Snapshot {
         Snapshot {
             time, parent, tree, paths, hostname: host, username: user, uid, gid,
             excludes, tags, original, program_version: pv,
-            summary: summary.map(|(s, e, n)| SnapshotSummary {
+            unknown,
+            summary: summary.map(|(s, e, n, unknown)| SnapshotSummary {
                 backup_start: s, backup_end: e,
                 files_new: n[0], files_changed: n[1], files_unmodified: n[2],
                 dirs_new: n[3], dirs_changed: n[4], dirs_unmodified: n[5],
                 data_blobs: n[6], tree_blobs: n[7], data_added: n[8],
                 data_added_packed: n[9], total_files_processed: n[10],
-                total_bytes_processed: n[11],
+                total_bytes_processed: n[11], unknown,
             }),
         }
     }
@@ -233,7 +267,56 @@ proptest! {
 
     #[test]
     fn snapshot_round_trip(s in snapshot()) {
-        prop_assert_eq!(Snapshot::from_json(&s.to_json()).unwrap(), s);
+        let json = s.to_json();
+        let again = Snapshot::from_json(&json).unwrap();
+        prop_assert_eq!(&again, &s);
+        prop_assert_eq!(again.to_json(), json);
+    }
+
+    /// Unknown members anywhere in the object (as rustic interleaves them)
+    /// are found in order and written back with their exact value text.
+    #[test]
+    fn snapshot_unknown_members_survive(
+        s in snapshot(),
+        extra in vec((unknown_name(), raw_json_value(), any::<prop::sample::Index>()), 0..5),
+    ) {
+        let mut s = s;
+        s.unknown = UnknownFields::new();
+        let known = String::from_utf8(s.to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&known).unwrap();
+        // serde_json's map sorts the names: restic's fields come in another
+        // order than restic writes them, as from another program.
+        let mut members: Vec<String> = v.as_object().unwrap().iter()
+            .map(|(k, val)| format!(
+                "{}:{}",
+                serde_json::to_string(k).unwrap(),
+                serde_json::to_string(val).unwrap()
+            )).collect();
+        let mut want = UnknownFields::new();
+        let mut placed: Vec<(usize, String, String)> = Vec::new();
+        for (name, value, at) in &extra {
+            placed.push((at.index(members.len() + 1), name.clone(), value.clone()));
+        }
+        // Insert from the back so earlier positions stay valid; keep the
+        // resulting order to compare with.
+        placed.sort_by_key(|p| p.0);
+        for (at, name, value) in placed.iter().rev() {
+            members.insert(*at, format!("{} : {value}", serde_json::to_string(name).unwrap()));
+        }
+        for (_, name, value) in &placed {
+            want.push(name, value).unwrap();
+        }
+        let text = format!("{{ {} }}", members.join(" , "));
+        let parsed = Snapshot::from_json(text.as_bytes()).unwrap();
+        prop_assert_eq!(&parsed.unknown, &want);
+        let out = parsed.to_json();
+        let out_text = String::from_utf8(out.clone()).unwrap();
+        for (_, _, value) in &placed {
+            prop_assert!(out_text.contains(value.as_str()));
+        }
+        let again = Snapshot::from_json(&out).unwrap();
+        prop_assert_eq!(&again, &parsed);
+        prop_assert_eq!(again.to_json(), out);
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         }
         "snapshot" => {
             let sn = repo.find_snapshot(&id, &SnapshotFilter::default())?;
-            writeln!(out, "{}", indent_json(&sn.snapshot.to_json()))?;
+            // restic prints the fields it knows, not the file's bytes.
+            let known = sn.snapshot.without_unknown().to_json();
+            writeln!(out, "{}", indent_json(&known))?;
         }
         "index" => {
             let id = repo.find_id(FileType::Index, &id)?;

@@ -185,6 +185,14 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     }
     if !opts.ids.is_empty() {
         warn_filters_ignored(&opts.ids, &opts.filter);
+        // Only rustic-written snapshots can be protected; restic has no
+        // such field, so this never prints for restic's repositories.
+        for id in &plan.protected {
+            eprintln!(
+                "Ignoring {}: rustic protects this snapshot from deletion (delete field)",
+                id.short()
+            );
+        }
     }
     if !global.json {
         for group in &plan.groups {

@@ -212,20 +212,29 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(name: &str) -> Fixture {
+        Fixture::copy_of(
+            name,
+            &fixtures_dir().join(name),
+            &fixtures_dir().join("password"),
+        )
+    }
+
+    /// A private copy of the repository at `src` (any fixture directory,
+    /// e.g. the rustic-written one), with the password in `password`.
+    pub fn copy_of(name: &str, src: &Path, password: &Path) -> Fixture {
         // Resolve restic first so a missing restic is the first failure seen.
         restic_bin();
-        let src = fixtures_dir().join(name);
         assert!(
             src.join("config").is_file(),
             "fixture {} is missing; run testdata/make-fixtures.sh",
             src.display()
         );
         let dir = tempfile::Builder::new()
-            .prefix(&format!("cairn-it-{name}-"))
+            .prefix(&format!("cairn-it-{}-", name.replace('/', "-")))
             .tempdir()
             .unwrap();
         let repo = dir.path().join("repo");
-        copy_tree(&src, &repo);
+        copy_tree(src, &repo);
         // git does not keep empty directories; put back what `restic init` makes.
         for d in ["keys", "locks", "snapshots", "index", "data"] {
             fs::create_dir_all(repo.join(d)).unwrap();
@@ -234,7 +243,7 @@ impl Fixture {
             fs::create_dir_all(repo.join("data").join(format!("{i:02x}"))).unwrap();
         }
         let password_file = dir.path().join("password");
-        fs::copy(fixtures_dir().join("password"), &password_file).unwrap();
+        fs::copy(password, &password_file).unwrap();
         Fixture {
             name: name.to_owned(),
             dir,
@@ -664,7 +673,7 @@ pub fn assert_stopped_by_a_lock_taken_meanwhile(f: &Fixture, args: &[&OsStr], ex
 }
 
 /// The fixture's repository opened through the library.
-fn open_fixture_repo(f: &Fixture) -> cairn::Repository {
+pub fn open_fixture_repo(f: &Fixture) -> cairn::Repository {
     let password = fs::read_to_string(&f.password_file).unwrap();
     let backend = std::sync::Arc::new(cairn::LocalBackend::new(f.repo.clone()));
     cairn::Repository::open(backend, password.trim_end_matches('\n')).unwrap()

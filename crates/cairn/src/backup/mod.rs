@@ -374,6 +374,7 @@ pub fn backup(
             + c.files_changed.load(Ordering::Relaxed)
             + c.files_unmodified.load(Ordering::Relaxed),
         total_bytes_processed: c.bytes.load(Ordering::Relaxed),
+        unknown: Default::default(),
     });
     let unchanged = parent.as_ref().is_some_and(|p| p.snapshot.tree == root);
     let skip = (opts.skip_if_unchanged && unchanged) || opts.write.dry_run;

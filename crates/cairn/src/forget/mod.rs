@@ -78,10 +78,45 @@ pub struct ForgetResult {
     pub ignored: Vec<(String, Error)>,
     /// Snapshot files that could not be read (they are left alone).
     pub problems: Vec<Error>,
+    /// Snapshots the policy or the IDs chose that are kept anyway because
+    /// rustic protects them (`"delete":"Never"`, or a `delete` time still to
+    /// come; see [`cairn_format::Snapshot::protected_by_rustic`]), sorted by
+    /// ID. restic ignores the field; Cairn never removes more than restic
+    /// would, only less.
+    pub protected: Vec<Id>,
+}
+
+/// The reason shown for a snapshot kept only because rustic protects it.
+pub const RUSTIC_PROTECTED_REASON: &str = "protected by rustic (delete)";
+
+/// Moves the snapshots of `remove` that rustic protects into `keep` (which
+/// stays newest first); returns their IDs and what is left to remove.
+fn keep_protected(
+    keep: &mut Vec<(StoredSnapshot, KeepReason)>,
+    remove: Vec<StoredSnapshot>,
+    now: &GoTime,
+) -> (Vec<Id>, Vec<StoredSnapshot>) {
+    let (protected, remove): (Vec<_>, Vec<_>) = remove
+        .into_iter()
+        .partition(|s| s.snapshot.protected_by_rustic(now));
+    let ids = protected.iter().map(|s| s.id).collect();
+    for s in protected {
+        let reason = KeepReason {
+            matches: vec![RUSTIC_PROTECTED_REASON.to_string()],
+            counters: KeepCounters::default(),
+        };
+        keep.push((s, reason));
+    }
+    let instant = |s: &StoredSnapshot| (s.snapshot.time.unix_secs, s.snapshot.time.nanos);
+    keep.sort_by(|a, b| instant(&b.0).cmp(&instant(&a.0)).then(a.0.id.cmp(&b.0.id)));
+    (ids, remove)
 }
 
 impl Repository {
     /// Decides what `forget` removes without removing anything.
+    ///
+    /// Snapshots rustic protects are never removed (see
+    /// [`ForgetResult::protected`]).
     ///
     /// Refuses, as restic does, an empty policy (unless
     /// `unsafe_allow_remove_all` is set together with a filter) and a
@@ -94,10 +129,12 @@ impl Repository {
 
     fn plan_forget_strictly(&self, opts: &ForgetOptions) -> Result<ForgetResult> {
         let mut result = ForgetResult::default();
+        let now = opts.now.unwrap_or_else(GoTime::now_local);
         if !opts.ids.is_empty() {
             let mut ids = Vec::new();
             for spec in &opts.ids {
                 match self.find_snapshot(spec, &opts.filter) {
+                    Ok(s) if s.snapshot.protected_by_rustic(&now) => result.protected.push(s.id),
                     Ok(s) => ids.push(s.id),
                     Err(e) => result.ignored.push((spec.clone(), e)),
                 }
@@ -105,6 +142,8 @@ impl Repository {
             ids.sort();
             ids.dedup();
             result.remove = ids;
+            result.protected.sort();
+            result.protected.dedup();
             return Ok(result);
         }
         opts.policy.validate()?;
@@ -126,9 +165,10 @@ impl Repository {
             .into_iter()
             .filter(|s| opts.filter.matches(&s.snapshot))
             .collect();
-        let now = opts.now.unwrap_or_else(GoTime::now_local);
         for (key, snaps) in group_snapshots(&selected, opts.group_by) {
-            let PolicyResult { keep, remove } = apply_policy(&snaps, &opts.policy, now);
+            let PolicyResult { mut keep, remove } = apply_policy(&snaps, &opts.policy, now);
+            let (protected, remove) = keep_protected(&mut keep, remove, &now);
+            result.protected.extend(protected);
             if keep.is_empty() && !opts.policy.is_empty() {
                 return Err(Error::InvalidArgument(format!(
                     "refusing to delete last snapshot of snapshot group \"{key}\""
@@ -139,6 +179,8 @@ impl Repository {
         }
         result.remove.sort();
         result.remove.dedup();
+        result.protected.sort();
+        result.protected.dedup();
         Ok(result)
     }
 
@@ -161,5 +203,54 @@ impl Repository {
                 .remove(FileType::Snapshot, &id.to_hex())
                 .map_err(Error::from)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_format::Snapshot;
+
+    fn at(n: u8, time: &str, delete: Option<&str>) -> StoredSnapshot {
+        let mut s = Snapshot::new(GoTime::parse(time).unwrap(), Id([0; 32]));
+        if let Some(d) = delete {
+            s.unknown.push("delete", d).unwrap();
+        }
+        StoredSnapshot {
+            id: Id([n; 32]),
+            snapshot: s,
+        }
+    }
+
+    #[test]
+    fn rustic_protected_snapshots_are_kept_and_nothing_else_changes() {
+        let snaps = [
+            at(1, "2022-01-01T00:00:00Z", Some(r#""Never""#)),
+            at(2, "2022-01-02T00:00:00Z", None),
+            at(
+                3,
+                "2022-01-03T00:00:00Z",
+                Some(r#"{"After":"2099-01-01T00:00:00Z"}"#),
+            ),
+            at(
+                4,
+                "2022-01-04T00:00:00Z",
+                Some(r#"{"After":"2023-01-01T00:00:00Z"}"#),
+            ),
+            at(5, "2022-01-05T00:00:00Z", None),
+        ];
+        let policy = KeepPolicy {
+            last: 1,
+            ..Default::default()
+        };
+        let now = GoTime::parse("2024-01-01T00:00:00Z").unwrap();
+        let PolicyResult { mut keep, remove } = apply_policy(&snaps, &policy, now);
+        let (protected, remove) = keep_protected(&mut keep, remove, &now);
+        let ids = |v: Vec<&StoredSnapshot>| v.iter().map(|s| s.id.0[0]).collect::<Vec<_>>();
+        assert_eq!(protected, [Id([3; 32]), Id([1; 32])]);
+        // Kept: what restic keeps (5) plus the protected ones, newest first.
+        assert_eq!(ids(keep.iter().map(|k| &k.0).collect()), [5, 3, 1]);
+        assert_eq!(keep[1].1.matches, [RUSTIC_PROTECTED_REASON]);
+        assert_eq!(ids(remove.iter().collect()), [4, 2]);
     }
 }
