@@ -20,12 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 fi
 command -v moto_server >/dev/null || pip install 'moto[server]' || pip install --break-system-packages 'moto[server]'
-# rustic, for crates/cairn-cli/tests/rustic_interop.rs (those tests skip the
-# parts that run rustic when it is missing, unless CAIRN_REQUIRE_RUSTIC=1).
-# OPTIONAL and slow: a release build from source took ~13 minutes on a
-# shared 2-core machine. Remove this block if CI should not pay for it; the
-# committed fixtures in testdata/rustic/ cover the rustic-writes direction.
-# Set CAIRN_SKIP_RUSTIC=1 to skip it here.
+# rustic 0.11.4, the other program that writes restic repositories:
+# crates/cairn-cli/tests/rustic_interop.rs checks it both ways (rustic
+# reads and checks what Cairn wrote). scripts/test.sh sets
+# CAIRN_REQUIRE_RUSTIC=1 so those tests fail rather than skip without it.
+# A release build from source: about 10-13 minutes on 2 cores, inside the
+# CI budget. CAIRN_SKIP_RUSTIC=1 skips it when iterating locally.
 RUSTIC_VERSION=0.11.4
 if [ "${CAIRN_SKIP_RUSTIC:-0}" != 1 ] &&
     ! rustic --version 2>/dev/null | grep -qx "rustic $RUSTIC_VERSION"; then

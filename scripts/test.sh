@@ -13,6 +13,8 @@ bash scripts/install-deps.sh
 # A test run builds everything once: incremental caches would only take disk
 # (gigabytes for this workspace) without ever being reused.
 export CARGO_INCREMENTAL=0
+# The rustic interop tests must run, not skip (install-deps.sh installs it).
+export CAIRN_REQUIRE_RUSTIC="${CAIRN_REQUIRE_RUSTIC:-1}"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
