@@ -32,6 +32,7 @@
 //! let names: Vec<_> = be.list(FileType::Snapshot).unwrap().into_iter().map(|f| f.name).collect();
 //! assert_eq!(names, ["ab12"]);
 //! ```
+#![deny(missing_docs)]
 
 #[cfg(any(feature = "sftp", feature = "rclone"))]
 mod child;

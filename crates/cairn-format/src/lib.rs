@@ -32,7 +32,7 @@
 //! assert_eq!(Tree::from_json(&json).unwrap(), tree);
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod b64;
 mod config;

@@ -19,6 +19,7 @@
 //! config.no_auth = true;
 //! cairn_server::serve(config).unwrap();
 //! ```
+#![deny(missing_docs)]
 
 mod access_log;
 mod auth;

@@ -21,6 +21,7 @@
 //! println!("{} {}", latest.id.short(), latest.snapshot.time.to_rfc3339_nano());
 //! # Ok::<(), cairn::Error>(())
 //! ```
+#![deny(missing_docs)]
 
 pub mod backup;
 mod blob;
