@@ -15,12 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backend = Arc::new(LocalBackend::new(repo_dir));
     let mut repo = Repository::init(backend, "example password", &InitOptions::default())?;
     repo.load_index()?;
-    let _lock = repo.lock(false, None)?;
+    let lock = repo.lock(false, None)?;
     let opts = BackupOptions {
         paths: vec![source.into()],
         ..Default::default()
     };
-    let summary = repo.backup(opts, &NoBackupProgress)?;
+    let summary = repo.backup(&lock, opts, &NoBackupProgress)?;
     let id = summary.snapshot_id.expect("not a dry run");
     println!(
         "snapshot {} saved, {} new files",
@@ -28,8 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         summary.snapshot.summary.as_ref().map_or(0, |s| s.files_new)
     );
 
-    let mut repo = Repository::open(repo.backend().clone(), "example password")?;
-    repo.load_index()?;
+    // The same value reads what it has just written.
     let snapshot = repo.load_snapshot(&id)?;
     let opts = RestoreOptions {
         target: target.into(),

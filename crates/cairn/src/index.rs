@@ -222,6 +222,25 @@ impl Index {
         Ok((builder.finish(), problems))
     }
 
+    /// A new index holding this one's blobs and those of `files` (what a
+    /// writer has just indexed). Builds new tables: O(n) once per
+    /// operation, not per blob.
+    pub fn with_files(&self, files: &[IndexFile]) -> std::result::Result<Index, String> {
+        let mut builder = IndexBuilder {
+            packs: self.packs.clone(),
+            pack_numbers: (0u32..)
+                .zip(&self.packs)
+                .map(|(n, id)| (*id, n))
+                .collect(),
+            data: self.data.entries.clone(),
+            trees: self.trees.entries.clone(),
+        };
+        for file in files {
+            builder.add(file)?;
+        }
+        Ok(builder.finish())
+    }
+
     fn table(&self, blob_type: BlobType) -> &Table {
         match blob_type {
             BlobType::Data => &self.data,

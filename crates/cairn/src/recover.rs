@@ -7,7 +7,7 @@
 //! new tree holds one directory per lost root, named by the root's short
 //! ID (mode 0755, times now), and a new snapshot of path `/recover`,
 //! tagged `recovered`, points to it. The new tree is packed and indexed
-//! before the snapshot is saved. The caller holds a lock (restic 0.14
+//! before the snapshot is saved. It runs under a lock guard it is given (restic 0.14
 //! takes a shared one).
 //!
 //! ```no_run
@@ -23,7 +23,7 @@
 
 use crate::rewrite::load_index_strictly;
 use crate::write::{BlobWriter, WriteOptions};
-use crate::{host, Repository, Result};
+use crate::{host, LockGuard, Repository, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, GoTime, Id, Node, NodeType, Snapshot, Tree};
 use rayon::prelude::*;
@@ -77,11 +77,16 @@ pub struct RecoverReport {
 impl Repository {
     /// Finds the lost trees and saves a snapshot of them; see the module
     /// docs.
+    ///
+    /// Runs under `lock`, shared or exclusive; afterwards this value's
+    /// index holds the new tree.
     pub fn recover(
         &mut self,
+        lock: &LockGuard,
         opts: &RecoverOptions,
         progress: &dyn RecoverProgress,
     ) -> Result<RecoverReport> {
+        lock.allows(self, "recover", false)?;
         load_index_strictly(self)?;
         let trees: BTreeSet<Id> = self
             .index()
@@ -135,7 +140,7 @@ impl Repository {
                 return Err(e);
             }
         };
-        writer.flush()?;
+        writer.flush_into(self)?;
         report.tree = Some(tree_id);
 
         let mut sn = Snapshot::new(GoTime::now_local(), tree_id);

@@ -30,7 +30,7 @@ use crate::prune::repack::Packer;
 use crate::repair_index::read_pack_header;
 use crate::rewrite::load_index_strictly;
 use crate::write::WriteOptions;
-use crate::{Error, Repository, Result};
+use crate::{Error, LockGuard, Repository, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -78,16 +78,19 @@ pub struct RepairPacksReport {
 }
 
 impl Repository {
-    /// Salvages the packs `ids`; see the module docs.
+    /// Salvages the packs `ids` under `lock` (exclusive); see the module
+    /// docs.
     ///
-    /// The in-memory index is stale afterwards; open the repository again
-    /// to use it further.
+    /// The index is read again afterwards, so that it matches the new
+    /// index files.
     pub fn repair_packs(
         &mut self,
+        lock: &LockGuard,
         ids: &BTreeSet<Id>,
         write: &WriteOptions,
         progress: &dyn RepairPacksProgress,
     ) -> Result<RepairPacksReport> {
+        lock.allows(self, "repair packs", true)?;
         self.set_strict_listings(true);
         load_index_strictly(self)?;
         let old_index_files: Vec<Id> = self
@@ -156,6 +159,7 @@ impl Repository {
                 }
             }
         }
+        self.reload_index()?;
         Ok(report)
     }
 }

@@ -273,6 +273,48 @@ impl Repository {
         self.index = None;
     }
 
+    /// Adds what a writer has just indexed (see
+    /// [`crate::write::BlobWriter::flush_into`]) to the loaded index, so
+    /// that this value finds the new blobs without reading the index
+    /// again. Nothing happens while no index is loaded: the next
+    /// [`Repository::load_index`] reads the new files with the others.
+    pub fn add_to_index(&mut self, files: &[cairn_format::IndexFile]) -> Result<()> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        if files.iter().all(|f| f.packs.is_empty()) {
+            return Ok(());
+        }
+        let merged = index.with_files(files).map_err(Error::InvalidArgument)?;
+        if let Some(cache) = &self.cache {
+            cache.index_loaded(&merged);
+        }
+        self.index = Some(Arc::new(merged));
+        Ok(())
+    }
+
+    /// Reads the index files again if an index was loaded (after an
+    /// operation replaced index files), so the loaded index matches the
+    /// repository; problems as [`Repository::load_index`].
+    pub fn reload_index(&mut self) -> Result<Vec<Error>> {
+        if self.index.is_none() {
+            return Ok(Vec::new());
+        }
+        self.index = None;
+        self.load_index()
+    }
+
+    /// Replaces the config (after a migration wrote a new one).
+    pub(crate) fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Sets the ID of the key file this value opened with (after a
+    /// password change replaced it).
+    pub(crate) fn set_key_id(&mut self, key_id: Id) {
+        self.key_id = key_id;
+    }
+
     /// The loaded index as a shared handle (empty if not loaded).
     pub fn index_arc(&self) -> Arc<Index> {
         self.index.clone().unwrap_or_default()
@@ -434,7 +476,7 @@ mod tests {
             scrypt: fast,
             ..KeyOptions::default()
         };
-        let second = repo.add_key("pw", &key_opts).unwrap();
+        let second = repo.add_key(&crate::testing::lock(&repo, false).unwrap(), "pw", &key_opts).unwrap();
         let mut ids = [repo.key_id(), second];
         ids.sort();
         let (first, last) = (ids[0], ids[1]);
@@ -450,7 +492,7 @@ mod tests {
         // open, still ends with a key that does.
         let none = Repository::open_with_key_hint(backend.clone(), "pw", Some("zz")).unwrap();
         assert_eq!(none.key_id(), first);
-        let other = repo.add_key("other", &key_opts).unwrap();
+        let other = repo.add_key(&crate::testing::lock(&repo, false).unwrap(), "other", &key_opts).unwrap();
         let hint = other.to_hex();
         let fallback = Repository::open_with_key_hint(backend, "pw", Some(&hint)).unwrap();
         assert!(ids.contains(&fallback.key_id()));

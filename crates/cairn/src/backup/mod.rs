@@ -19,7 +19,7 @@ pub use fsnode::NodeOptions;
 
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};
-use crate::{host, Error, Repository, Result, SnapshotFilter};
+use crate::{host, Error, LockGuard, Repository, Result, SnapshotFilter};
 use archiver::Archiver;
 use cairn_backend::FileType;
 use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial};
@@ -222,12 +222,15 @@ pub fn absolute_path(p: &Path) -> Result<PathBuf> {
 }
 
 /// Backs up `opts.paths` (or `opts.stdin`) into `repo`, whose index must be
-/// loaded. The caller holds a (shared) lock.
+/// loaded, under `lock` (shared or exclusive, see
+/// [`LockGuard::allows`]). Afterwards `repo`'s index holds the new blobs.
 pub fn backup(
-    repo: &Repository,
+    repo: &mut Repository,
+    lock: &LockGuard,
     mut opts: BackupOptions,
     progress: &dyn BackupProgress,
 ) -> Result<BackupSummary> {
+    lock.allows(repo, "backup", false)?;
     let start = GoTime::now_local();
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let mut targets: Vec<Target> = Vec::new();
@@ -338,7 +341,7 @@ pub fn backup(
             return Err(e);
         }
     }
-    let (stats, _) = writer.flush()?;
+    let (stats, _) = writer.flush_into(repo)?;
 
     let mut sn = Snapshot::new(opts.time.unwrap_or(start), root);
     sn.paths = snapshot_paths;
@@ -386,14 +389,15 @@ pub fn backup(
 }
 
 impl Repository {
-    /// Backs up into this repository (its index must be loaded; the
-    /// caller holds a lock). See [`backup`].
+    /// Backs up into this repository (its index must be loaded) under
+    /// `lock`, a shared or exclusive lock on it. See [`backup`].
     pub fn backup(
-        &self,
+        &mut self,
+        lock: &LockGuard,
         opts: BackupOptions,
         progress: &dyn BackupProgress,
     ) -> Result<BackupSummary> {
-        backup(self, opts, progress)
+        backup(self, lock, opts, progress)
     }
 }
 

@@ -20,7 +20,7 @@ mod duration;
 mod guard;
 
 pub use duration::{go_duration_string, parse_go_duration};
-pub use guard::{release_all_held, LockGuard};
+pub use guard::{release_all_held, LockGuard, LockProblem};
 
 use crate::repository::Repository;
 use crate::{host, Error, Result};

@@ -22,8 +22,8 @@
 //!
 //! A crash at any moment leaves at most unreferenced packs or both the old
 //! and the new snapshot. Data the new snapshots no longer use stays until
-//! `prune`. Callers hold a shared lock (an exclusive one with `forget`, and
-//! always for repairs).
+//! `prune`. Every entry point takes a [`LockGuard`]: shared, exclusive with
+//! `forget`, and always exclusive for repairs.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -50,7 +50,7 @@ use crate::filter::PatternList;
 use crate::repository::Repository;
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions};
-use crate::{Error, Result};
+use crate::{Error, LockGuard, Result};
 use cairn_backend::FileType;
 use cairn_format::{GoTime, Id};
 pub(crate) use tree::{Policy, TreeRewriter};
@@ -182,8 +182,11 @@ impl RewriteReport {
 /// several of them hold. Made by [`Repository::snapshot_rewriter`] or
 /// [`Repository::snapshot_repairer`].
 pub struct SnapshotRewriter<'r> {
-    repo: &'r Repository,
-    trees: TreeRewriter<'r>,
+    repo: &'r mut Repository,
+    lock: &'r LockGuard,
+    /// The operation, for lock errors.
+    operation: &'static str,
+    trees: TreeRewriter,
     opts: RewriteOptions,
     /// Tag for new snapshots when the old ones are kept.
     tag: &'static str,
@@ -192,8 +195,15 @@ pub struct SnapshotRewriter<'r> {
 }
 
 impl Repository {
-    /// A rewriter for `rewrite`; the index must be loaded.
-    pub fn snapshot_rewriter(&self, opts: &RewriteOptions) -> Result<SnapshotRewriter<'_>> {
+    /// A rewriter for `rewrite` under `lock` (exclusive with
+    /// `opts.forget`, else shared is enough); the index must be loaded.
+    /// What it writes is added to this value's index.
+    pub fn snapshot_rewriter<'r>(
+        &'r mut self,
+        lock: &'r LockGuard,
+        opts: &RewriteOptions,
+    ) -> Result<SnapshotRewriter<'r>> {
+        lock.allows(self, "rewrite", opts.forget)?;
         opts.validate()?;
         let patterns = ExcludeOptions {
             excludes: opts.excludes.clone(),
@@ -201,18 +211,21 @@ impl Repository {
         };
         let excluder = Excluder::new(&patterns, &[])?;
         Ok(SnapshotRewriter {
-            repo: self,
             trees: TreeRewriter::new(self, Policy::Exclude(excluder)),
+            repo: self,
+            lock,
+            operation: "rewrite",
             opts: opts.clone(),
             tag: "rewrite",
             update_summary: !opts.excludes.is_empty(),
         })
     }
 
-    /// Rewrites every snapshot of `snapshots` (see the module docs);
-    /// stops at the first error.
+    /// Rewrites every snapshot of `snapshots` (see the module docs) under
+    /// `lock` (exclusive with `opts.forget`); stops at the first error.
     pub fn rewrite_snapshots(
         &mut self,
+        lock: &LockGuard,
         snapshots: &[StoredSnapshot],
         opts: &RewriteOptions,
         progress: &dyn RewriteProgress,
@@ -220,8 +233,9 @@ impl Repository {
         if opts.forget {
             self.set_strict_listings(true);
         }
+        lock.allows(self, "rewrite", opts.forget)?;
         load_index_strictly(self)?;
-        self.snapshot_rewriter(opts)?
+        self.snapshot_rewriter(lock, opts)?
             .rewrite_all(snapshots, progress)
     }
 }
@@ -240,14 +254,17 @@ pub fn load_index_strictly(repo: &mut Repository) -> Result<()> {
 
 impl<'r> SnapshotRewriter<'r> {
     pub(crate) fn with_policy(
-        repo: &'r Repository,
+        repo: &'r mut Repository,
+        lock: &'r LockGuard,
         policy: Policy,
         opts: RewriteOptions,
         tag: &'static str,
     ) -> Self {
         SnapshotRewriter {
-            repo,
             trees: TreeRewriter::new(repo, policy),
+            repo,
+            lock,
+            operation: "repair snapshots",
             opts,
             tag,
             update_summary: false,
@@ -278,6 +295,8 @@ impl<'r> SnapshotRewriter<'r> {
         snap: &StoredSnapshot,
         progress: &dyn RewriteProgress,
     ) -> Result<SnapshotRewrite> {
+        let exclusive = self.opts.forget || self.operation == "repair snapshots";
+        self.lock.allows(self.repo, self.operation, exclusive)?;
         progress.event(&RewriteEvent::Snapshot(snap));
         let mut write = self.opts.write.clone();
         write.dry_run = self.opts.dry_run;
@@ -294,7 +313,9 @@ impl<'r> SnapshotRewriter<'r> {
         };
         // Packs and index first: the new snapshot may only name what is
         // durably stored.
-        writer.flush()?;
+        let (_, _, indexed) = writer.flush_indexed()?;
+        self.repo.add_to_index(&[indexed])?;
+        self.trees.set_repo(self.repo);
         self.replace(snap, rewritten, progress)
     }
 

@@ -79,8 +79,10 @@ enum Opened {
 /// Rewrites trees with one policy, remembering across snapshots which
 /// trees were already rewritten and which were saved (so a tree shared by
 /// several snapshots is rewritten and stored once).
-pub(crate) struct TreeRewriter<'r> {
-    repo: &'r Repository,
+pub(crate) struct TreeRewriter {
+    /// A copy of the repository value, renewed after every writer (see
+    /// [`TreeRewriter::set_repo`]).
+    repo: Repository,
     policy: Policy,
     /// `rewrite` refuses trees it cannot encode back to the same bytes
     /// (restic: "cannot encode tree ... without losing information").
@@ -93,16 +95,21 @@ pub(crate) struct TreeRewriter<'r> {
     saved: HashSet<Id>,
 }
 
-impl<'r> TreeRewriter<'r> {
-    pub(crate) fn new(repo: &'r Repository, policy: Policy) -> Self {
+impl TreeRewriter {
+    pub(crate) fn new(repo: &Repository, policy: Policy) -> Self {
         let check_encoding = matches!(policy, Policy::Exclude(_));
         TreeRewriter {
-            repo,
+            repo: repo.clone(),
             policy,
             check_encoding,
             cache: HashMap::new(),
             saved: HashSet::new(),
         }
+    }
+
+    /// Reads from `repo` from now on (after its index learned new blobs).
+    pub(crate) fn set_repo(&mut self, repo: &Repository) {
+        self.repo = repo.clone();
     }
 
     /// Rewrites the tree `id` found at `path` (`/` for a root). `None`
