@@ -114,19 +114,20 @@ impl Repository {
         migration: Migration,
         progress: &dyn CheckProgress,
     ) -> Result<MigrationReport> {
-        lock.allows(self, "migrate", true)?;
         let copies = crate::config_copy::config_copy_dir();
-        self.apply_migration_in(migration, progress, &copies)
+        self.apply_migration_in(lock, migration, progress, &copies)
     }
 
     /// [`Self::apply_migration`], keeping copies of replaced files in
     /// `copies`.
-    fn apply_migration_in(
+    pub(crate) fn apply_migration_in(
         &mut self,
+        lock: &LockGuard,
         migration: Migration,
         progress: &dyn CheckProgress,
         copies: &Path,
     ) -> Result<MigrationReport> {
+        lock.allows(self, "migrate", true)?;
         let mut report = MigrationReport::default();
         if migration.checks_repository() {
             let check = self.check(&CheckOptions::default(), progress)?;
@@ -209,7 +210,12 @@ mod tests {
         let mut repo = v1_repo(backend.clone());
         assert!(repo.migration_applies(Migration::UpgradeRepoV2));
         let report = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(
+                &crate::testing::lock(&repo, true).unwrap(),
+                Migration::UpgradeRepoV2,
+                &NoProgress,
+                copies.path(),
+            )
             .unwrap();
         assert!(report.applied);
         assert!(report.check.unwrap().is_ok());
@@ -229,10 +235,16 @@ mod tests {
         let copies = tempfile::tempdir().unwrap();
         let faulty = Arc::new(FaultBackend::new(Arc::new(LocalBackend::new(dir.path()))));
         let mut repo = v1_repo(faulty.clone());
+        let lock = crate::testing::lock(&repo, true).unwrap();
         let writes = faulty.count(Op::Write);
         faulty.inject(Op::Write, writes + 1, Fault::FailPermanent);
         let err = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(
+                &lock,
+                Migration::UpgradeRepoV2,
+                &NoProgress,
+                copies.path(),
+            )
             .unwrap_err();
         let msg = err.to_string();
         assert!(
@@ -257,7 +269,12 @@ mod tests {
             .remove(FileType::Pack, &pack.to_hex())
             .unwrap();
         let report = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(
+                &crate::testing::lock(&repo, true).unwrap(),
+                Migration::UpgradeRepoV2,
+                &NoProgress,
+                copies.path(),
+            )
             .unwrap();
         assert!(!report.applied);
         assert!(!report.check.unwrap().is_ok());

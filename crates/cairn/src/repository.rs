@@ -452,6 +452,10 @@ fn open_key(
 }
 
 #[cfg(test)]
+#[path = "writers_tests.rs"]
+mod writers_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::{InitOptions, KeyOptions};

@@ -34,7 +34,7 @@ pub(crate) fn copy_locked(
     copy_snapshots(src, dst, &lock, opts, &NoProgress)
 }
 
-fn local(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Backend> {
+pub(crate) fn local(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Backend> {
     Arc::new(LocalBackend::new(dir.path().join(name)))
 }
 
@@ -107,7 +107,7 @@ fn backup(repo: &mut Repository, files: &[(&str, usize, u64)], tag: &str) -> Id 
 }
 
 /// Every file's content, by path, read back through the trees.
-fn contents(repo: &Repository, tree: &Id) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn contents(repo: &Repository, tree: &Id) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     crate::walk::walk(
         repo,

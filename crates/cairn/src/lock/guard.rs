@@ -220,6 +220,12 @@ impl LockGuard {
         }
     }
 
+    /// Marks the lock as given up, as a failed refresh would.
+    #[cfg(test)]
+    pub(crate) fn give_up_for_test(&self) {
+        self.shared.valid.store(false, Ordering::SeqCst);
+    }
+
     /// Time since the first lock file was written.
     pub(super) fn age(&self) -> Duration {
         self.written.elapsed()
