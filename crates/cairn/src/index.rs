@@ -228,10 +228,7 @@ impl Index {
     pub fn with_files(&self, files: &[IndexFile]) -> std::result::Result<Index, String> {
         let mut builder = IndexBuilder {
             packs: self.packs.clone(),
-            pack_numbers: (0u32..)
-                .zip(&self.packs)
-                .map(|(n, id)| (*id, n))
-                .collect(),
+            pack_numbers: (0u32..).zip(&self.packs).map(|(n, id)| (*id, n)).collect(),
             data: self.data.entries.clone(),
             trees: self.trees.entries.clone(),
         };

@@ -239,12 +239,7 @@ mod tests {
         let writes = faulty.count(Op::Write);
         faulty.inject(Op::Write, writes + 1, Fault::FailPermanent);
         let err = repo
-            .apply_migration_in(
-                &lock,
-                Migration::UpgradeRepoV2,
-                &NoProgress,
-                copies.path(),
-            )
+            .apply_migration_in(&lock, Migration::UpgradeRepoV2, &NoProgress, copies.path())
             .unwrap_err();
         let msg = err.to_string();
         assert!(

@@ -480,7 +480,13 @@ mod tests {
             scrypt: fast,
             ..KeyOptions::default()
         };
-        let second = repo.add_key(&crate::testing::lock(&repo, false).unwrap(), "pw", &key_opts).unwrap();
+        let second = repo
+            .add_key(
+                &crate::testing::lock(&repo, false).unwrap(),
+                "pw",
+                &key_opts,
+            )
+            .unwrap();
         let mut ids = [repo.key_id(), second];
         ids.sort();
         let (first, last) = (ids[0], ids[1]);
@@ -496,7 +502,13 @@ mod tests {
         // open, still ends with a key that does.
         let none = Repository::open_with_key_hint(backend.clone(), "pw", Some("zz")).unwrap();
         assert_eq!(none.key_id(), first);
-        let other = repo.add_key(&crate::testing::lock(&repo, false).unwrap(), "other", &key_opts).unwrap();
+        let other = repo
+            .add_key(
+                &crate::testing::lock(&repo, false).unwrap(),
+                "other",
+                &key_opts,
+            )
+            .unwrap();
         let hint = other.to_hex();
         let fallback = Repository::open_with_key_hint(backend, "pw", Some(&hint)).unwrap();
         assert!(ids.contains(&fallback.key_id()));

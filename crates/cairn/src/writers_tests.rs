@@ -131,9 +131,7 @@ fn rewritten_and_repaired_snapshots_are_readable_through_the_same_value() {
         excludes: vec![PatternList::new(["/sub/c"], false).unwrap()],
         ..RewriteOptions::default()
     };
-    let report = repo
-        .rewrite_snapshots(&guard, &snaps, &opts, &())
-        .unwrap();
+    let report = repo.rewrite_snapshots(&guard, &snaps, &opts, &()).unwrap();
     let new: Vec<Id> = report.snapshots.iter().filter_map(|s| s.new).collect();
     assert_eq!(new.len(), 1, "{report:?}");
     let rewritten = repo.load_snapshot(&new[0]).unwrap();

@@ -22,7 +22,9 @@ fn a_key_added_by_cairn_opens_the_repository_in_restic() {
         hostname: Some("box".into()),
         ..small()
     };
-    let id = repo.add_key(&repo.lock(false, None).unwrap(), "second-pw", &opts).unwrap();
+    let id = repo
+        .add_key(&repo.lock(false, None).unwrap(), "second-pw", &opts)
+        .unwrap();
     ok(restic(&path, "second-pw", ["check"]));
     let out = ok(restic(&path, "second-pw", ["key", "list", "--json"]));
     let keys: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
@@ -80,9 +82,13 @@ fn a_key_added_by_restic_opens_the_repository_in_cairn() {
 #[test]
 fn removing_the_current_key_is_refused_and_others_can_go() {
     let (_dir, path, repo) = cairn_repo(2);
-    let other = repo.add_key(&repo.lock(false, None).unwrap(), "other-pw", &small()).unwrap();
+    let other = repo
+        .add_key(&repo.lock(false, None).unwrap(), "other-pw", &small())
+        .unwrap();
     let current = repo.key_id().to_hex();
-    let err = repo.remove_key(&repo.lock(true, None).unwrap(), &current[..8]).unwrap_err();
+    let err = repo
+        .remove_key(&repo.lock(true, None).unwrap(), &current[..8])
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("refusing to remove key currently used"),

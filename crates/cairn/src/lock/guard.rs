@@ -202,7 +202,12 @@ impl LockGuard {
     /// `operation` change `repo`: it must belong to `repo`, still be held
     /// (see [`LockGuard::check`]) and, if `exclusive`, be exclusive. A
     /// guard from [`LockGuard::unlocked`] for `repo` passes.
-    pub fn allows(&self, repo: &Repository, operation: &'static str, exclusive: bool) -> Result<()> {
+    pub fn allows(
+        &self,
+        repo: &Repository,
+        operation: &'static str,
+        exclusive: bool,
+    ) -> Result<()> {
         let problem = if !self.belongs_to(repo) {
             Some(LockProblem::OtherRepository)
         } else if self.shared.unlocked {

@@ -383,4 +383,6 @@ impl Repository {
 }
 
 #[cfg(test)]
+mod required_tests;
+#[cfg(test)]
 mod tests;

@@ -41,7 +41,13 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
     for folder in ["snapshots", "index", "data"] {
         let (mut repo, faulty) = repo_at(&root);
         faulty.inject_file(Op::List, folder, 1, u64::MAX, Fault::Corrupt);
-        let err = repo.prune(&crate::testing::lock(&repo, true).unwrap(), &PruneOptions::default(), &()).unwrap_err();
+        let err = repo
+            .prune(
+                &crate::testing::lock(&repo, true).unwrap(),
+                &PruneOptions::default(),
+                &(),
+            )
+            .unwrap_err();
         assert!(matches!(err, Error::BadListing { .. }), "{folder}: {err}");
         let (repo, faulty) = repo_at(&root);
         faulty.inject_file(Op::List, folder, 1, u64::MAX, Fault::Corrupt);
@@ -53,7 +59,9 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
             ..ForgetOptions::default()
         };
         if folder == "snapshots" {
-            let err = repo.forget(&crate::testing::lock(&repo, true).unwrap(), &forget).unwrap_err();
+            let err = repo
+                .forget(&crate::testing::lock(&repo, true).unwrap(), &forget)
+                .unwrap_err();
             assert!(matches!(err, Error::BadListing { .. }), "{err}");
         }
         let checked = repo.check(&CheckOptions::default(), &NoCheckProgress);
@@ -103,7 +111,13 @@ fn a_missing_index_file_makes_prune_refuse_rather_than_delete_used_packs() {
     local.remove(FileType::Index, &first.name).unwrap();
     let before = files_in(&root);
     let (mut repo, _) = repo_at(&root);
-    let err = repo.prune(&crate::testing::lock(&repo, true).unwrap(), &PruneOptions::default(), &()).unwrap_err();
+    let err = repo
+        .prune(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &PruneOptions::default(),
+            &(),
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("repair index"), "{err}");
     assert_eq!(files_in(&root), before);
 }
@@ -136,10 +150,18 @@ fn prune_removes_old_temporary_files_and_keeps_young_ones() {
         dry_run: true,
         ..PruneOptions::default()
     };
-    let report = repo.prune(&crate::testing::lock(&repo, true).unwrap(), &dry, &()).unwrap();
+    let report = repo
+        .prune(&crate::testing::lock(&repo, true).unwrap(), &dry, &())
+        .unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert!(old.iter().all(|p| p.exists()));
-    let report = repo.prune(&crate::testing::lock(&repo, true).unwrap(), &PruneOptions::default(), &()).unwrap();
+    let report = repo
+        .prune(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &PruneOptions::default(),
+            &(),
+        )
+        .unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert_eq!(report.temp_bytes_removed, 3 * 12);
     assert!(old.iter().all(|p| !p.exists()));

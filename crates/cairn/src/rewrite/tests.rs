@@ -166,7 +166,12 @@ fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &opts, &())
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &(),
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     let new_id = report.snapshots[0].new.expect("a new snapshot");
@@ -197,7 +202,12 @@ fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &none, &())
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &none,
+            &(),
+        )
         .unwrap();
     assert_eq!(report.changed(), 0);
     assert_eq!(repo.list_ids(FileType::Pack).unwrap().len(), before);
@@ -217,7 +227,12 @@ fn forget_and_metadata_replace_the_snapshot() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &dry, &())
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &dry,
+            &(),
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     assert_eq!(report.snapshots[0].new, None);
@@ -228,7 +243,12 @@ fn forget_and_metadata_replace_the_snapshot() {
         ..dry
     };
     let report = repo
-        .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &opts, &())
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &(),
+        )
         .unwrap();
     let new_id = report.snapshots[0].new.unwrap();
     assert!(report.snapshots[0].removed_old);
@@ -260,7 +280,12 @@ fn repair_cuts_missing_content_and_empties_missing_trees() {
     let snap = build(&mut repo, Some(missing));
     let opts = RepairSnapshotsOptions::default();
     let report = repo
-        .repair_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &opts, &())
+        .repair_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &(),
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     repo.invalidate_index();
@@ -281,7 +306,12 @@ fn repair_cuts_missing_content_and_empties_missing_trees() {
         snapshot: new,
     };
     let report = repo
-        .repair_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&again), &opts, &())
+        .repair_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&again),
+            &opts,
+            &(),
+        )
         .unwrap();
     assert_eq!(report.changed(), 0);
 }
@@ -320,14 +350,24 @@ fn a_failed_snapshot_write_keeps_the_old_snapshot() {
         faulty.fail_writes_of(Some(step));
         repo.invalidate_index();
         assert!(repo
-            .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &opts, &())
+            .rewrite_snapshots(
+                &crate::testing::lock(&repo, true).unwrap(),
+                std::slice::from_ref(&snap),
+                &opts,
+                &()
+            )
             .is_err());
         assert_eq!(ids(&repo, FileType::Snapshot), [snap.id].into(), "{step}");
     }
     faulty.fail_writes_of(None);
     repo.invalidate_index();
     let report = repo
-        .rewrite_snapshots(&crate::testing::lock(&repo, true).unwrap(), std::slice::from_ref(&snap), &opts, &())
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &(),
+        )
         .unwrap();
     assert_eq!(
         ids(&repo, FileType::Snapshot),
@@ -357,7 +397,12 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     faulty.fail_writes_of(Some(FileType::Index));
     repo.invalidate_index();
     assert!(repo
-        .repair_packs(&crate::testing::lock(&repo, true).unwrap(), &damaged, &WriteOptions::default(), &())
+        .repair_packs(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &damaged,
+            &WriteOptions::default(),
+            &()
+        )
         .is_err());
     assert!(
         path.exists(),
@@ -368,7 +413,12 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     faulty.fail_writes_of(None);
     repo.invalidate_index();
     let report = repo
-        .repair_packs(&crate::testing::lock(&repo, true).unwrap(), &damaged, &WriteOptions::default(), &())
+        .repair_packs(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &damaged,
+            &WriteOptions::default(),
+            &(),
+        )
         .unwrap();
     assert_eq!(report.packs_deleted, [data_pack]);
     assert_eq!(report.blobs_lost.len(), 1, "{report:?}");
