@@ -16,7 +16,8 @@
 //! use cairn::{LocalBackend, Repository};
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
-//! let report = repo.recover(&RecoverOptions::default(), &())?;
+//! let lock = repo.lock(false, None)?;
+//! let report = repo.recover(&lock, &RecoverOptions::default(), &())?;
 //! println!("found {} unreferenced roots", report.roots.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```

@@ -8,8 +8,8 @@
 //! crash-safe order, the new packs are written, then a new set of index
 //! files describing every other pack plus the new ones, then the old index
 //! files are deleted, and last the damaged packs. Snapshots that used the
-//! lost blobs are fixed afterwards with `repair snapshots`. The caller
-//! holds an exclusive lock.
+//! lost blobs are fixed afterwards with `repair snapshots`. It runs under
+//! an exclusive lock, whose guard it takes.
 //!
 //! ```no_run
 //! use std::collections::BTreeSet;
@@ -19,7 +19,8 @@
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let damaged: BTreeSet<Id> = [Id::from_hex(&"ab".repeat(32)).unwrap()].into();
-//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &())?;
+//! let lock = repo.lock(true, None)?;
+//! let report = repo.repair_packs(&lock, &damaged, &WriteOptions::default(), &())?;
 //! println!("{} blobs lost", report.blobs_lost.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```

@@ -19,7 +19,8 @@
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let (snapshots, _) = repo.snapshots()?;
 //! let opts = RepairSnapshotsOptions { forget: true, ..Default::default() };
-//! let report = repo.repair_snapshots(&snapshots, &opts, &())?;
+//! let lock = repo.lock(true, None)?;
+//! let report = repo.repair_snapshots(&lock, &snapshots, &opts, &())?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```

@@ -38,7 +38,8 @@
 //!     forget: true,
 //!     ..RewriteOptions::default()
 //! };
-//! let report = repo.rewrite_snapshots(&snapshots, &opts, &())?;
+//! let lock = repo.lock(true, None)?; // exclusive, as `forget` removes snapshots
+//! let report = repo.rewrite_snapshots(&lock, &snapshots, &opts, &())?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```
