@@ -188,6 +188,10 @@ pub struct SnapshotRewriter<'r> {
     /// The operation, for lock errors.
     operation: &'static str,
     trees: TreeRewriter,
+    /// What the writers indexed; added to `repo`'s index when the
+    /// rewriter is dropped (once, however many snapshots were rewritten;
+    /// `repo` cannot be used before, and `trees` knows what was saved).
+    indexed: Vec<cairn_format::IndexFile>,
     opts: RewriteOptions,
     /// Tag for new snapshots when the old ones are kept.
     tag: &'static str,
@@ -216,6 +220,7 @@ impl Repository {
             repo: self,
             lock,
             operation: "rewrite",
+            indexed: Vec::new(),
             opts: opts.clone(),
             tag: "rewrite",
             update_summary: !opts.excludes.is_empty(),
@@ -266,6 +271,7 @@ impl<'r> SnapshotRewriter<'r> {
             repo,
             lock,
             operation: "repair snapshots",
+            indexed: Vec::new(),
             opts,
             tag,
             update_summary: false,
@@ -315,8 +321,9 @@ impl<'r> SnapshotRewriter<'r> {
         // Packs and index first: the new snapshot may only name what is
         // durably stored.
         let (_, _, indexed) = writer.flush_indexed()?;
-        self.repo.add_to_index(&[indexed])?;
-        self.trees.set_repo(self.repo);
+        if !indexed.packs.is_empty() {
+            self.indexed.push(indexed);
+        }
         self.replace(snap, rewritten, progress)
     }
 
@@ -405,6 +412,15 @@ impl<'r> SnapshotRewriter<'r> {
             .backend()
             .remove(FileType::Snapshot, &id.to_hex())
             .map_err(Error::from)
+    }
+}
+
+impl Drop for SnapshotRewriter<'_> {
+    /// Leaves the repository value knowing every tree written.
+    fn drop(&mut self) {
+        if self.repo.add_to_index(&self.indexed).is_err() {
+            self.repo.invalidate_index();
+        }
     }
 }
 

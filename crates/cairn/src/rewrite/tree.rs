@@ -80,8 +80,8 @@ enum Opened {
 /// trees were already rewritten and which were saved (so a tree shared by
 /// several snapshots is rewritten and stored once).
 pub(crate) struct TreeRewriter {
-    /// A copy of the repository value, renewed after every writer (see
-    /// [`TreeRewriter::set_repo`]).
+    /// A copy of the repository value (sharing store and index) as it was
+    /// when rewriting started; trees saved since are in `saved`.
     repo: Repository,
     policy: Policy,
     /// `rewrite` refuses trees it cannot encode back to the same bytes
@@ -105,11 +105,6 @@ impl TreeRewriter {
             cache: HashMap::new(),
             saved: HashSet::new(),
         }
-    }
-
-    /// Reads from `repo` from now on (after its index learned new blobs).
-    pub(crate) fn set_repo(&mut self, repo: &Repository) {
-        self.repo = repo.clone();
     }
 
     /// Rewrites the tree `id` found at `path` (`/` for a root). `None`
