@@ -15,6 +15,15 @@ const MAX_KEYS_TRIED: usize = 20;
 
 /// An open repository: its store, master key and config, and once loaded,
 /// its index.
+///
+/// The value stays correct across writes: every operation that writes
+/// through it (backup, copy into it, rewrite, repair, recover, prune, key
+/// changes, migrate) leaves its index, key ID and config matching what it
+/// wrote, so that the same value reads the new data and does not store
+/// blobs again. Those operations take the [`crate::LockGuard`] of the lock
+/// they run under (see [`crate::lock`]). A clone is a separate value: it
+/// does not learn what another one wrote until
+/// [`Repository::reload_index`].
 #[derive(Clone)]
 pub struct Repository {
     backend: Arc<dyn Backend>,

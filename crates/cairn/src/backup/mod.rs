@@ -390,7 +390,9 @@ pub fn backup(
 
 impl Repository {
     /// Backs up into this repository (its index must be loaded) under
-    /// `lock`, a shared or exclusive lock on it. See [`backup`].
+    /// `lock`, a shared or exclusive lock on it (a dry run, which writes
+    /// nothing, may pass [`LockGuard::unlocked`]). Afterwards this value
+    /// reads the new snapshot and knows its blobs. See [`backup`].
     pub fn backup(
         &mut self,
         lock: &LockGuard,

@@ -218,6 +218,11 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     /// A writer for `repo`, deduplicating against its loaded index.
+    ///
+    /// This is a building block: the caller holds a lock on `repo` (the
+    /// operations built on it take its [`crate::LockGuard`]), and hands
+    /// `repo` to [`BlobWriter::flush_into`] so that it learns the new
+    /// blobs.
     pub fn new(repo: &Repository, opts: WriteOptions) -> Result<BlobWriter> {
         opts.validate()?;
         buffers::return_large_buffers();
