@@ -376,6 +376,29 @@ mod tests {
         assert_eq!(all[0].plain_length(), 68);
     }
 
+    #[test]
+    fn with_files_adds_new_packs_and_keeps_each_location_once() {
+        let mut b = IndexBuilder::default();
+        b.add(&file(1, &[(7, BlobType::Data, 0, 100, None)]))
+            .unwrap();
+        let idx = b.finish();
+        let more = [
+            file(2, &[(8, BlobType::Tree, 0, 50, Some(70))]),
+            // A pack already known, listed again: no second entry.
+            file(1, &[(7, BlobType::Data, 0, 100, None)]),
+        ];
+        let merged = idx.with_files(&more).unwrap();
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged.packs(), [Id([1; 32]), Id([2; 32])]);
+        let tree = merged.lookup(BlobType::Tree, &Id([8; 32])).unwrap();
+        assert_eq!(tree.pack, Id([2; 32]));
+        let data = merged.lookup_all(BlobType::Data, &Id([7; 32]));
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0].pack, Id([1; 32]));
+        // The original is unchanged.
+        assert_eq!(idx.len(), 1);
+    }
+
     proptest! {
         #[test]
         fn every_added_blob_is_found(ids in proptest::collection::btree_set(any::<[u8; 32]>(), 0..3000)) {
