@@ -18,7 +18,7 @@ pub struct ConfirmingLock {
     outcome: Arc<Outcome>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Declared last: dropped (the lock file removed) after the thread.
-    _guard: Arc<cairn::LockGuard>,
+    guard: Arc<cairn::LockGuard>,
 }
 
 impl ConfirmingLock {
@@ -39,8 +39,13 @@ impl ConfirmingLock {
         Ok(ConfirmingLock {
             outcome,
             thread: Some(thread),
-            _guard: guard,
+            guard,
         })
+    }
+
+    /// The lock, for the library calls that change the repository.
+    pub fn guard(&self) -> &cairn::LockGuard {
+        &self.guard
     }
 
     /// Waits for the confirmation; a conflict becomes restic's lock error

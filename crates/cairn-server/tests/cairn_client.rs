@@ -143,7 +143,7 @@ fn restic_reads_what_cairn_backed_up_over_https() {
         ..Default::default()
     };
     assert!(repo
-        .backup(backup, &NoProgress)
+        .backup(&lock, backup, &NoProgress)
         .unwrap()
         .snapshot_id
         .is_some());

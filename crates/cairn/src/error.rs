@@ -138,6 +138,15 @@ pub enum Error {
     /// A migration failed; the message says what state it left.
     #[error("{0}")]
     Migration(String),
+    /// An operation that changes the repository was given a lock that
+    /// does not allow it (see [`crate::LockGuard`]).
+    #[error("{operation} needs {problem}")]
+    LockNotSuitable {
+        /// The operation that refused to run, e.g. `"prune"`.
+        operation: &'static str,
+        /// What was wrong with the lock.
+        problem: crate::lock::LockProblem,
+    },
 }
 
 fn config_hint(copy: Option<&std::path::Path>, searched: &std::path::Path) -> String {

@@ -222,6 +222,22 @@ impl Index {
         Ok((builder.finish(), problems))
     }
 
+    /// A new index holding this one's blobs and those of `files` (what a
+    /// writer has just indexed). Builds new tables: O(n) once per
+    /// operation, not per blob.
+    pub fn with_files(&self, files: &[IndexFile]) -> std::result::Result<Index, String> {
+        let mut builder = IndexBuilder {
+            packs: self.packs.clone(),
+            pack_numbers: (0u32..).zip(&self.packs).map(|(n, id)| (*id, n)).collect(),
+            data: self.data.entries.clone(),
+            trees: self.trees.entries.clone(),
+        };
+        for file in files {
+            builder.add(file)?;
+        }
+        Ok(builder.finish())
+    }
+
     fn table(&self, blob_type: BlobType) -> &Table {
         match blob_type {
             BlobType::Data => &self.data,
@@ -358,6 +374,29 @@ mod tests {
         let all = idx.lookup_all(BlobType::Data, &Id([7; 32]));
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].plain_length(), 68);
+    }
+
+    #[test]
+    fn with_files_adds_new_packs_and_keeps_each_location_once() {
+        let mut b = IndexBuilder::default();
+        b.add(&file(1, &[(7, BlobType::Data, 0, 100, None)]))
+            .unwrap();
+        let idx = b.finish();
+        let more = [
+            file(2, &[(8, BlobType::Tree, 0, 50, Some(70))]),
+            // A pack already known, listed again: no second entry.
+            file(1, &[(7, BlobType::Data, 0, 100, None)]),
+        ];
+        let merged = idx.with_files(&more).unwrap();
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged.packs(), [Id([1; 32]), Id([2; 32])]);
+        let tree = merged.lookup(BlobType::Tree, &Id([8; 32])).unwrap();
+        assert_eq!(tree.pack, Id([2; 32]));
+        let data = merged.lookup_all(BlobType::Data, &Id([7; 32]));
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0].pack, Id([1; 32]));
+        // The original is unchanged.
+        assert_eq!(idx.len(), 1);
     }
 
     proptest! {

@@ -2,7 +2,7 @@
 //! the password of the key in use (restic's `key list|add|remove|passwd`).
 
 use crate::repository::{bad, Repository};
-use crate::{host, init::default_scrypt_params, Error, Result};
+use crate::{host, init::default_scrypt_params, Error, LockGuard, Result};
 use cairn_backend::FileType;
 use cairn_crypto::ScryptParams;
 use cairn_format::{GoTime, Id, KeyFile};
@@ -60,8 +60,10 @@ impl Repository {
     }
 
     /// Adds a key file that opens this repository with `password`, checks
-    /// that it does (removing it again if not), and returns its ID.
-    pub fn add_key(&self, password: &str, opts: &KeyOptions) -> Result<Id> {
+    /// that it does (removing it again if not), and returns its ID. Runs
+    /// under `lock`, shared or exclusive.
+    pub fn add_key(&self, lock: &LockGuard, password: &str, opts: &KeyOptions) -> Result<Id> {
+        lock.allows(self, "key add", false)?;
         if password.is_empty() {
             return Err(Error::InvalidArgument(
                 "an empty password is not allowed".into(),
@@ -114,8 +116,10 @@ impl Repository {
     }
 
     /// Removes the key file an ID or unique prefix names. The key that
-    /// opened this repository cannot be removed, as in restic.
-    pub fn remove_key(&self, id_prefix: &str) -> Result<Id> {
+    /// opened this repository cannot be removed, as in restic. `lock` must
+    /// be exclusive.
+    pub fn remove_key(&self, lock: &LockGuard, id_prefix: &str) -> Result<Id> {
+        lock.allows(self, "key remove", true)?;
         let id = self.find_key_id(id_prefix)?;
         if id == self.key_id() {
             return Err(Error::InvalidArgument(
@@ -127,14 +131,21 @@ impl Repository {
     }
 
     /// restic's `key passwd`: adds a key for `new_password`, then removes
-    /// the key in use. Returns the new key's ID.
-    ///
-    /// This `Repository` value still reports the old [`Repository::key_id`]
-    /// afterwards; open the repository again to work with the new key.
-    pub fn change_password(&self, new_password: &str, opts: &KeyOptions) -> Result<Id> {
-        let id = self.add_key(new_password, opts)?;
-        self.backend()
-            .remove(FileType::Key, &self.key_id().to_hex())?;
+    /// the key in use, under `lock`, which must be exclusive. Returns the
+    /// new key's ID, which this value reports as its
+    /// [`Repository::key_id`] from then on.
+    pub fn change_password(
+        &mut self,
+        lock: &LockGuard,
+        new_password: &str,
+        opts: &KeyOptions,
+    ) -> Result<Id> {
+        lock.allows(self, "key passwd", true)?;
+        let id = self.add_key(lock, new_password, opts)?;
+        let old = self.key_id();
+        // The new key is the one in use now, whatever happens to the old.
+        self.set_key_id(id);
+        self.backend().remove(FileType::Key, &old.to_hex())?;
         Ok(id)
     }
 

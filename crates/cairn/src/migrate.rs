@@ -17,18 +17,19 @@
 //! is put back, and the copy (named in the error) is kept. Should the
 //! process die in the window, opening the repository names the copy.
 //!
-//! The caller holds an exclusive lock. The open [`Repository`] keeps the
-//! old config; open the repository again to write version 2 data.
+//! It runs under an exclusive lock, whose guard it takes. The open
+//! [`Repository`] has the new config afterwards.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use cairn::migrate::Migration;
 //! use cairn::{LocalBackend, NoProgress, Repository};
 //!
-//! let repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "pw")?;
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "pw")?;
 //! let m = Migration::UpgradeRepoV2;
 //! if repo.migration_applies(m) {
-//!     let report = repo.apply_migration(m, &NoProgress)?;
+//!     let lock = repo.lock(true, None)?;
+//!     let report = repo.apply_migration(&lock, m, &NoProgress)?;
 //!     assert!(report.applied);
 //! }
 //! # Ok::<(), cairn::Error>(())
@@ -36,7 +37,7 @@
 
 use crate::check::{CheckOptions, CheckProgress, CheckReport};
 use crate::repository::Repository;
-use crate::{Error, Result};
+use crate::{Error, LockGuard, Result};
 use cairn_backend::FileType;
 use std::path::Path;
 
@@ -104,23 +105,29 @@ impl Repository {
     /// rewrites the same config). Migrations that check the repository
     /// first report the check to `progress` and change nothing when it
     /// finds errors.
+    ///
+    /// Runs under `lock`, which must be exclusive. Afterwards this value
+    /// has the new config (version 2 after `upgrade_repo_v2`).
     pub fn apply_migration(
-        &self,
+        &mut self,
+        lock: &LockGuard,
         migration: Migration,
         progress: &dyn CheckProgress,
     ) -> Result<MigrationReport> {
         let copies = crate::config_copy::config_copy_dir();
-        self.apply_migration_in(migration, progress, &copies)
+        self.apply_migration_in(lock, migration, progress, &copies)
     }
 
     /// [`Self::apply_migration`], keeping copies of replaced files in
     /// `copies`.
-    fn apply_migration_in(
-        &self,
+    pub(crate) fn apply_migration_in(
+        &mut self,
+        lock: &LockGuard,
         migration: Migration,
         progress: &dyn CheckProgress,
         copies: &Path,
     ) -> Result<MigrationReport> {
+        lock.allows(self, "migrate", true)?;
         let mut report = MigrationReport::default();
         if migration.checks_repository() {
             let check = self.check(&CheckOptions::default(), progress)?;
@@ -131,7 +138,10 @@ impl Repository {
             }
         }
         match migration {
-            Migration::UpgradeRepoV2 => self.upgrade_config_to_v2_in(copies)?,
+            Migration::UpgradeRepoV2 => {
+                let config = self.upgrade_config_to_v2_in(copies)?;
+                self.set_config(config);
+            }
         }
         report.applied = true;
         Ok(report)
@@ -139,7 +149,7 @@ impl Repository {
 
     /// Writes the config anew with version 2, keeping a copy of the old
     /// one in `copies` until the new one is stored.
-    fn upgrade_config_to_v2_in(&self, copies: &Path) -> Result<()> {
+    fn upgrade_config_to_v2_in(&self, copies: &Path) -> Result<cairn_format::Config> {
         let backend = self.backend();
         let raw = backend.read(FileType::Config, "config")?;
         let backup = crate::config_copy::save(copies, &self.config().id, &raw)?;
@@ -169,7 +179,7 @@ impl Repository {
             return Err(Error::Migration(message));
         }
         let _ = std::fs::remove_file(&backup);
-        Ok(())
+        Ok(config)
     }
 }
 
@@ -197,10 +207,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let copies = tempfile::tempdir().unwrap();
         let backend: Arc<dyn cairn_backend::Backend> = Arc::new(LocalBackend::new(dir.path()));
-        let repo = v1_repo(backend.clone());
+        let mut repo = v1_repo(backend.clone());
         assert!(repo.migration_applies(Migration::UpgradeRepoV2));
         let report = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(
+                &crate::testing::lock(&repo, true).unwrap(),
+                Migration::UpgradeRepoV2,
+                &NoProgress,
+                copies.path(),
+            )
             .unwrap();
         assert!(report.applied);
         assert!(report.check.unwrap().is_ok());
@@ -219,11 +234,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let copies = tempfile::tempdir().unwrap();
         let faulty = Arc::new(FaultBackend::new(Arc::new(LocalBackend::new(dir.path()))));
-        let repo = v1_repo(faulty.clone());
+        let mut repo = v1_repo(faulty.clone());
+        let lock = crate::testing::lock(&repo, true).unwrap();
         let writes = faulty.count(Op::Write);
         faulty.inject(Op::Write, writes + 1, Fault::FailPermanent);
         let err = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(&lock, Migration::UpgradeRepoV2, &NoProgress, copies.path())
             .unwrap_err();
         let msg = err.to_string();
         assert!(
@@ -242,13 +258,18 @@ mod tests {
     fn a_damaged_repository_is_not_upgraded() {
         let dir = tempfile::tempdir().unwrap();
         let copies = tempfile::tempdir().unwrap();
-        let (repo, _) = crate::copy::tests::source(&dir, 1);
+        let (mut repo, _) = crate::copy::tests::source(&dir, 1);
         let pack = repo.index().packs()[0];
         repo.backend()
             .remove(FileType::Pack, &pack.to_hex())
             .unwrap();
         let report = repo
-            .apply_migration_in(Migration::UpgradeRepoV2, &NoProgress, copies.path())
+            .apply_migration_in(
+                &crate::testing::lock(&repo, true).unwrap(),
+                Migration::UpgradeRepoV2,
+                &NoProgress,
+                copies.path(),
+            )
             .unwrap();
         assert!(!report.applied);
         assert!(!report.check.unwrap().is_ok());

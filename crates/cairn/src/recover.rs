@@ -7,7 +7,7 @@
 //! new tree holds one directory per lost root, named by the root's short
 //! ID (mode 0755, times now), and a new snapshot of path `/recover`,
 //! tagged `recovered`, points to it. The new tree is packed and indexed
-//! before the snapshot is saved. The caller holds a lock (restic 0.14
+//! before the snapshot is saved. It runs under a lock guard it is given (restic 0.14
 //! takes a shared one).
 //!
 //! ```no_run
@@ -16,14 +16,15 @@
 //! use cairn::{LocalBackend, Repository};
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
-//! let report = repo.recover(&RecoverOptions::default(), &cairn::NoProgress)?;
+//! let lock = repo.lock(false, None)?;
+//! let report = repo.recover(&lock, &RecoverOptions::default(), &cairn::NoProgress)?;
 //! println!("found {} unreferenced roots", report.roots.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
 
 use crate::rewrite::load_index_strictly;
 use crate::write::{BlobWriter, WriteOptions};
-use crate::{host, Repository, Result};
+use crate::{host, LockGuard, Repository, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, GoTime, Id, Node, NodeType, Snapshot, Tree};
 use rayon::prelude::*;
@@ -78,11 +79,16 @@ pub struct RecoverReport {
 impl Repository {
     /// Finds the lost trees and saves a snapshot of them; see the module
     /// docs.
+    ///
+    /// Runs under `lock`, shared or exclusive; afterwards this value's
+    /// index holds the new tree.
     pub fn recover(
         &mut self,
+        lock: &LockGuard,
         opts: &RecoverOptions,
         progress: &dyn RecoverProgress,
     ) -> Result<RecoverReport> {
+        lock.allows(self, "recover", false)?;
         opts.cancel.check()?;
         load_index_strictly(self)?;
         let trees: BTreeSet<Id> = self
@@ -137,7 +143,7 @@ impl Repository {
                 return Err(e);
             }
         };
-        writer.flush()?;
+        writer.flush_into(self)?;
         report.tree = Some(tree_id);
 
         let mut sn = Snapshot::new(GoTime::now_local(), tree_id);

@@ -7,12 +7,12 @@
 //! but which do not exist are forgotten. New index files covering exactly
 //! the existing, readable packs are written first; only then are the old
 //! index files deleted, so an interruption leaves at worst both sets.
-//! The caller holds an exclusive lock.
+//! It runs under an exclusive lock, whose guard it takes.
 
 use crate::index::Index;
 use crate::prune::index_files::{delete_index_files, packs_except, write_index_files};
 use crate::repository::Repository;
-use crate::{Error, Result};
+use crate::{Error, LockGuard, Result};
 use cairn_backend::FileType;
 use cairn_format::pack::{CRYPTO_OVERHEAD, HEADER_LENGTH_SIZE, MAX_HEADER_SIZE};
 use cairn_format::{
@@ -66,22 +66,34 @@ pub struct RepairIndexReport {
 }
 
 impl Repository {
-    /// Rebuilds the index from the packs; see the module docs.
-    pub fn repair_index(&mut self, read_all_packs: bool) -> Result<RepairIndexReport> {
-        self.repair_index_with(read_all_packs, &crate::NoProgress, &crate::Cancel::new())
+    /// Rebuilds the index from the packs under `lock` (exclusive); see
+    /// the module docs.
+    pub fn repair_index(
+        &mut self,
+        lock: &LockGuard,
+        read_all_packs: bool,
+    ) -> Result<RepairIndexReport> {
+        self.repair_index_with(
+            lock,
+            read_all_packs,
+            &crate::NoProgress,
+            &crate::Cancel::new(),
+        )
     }
 
     /// [`Repository::repair_index`] with progress reports, stopped (with
     /// [`Error::Interrupted`]) once `cancel` is cancelled.
     ///
-    /// The in-memory index is stale afterwards; open the repository again
-    /// to use it further.
+    /// If an index was loaded, it is read again afterwards, so that it
+    /// matches the new index files.
     pub fn repair_index_with(
         &mut self,
+        lock: &LockGuard,
         read_all_packs: bool,
         progress: &dyn RepairIndexProgress,
         cancel: &crate::Cancel,
     ) -> Result<RepairIndexReport> {
+        lock.allows(self, "repair index", true)?;
         cancel.check()?;
         self.set_strict_listings(true);
         let mut report = RepairIndexReport::default();
@@ -181,6 +193,7 @@ impl Repository {
         progress.phase(RepairIndexPhase::DeletingIndexFiles(old_files.len()));
         delete_index_files(self, &old_files)?;
         report.index_files_deleted = old_files;
+        self.reload_index()?;
         Ok(report)
     }
 }

@@ -8,8 +8,8 @@
 //! crash-safe order, the new packs are written, then a new set of index
 //! files describing every other pack plus the new ones, then the old index
 //! files are deleted, and last the damaged packs. Snapshots that used the
-//! lost blobs are fixed afterwards with `repair snapshots`. The caller
-//! holds an exclusive lock.
+//! lost blobs are fixed afterwards with `repair snapshots`. It runs under
+//! an exclusive lock, whose guard it takes.
 //!
 //! ```no_run
 //! use std::collections::BTreeSet;
@@ -19,8 +19,9 @@
 //!
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let damaged: BTreeSet<Id> = [Id::from_hex(&"ab".repeat(32)).unwrap()].into();
+//! let lock = repo.lock(true, None)?;
 //! let cancel = cairn::Cancel::new();
-//! let report = repo.repair_packs(&damaged, &WriteOptions::default(), &cairn::NoProgress, &cancel)?;
+//! let report = repo.repair_packs(&lock, &damaged, &WriteOptions::default(), &cairn::NoProgress, &cancel)?;
 //! println!("{} blobs lost", report.blobs_lost.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -31,7 +32,7 @@ use crate::prune::repack::Packer;
 use crate::repair_index::read_pack_header;
 use crate::rewrite::load_index_strictly;
 use crate::write::WriteOptions;
-use crate::{Error, Repository, Result};
+use crate::{Error, LockGuard, Repository, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -77,18 +78,21 @@ pub struct RepairPacksReport {
 }
 
 impl Repository {
-    /// Salvages the packs `ids`; see the module docs. Stops (with
-    /// [`Error::Interrupted`]) once `cancel` is cancelled.
+    /// Salvages the packs `ids` under `lock` (exclusive); see the module
+    /// docs. Stops (with [`Error::Interrupted`]) once `cancel` is
+    /// cancelled.
     ///
-    /// The in-memory index is stale afterwards; open the repository again
-    /// to use it further.
+    /// The index is read again afterwards, so that it matches the new
+    /// index files.
     pub fn repair_packs(
         &mut self,
+        lock: &LockGuard,
         ids: &BTreeSet<Id>,
         write: &WriteOptions,
         progress: &dyn RepairPacksProgress,
         cancel: &crate::Cancel,
     ) -> Result<RepairPacksReport> {
+        lock.allows(self, "repair packs", true)?;
         cancel.check()?;
         self.set_strict_listings(true);
         load_index_strictly(self)?;
@@ -158,6 +162,7 @@ impl Repository {
                 }
             }
         }
+        self.reload_index()?;
         Ok(report)
     }
 }

@@ -9,7 +9,7 @@
 //! snapshots are saved with `original` set and the tag `repaired` (or
 //! replace the old ones with `forget`). The index must describe the packs
 //! (run `repair index`, and `repair packs` for damaged packs, first). The
-//! caller holds an exclusive lock.
+//! caller passes an exclusive lock.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -19,7 +19,8 @@
 //! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "secret")?;
 //! let (snapshots, _) = repo.snapshots()?;
 //! let opts = RepairSnapshotsOptions { forget: true, ..Default::default() };
-//! let report = repo.repair_snapshots(&snapshots, &opts, &cairn::NoProgress)?;
+//! let lock = repo.lock(true, None)?;
+//! let report = repo.repair_snapshots(&lock, &snapshots, &opts, &cairn::NoProgress)?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -28,7 +29,7 @@ use crate::rewrite::{
     load_index_strictly, Policy, RewriteOptions, RewriteProgress, RewriteReport, SnapshotRewriter,
 };
 use crate::write::WriteOptions;
-use crate::{Repository, Result, StoredSnapshot};
+use crate::{LockGuard, Repository, Result, StoredSnapshot};
 
 /// How `repair snapshots` works (restic's flags).
 #[derive(Clone, Debug, Default)]
@@ -46,8 +47,15 @@ pub struct RepairSnapshotsOptions {
 }
 
 impl Repository {
-    /// A repairer for snapshots, one at a time; the index must be loaded.
-    pub fn snapshot_repairer(&self, opts: &RepairSnapshotsOptions) -> SnapshotRewriter<'_> {
+    /// A repairer for snapshots, one at a time, under `lock` (exclusive);
+    /// the index must be loaded. What it writes is added to this value's
+    /// index.
+    pub fn snapshot_repairer<'r>(
+        &'r mut self,
+        lock: &'r LockGuard,
+        opts: &RepairSnapshotsOptions,
+    ) -> Result<SnapshotRewriter<'r>> {
+        lock.allows(self, "repair snapshots", true)?;
         let rewrite = RewriteOptions {
             forget: opts.forget,
             dry_run: opts.dry_run,
@@ -55,13 +63,20 @@ impl Repository {
             cancel: opts.cancel.clone(),
             ..RewriteOptions::default()
         };
-        SnapshotRewriter::with_policy(self, Policy::Repair, rewrite, "repaired")
+        Ok(SnapshotRewriter::with_policy(
+            self,
+            lock,
+            Policy::Repair,
+            rewrite,
+            "repaired",
+        ))
     }
 
     /// Repairs every snapshot of `snapshots` (see the module docs); stops
     /// at the first error.
     pub fn repair_snapshots(
         &mut self,
+        lock: &LockGuard,
         snapshots: &[StoredSnapshot],
         opts: &RepairSnapshotsOptions,
         progress: &dyn RewriteProgress,
@@ -69,8 +84,9 @@ impl Repository {
         if opts.forget {
             self.set_strict_listings(true);
         }
+        lock.allows(self, "repair snapshots", true)?;
         load_index_strictly(self)?;
-        self.snapshot_repairer(opts)
+        self.snapshot_repairer(lock, opts)?
             .rewrite_all(snapshots, progress)
     }
 }

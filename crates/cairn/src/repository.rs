@@ -15,6 +15,15 @@ const MAX_KEYS_TRIED: usize = 20;
 
 /// An open repository: its store, master key and config, and once loaded,
 /// its index.
+///
+/// The value stays correct across writes: every operation that writes
+/// through it (backup, copy into it, rewrite, repair, recover, prune, key
+/// changes, migrate) leaves its index, key ID and config matching what it
+/// wrote, so that the same value reads the new data and does not store
+/// blobs again. Those operations take the [`crate::LockGuard`] of the lock
+/// they run under (see [`crate::lock`]). A clone is a separate value: it
+/// does not learn what another one wrote until
+/// [`Repository::reload_index`].
 #[derive(Clone)]
 pub struct Repository {
     backend: Arc<dyn Backend>,
@@ -273,6 +282,48 @@ impl Repository {
         self.index = None;
     }
 
+    /// Adds what a writer has just indexed (see
+    /// [`crate::write::BlobWriter::flush_into`]) to the loaded index, so
+    /// that this value finds the new blobs without reading the index
+    /// again. Nothing happens while no index is loaded: the next
+    /// [`Repository::load_index`] reads the new files with the others.
+    pub fn add_to_index(&mut self, files: &[cairn_format::IndexFile]) -> Result<()> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        if files.iter().all(|f| f.packs.is_empty()) {
+            return Ok(());
+        }
+        let merged = index.with_files(files).map_err(Error::InvalidArgument)?;
+        if let Some(cache) = &self.cache {
+            cache.index_loaded(&merged);
+        }
+        self.index = Some(Arc::new(merged));
+        Ok(())
+    }
+
+    /// Reads the index files again if an index was loaded (after an
+    /// operation replaced index files), so the loaded index matches the
+    /// repository; problems as [`Repository::load_index`].
+    pub fn reload_index(&mut self) -> Result<Vec<Error>> {
+        if self.index.is_none() {
+            return Ok(Vec::new());
+        }
+        self.index = None;
+        self.load_index()
+    }
+
+    /// Replaces the config (after a migration wrote a new one).
+    pub(crate) fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Sets the ID of the key file this value opened with (after a
+    /// password change replaced it).
+    pub(crate) fn set_key_id(&mut self, key_id: Id) {
+        self.key_id = key_id;
+    }
+
     /// The loaded index as a shared handle (empty if not loaded).
     pub fn index_arc(&self) -> Arc<Index> {
         self.index.clone().unwrap_or_default()
@@ -410,6 +461,10 @@ fn open_key(
 }
 
 #[cfg(test)]
+#[path = "writers_tests.rs"]
+mod writers_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::{InitOptions, KeyOptions};
@@ -434,7 +489,13 @@ mod tests {
             scrypt: fast,
             ..KeyOptions::default()
         };
-        let second = repo.add_key("pw", &key_opts).unwrap();
+        let second = repo
+            .add_key(
+                &crate::testing::lock(&repo, false).unwrap(),
+                "pw",
+                &key_opts,
+            )
+            .unwrap();
         let mut ids = [repo.key_id(), second];
         ids.sort();
         let (first, last) = (ids[0], ids[1]);
@@ -450,7 +511,13 @@ mod tests {
         // open, still ends with a key that does.
         let none = Repository::open_with_key_hint(backend.clone(), "pw", Some("zz")).unwrap();
         assert_eq!(none.key_id(), first);
-        let other = repo.add_key("other", &key_opts).unwrap();
+        let other = repo
+            .add_key(
+                &crate::testing::lock(&repo, false).unwrap(),
+                "other",
+                &key_opts,
+            )
+            .unwrap();
         let hint = other.to_hex();
         let fallback = Repository::open_with_key_hint(backend, "pw", Some(&hint)).unwrap();
         assert!(ids.contains(&fallback.key_id()));

@@ -154,7 +154,7 @@ fn copy_into_new(
     let dst_backend = Arc::new(LocalBackend::new(dir.path().join("dst")));
     let mut dst = crate::copy::tests::init(dst_backend, 2);
     let opts = crate::copy::CopyOptions::default();
-    crate::copy::copy_snapshots(src, &mut dst, &opts, &NoProgress)
+    crate::copy::tests::copy_locked(src, &mut dst, &opts)
 }
 
 #[test]
@@ -186,8 +186,15 @@ fn repair_packs_reads_a_damaged_blob_again_before_calling_it_lost() {
     faulty.inject_file(Op::Read, &pack.to_hex(), 1, u64::MAX, Fault::Corrupt);
     let ids = [pack].into();
     let write = crate::write::WriteOptions::default();
+    let lock = crate::testing::lock(&repo, true).unwrap();
     let report = repo
-        .repair_packs(&ids, &write, &crate::NoProgress, &crate::Cancel::new())
+        .repair_packs(
+            &lock,
+            &ids,
+            &write,
+            &crate::NoProgress,
+            &crate::Cancel::new(),
+        )
         .unwrap();
     assert!(report.blobs_lost.is_empty(), "{:?}", report.blobs_lost);
     assert!(!report.blobs_salvaged.is_empty());

@@ -2,7 +2,7 @@
 //! changed snapshot is saved as a new file (remembering the first ID it had
 //! in `original`) and the old file is removed.
 
-use crate::{Repository, Result, StoredSnapshot};
+use crate::{LockGuard, Repository, Result, StoredSnapshot};
 use cairn_backend::FileType;
 use cairn_format::Id;
 
@@ -58,13 +58,15 @@ impl TagChange {
 
 impl Repository {
     /// Changes one snapshot's tags. Returns the new snapshot's ID, or
-    /// `None` when nothing changed (nothing is written then). The caller
-    /// should hold an exclusive lock.
+    /// `None` when nothing changed (nothing is written then). `lock` must
+    /// be exclusive, as restic's `tag` takes.
     pub fn change_snapshot_tags(
         &self,
+        lock: &LockGuard,
         snap: &StoredSnapshot,
         change: &TagChange,
     ) -> Result<Option<Id>> {
+        lock.allows(self, "tag", true)?;
         let mut sn = snap.snapshot.clone();
         if !change.apply(&mut sn.tags) {
             return Ok(None);
@@ -80,15 +82,21 @@ impl Repository {
 
     /// Changes the tags of the snapshots `ids`; returns `(old, new)` ID
     /// pairs of the snapshots that changed, stopping at the first error.
-    /// The caller should hold an exclusive lock.
-    pub fn change_tags(&self, ids: &[Id], change: &TagChange) -> Result<Vec<(Id, Id)>> {
+    /// `lock` must be exclusive.
+    pub fn change_tags(
+        &self,
+        lock: &LockGuard,
+        ids: &[Id],
+        change: &TagChange,
+    ) -> Result<Vec<(Id, Id)>> {
+        lock.allows(self, "tag", true)?;
         let mut changed = Vec::new();
         for id in ids {
             let snap = StoredSnapshot {
                 id: *id,
                 snapshot: self.load_snapshot(id)?,
             };
-            if let Some(new_id) = self.change_snapshot_tags(&snap, change)? {
+            if let Some(new_id) = self.change_snapshot_tags(lock, &snap, change)? {
                 changed.push((*id, new_id));
             }
         }

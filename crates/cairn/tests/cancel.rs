@@ -102,6 +102,8 @@ fn cancelling_one_backup_leaves_a_concurrent_one_running() {
     repo_a.load_index().unwrap();
     let mut repo_b = open(&path, PASSWORD).unwrap();
     repo_b.load_index().unwrap();
+    let lock_a = repo_a.lock(false, None).unwrap();
+    let lock_b = repo_b.lock(false, None).unwrap();
 
     let cancel_a = Cancel::new();
     let a_started = Arc::new(AtomicBool::new(false));
@@ -130,11 +132,11 @@ fn cancelling_one_backup_leaves_a_concurrent_one_running() {
 
     let (a, b, a_latency) = std::thread::scope(|s| {
         let a = s.spawn(|| {
-            let r = repo_a.backup(opts_a, &progress_a);
+            let r = repo_a.backup(&lock_a, opts_a, &progress_a);
             a_done.store(true, Ordering::SeqCst);
             (r, Instant::now())
         });
-        let b = s.spawn(|| repo_b.backup(opts_b, &NoProgress));
+        let b = s.spawn(|| repo_b.backup(&lock_b, opts_b, &NoProgress));
         assert!(wait_for(|| a_started.load(Ordering::SeqCst)));
         let cancelled_at = Instant::now();
         cancel_a.cancel();
@@ -159,8 +161,10 @@ fn cancelling_a_restore_leaves_a_concurrent_check_running() {
     let src = folder(dir.path(), "src", 100, 3);
     let mut repo = repo;
     repo.load_index().unwrap();
+    let lock = repo.lock(true, None).unwrap();
     let summary = repo
         .backup(
+            &lock,
             BackupOptions {
                 paths: vec![src],
                 ..BackupOptions::default()
@@ -169,10 +173,7 @@ fn cancelling_a_restore_leaves_a_concurrent_check_running() {
         )
         .unwrap();
     let tree = summary.snapshot.tree;
-    // A fresh value: `backup` does not yet add its blobs to the index of
-    // the value it ran on.
-    let mut repo = open(&path, PASSWORD).unwrap();
-    repo.load_index().unwrap();
+    drop(lock);
 
     /// Holds the restore at its first finished file until cancelled.
     struct PauseRestore {
@@ -222,8 +223,10 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
     let src = sample_tree(dir.path());
     let mut repo = repo;
     repo.load_index().unwrap();
+    let lock = repo.lock(true, None).unwrap();
     let first = repo
         .backup(
+            &lock,
             BackupOptions {
                 paths: vec![src.clone()],
                 ..BackupOptions::default()
@@ -233,6 +236,7 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
         .unwrap();
     let mut repo = open(&path, PASSWORD).unwrap();
     repo.load_index().unwrap();
+    let lock = repo.lock(true, None).unwrap();
     let (snaps, _) = repo.snapshots().unwrap();
     let tree = first.snapshot.tree;
     let before = repo_files(&path);
@@ -247,7 +251,7 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
         cancel: cancel.clone(),
         ..BackupOptions::default()
     };
-    interrupted("backup", repo.backup(backup, &NoProgress).map(drop));
+    interrupted("backup", repo.backup(&lock, backup, &NoProgress).map(drop));
     let target = dir.path().join("target");
     let restore = RestoreOptions {
         target: target.clone(),
@@ -287,7 +291,7 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
     };
     interrupted(
         "rewrite",
-        repo.rewrite_snapshots(&snaps, &rewrite, &NoProgress)
+        repo.rewrite_snapshots(&lock, &snaps, &rewrite, &NoProgress)
             .map(drop),
     );
     let repair = cairn::repair_snapshots::RepairSnapshotsOptions {
@@ -296,22 +300,25 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
     };
     interrupted(
         "repair snapshots",
-        repo.repair_snapshots(&snaps, &repair, &NoProgress)
+        repo.repair_snapshots(&lock, &snaps, &repair, &NoProgress)
             .map(drop),
     );
     let recover = cairn::recover::RecoverOptions {
         cancel: cancel.clone(),
         ..Default::default()
     };
-    interrupted("recover", repo.recover(&recover, &NoProgress).map(drop));
+    interrupted(
+        "recover",
+        repo.recover(&lock, &recover, &NoProgress).map(drop),
+    );
     let prune = cairn::PruneOptions {
         cancel: cancel.clone(),
         ..Default::default()
     };
-    interrupted("prune", repo.prune(&prune, &NoProgress).map(drop));
+    interrupted("prune", repo.prune(&lock, &prune, &NoProgress).map(drop));
     interrupted(
         "repair index",
-        repo.repair_index_with(false, &NoProgress, &cancel)
+        repo.repair_index_with(&lock, false, &NoProgress, &cancel)
             .map(drop),
     );
     let packs: BTreeSet<_> = repo
@@ -322,17 +329,24 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
         .collect();
     interrupted(
         "repair packs",
-        repo.repair_packs(&packs, &WriteOptions::default(), &NoProgress, &cancel)
-            .map(drop),
+        repo.repair_packs(
+            &lock,
+            &packs,
+            &WriteOptions::default(),
+            &NoProgress,
+            &cancel,
+        )
+        .map(drop),
     );
     let (_dst_dir, _dst_path, mut dst) = cairn_repo(2);
+    let dst_lock = dst.lock(false, None).unwrap();
     let copy = cairn::copy::CopyOptions {
         cancel: cancel.clone(),
         ..Default::default()
     };
     interrupted(
         "copy",
-        cairn::copy::copy_snapshots(&mut repo, &mut dst, &copy, &NoProgress).map(drop),
+        cairn::copy::copy_snapshots(&mut repo, &mut dst, &dst_lock, &copy, &NoProgress).map(drop),
     );
     assert_eq!(snapshot_count(&dst), 0);
 

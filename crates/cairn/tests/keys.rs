@@ -22,7 +22,9 @@ fn a_key_added_by_cairn_opens_the_repository_in_restic() {
         hostname: Some("box".into()),
         ..small()
     };
-    let id = repo.add_key("second-pw", &opts).unwrap();
+    let id = repo
+        .add_key(&repo.lock(false, None).unwrap(), "second-pw", &opts)
+        .unwrap();
     ok(restic(&path, "second-pw", ["check"]));
     let out = ok(restic(&path, "second-pw", ["key", "list", "--json"]));
     let keys: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
@@ -38,6 +40,7 @@ fn a_key_added_by_cairn_opens_the_repository_in_restic() {
     // An empty override means the current user and host, as in restic.
     let plain = repo
         .add_key(
+            &repo.lock(false, None).unwrap(),
             "third-pw",
             &KeyOptions {
                 username: Some(String::new()),
@@ -79,16 +82,20 @@ fn a_key_added_by_restic_opens_the_repository_in_cairn() {
 #[test]
 fn removing_the_current_key_is_refused_and_others_can_go() {
     let (_dir, path, repo) = cairn_repo(2);
-    let other = repo.add_key("other-pw", &small()).unwrap();
+    let other = repo
+        .add_key(&repo.lock(false, None).unwrap(), "other-pw", &small())
+        .unwrap();
     let current = repo.key_id().to_hex();
-    let err = repo.remove_key(&current[..8]).unwrap_err();
+    let err = repo
+        .remove_key(&repo.lock(true, None).unwrap(), &current[..8])
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("refusing to remove key currently used"),
         "{err}"
     );
     assert!(matches!(
-        repo.remove_key("zz"),
+        repo.remove_key(&repo.lock(true, None).unwrap(), "zz"),
         Err(Error::SnapshotNotFound(_))
     ));
 
@@ -112,9 +119,12 @@ fn removing_the_current_key_is_refused_and_others_can_go() {
 
 #[test]
 fn change_password_swaps_the_key() {
-    let (_dir, path, repo) = cairn_repo(2);
+    let (_dir, path, mut repo) = cairn_repo(2);
     let old = repo.key_id();
-    let new = repo.change_password("new-pw", &small()).unwrap();
+    let lock = repo.lock(true, None).unwrap();
+    let new = repo.change_password(&lock, "new-pw", &small()).unwrap();
+    drop(lock);
+    assert_eq!(repo.key_id(), new);
     assert_ne!(new, old);
     assert!(matches!(open(&path, PASSWORD), Err(Error::WrongPassword)));
     let reopened = open(&path, "new-pw").unwrap();

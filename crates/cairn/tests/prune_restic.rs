@@ -270,7 +270,7 @@ fn prune_opts(max_unused: MaxUnused) -> PruneOptions {
 fn prune(path: &Path, opts: &PruneOptions) -> cairn::PruneReport {
     let mut repo = open(path, PASSWORD).unwrap();
     let lock = repo.lock(true, None).unwrap();
-    let report = repo.prune(opts, &cairn::NoProgress).unwrap();
+    let report = repo.prune(&lock, opts, &cairn::NoProgress).unwrap();
     lock.release().unwrap();
     report
 }
@@ -544,7 +544,9 @@ fn repair_index_rebuilds_what_restic_accepts() {
     let junk_id = Id::hash(&junk).to_hex();
     write(&c.join("data").join(&junk_id[..2]).join(&junk_id), &junk);
     let mut repo = open(&c, PASSWORD).unwrap();
-    let report = repo.repair_index(false).unwrap();
+    let report = repo
+        .repair_index(&repo.lock(true, None).unwrap(), false)
+        .unwrap();
     assert_eq!(report.packs_skipped.len(), 1, "{report:?}");
     assert!(report.packs_added.is_empty(), "{report:?}");
     check(&c, false);
@@ -598,10 +600,12 @@ fn a_prune_cut_short_at_any_step_leaves_a_valid_repository() {
             packs: Default::default(),
         };
         let mut repo = open(&path, PASSWORD).unwrap();
+        let lock = repo.lock(true, None).unwrap();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            repo.prune(&prune_opts(MaxUnused::Bytes(0)), &crash)
+            repo.prune(&lock, &prune_opts(MaxUnused::Bytes(0)), &crash)
         }));
         assert!(result.is_err(), "cut {i} did not happen");
+        drop(lock);
         drop(repo);
         check(&path, false);
         prune(&path, &prune_opts(MaxUnused::Bytes(0)));
@@ -628,10 +632,12 @@ fn a_prune_cut_after_the_new_index_leaves_a_valid_repository() {
         packs: Default::default(),
     };
     let mut repo = open(&s.repo, PASSWORD).unwrap();
+    let lock = repo.lock(true, None).unwrap();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        repo.prune(&prune_opts(MaxUnused::Bytes(0)), &crash)
+        repo.prune(&lock, &prune_opts(MaxUnused::Bytes(0)), &crash)
     }));
     assert!(result.is_err());
+    drop(lock);
     drop(repo);
     let now = open(&s.repo, PASSWORD)
         .unwrap()

@@ -15,8 +15,10 @@ use std::path::{Path, PathBuf};
 fn backup(path: &Path, source: &Path) -> (Repository, cairn::Id) {
     let mut repo = open(path, PASSWORD).unwrap();
     repo.load_index().unwrap();
+    let lock = repo.lock(false, None).unwrap();
     let summary = repo
         .backup(
+            &lock,
             BackupOptions {
                 paths: vec![source.to_path_buf()],
                 ..BackupOptions::default()
@@ -24,9 +26,6 @@ fn backup(path: &Path, source: &Path) -> (Repository, cairn::Id) {
             &NoProgress,
         )
         .unwrap();
-    // A fresh value with the new blobs in its index.
-    let mut repo = open(path, PASSWORD).unwrap();
-    repo.load_index().unwrap();
     (repo, summary.snapshot.tree)
 }
 

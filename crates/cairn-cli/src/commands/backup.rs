@@ -304,7 +304,16 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         )
         .build()
         .context("cannot start worker threads")?;
-    let result = pool.install(|| backup(&repo, opts, &bar));
+    // A dry run writes nothing and takes no lock.
+    let unlocked;
+    let guard = match &lock {
+        Some(lock) => lock.guard(),
+        None => {
+            unlocked = cairn::LockGuard::unlocked(&repo);
+            &unlocked
+        }
+    };
+    let result = pool.install(|| backup(&mut repo, guard, opts, &bar));
     if let Some(lock) = &lock {
         lock.confirmed()?;
     }

@@ -50,7 +50,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     crate::commands::cache::attach(global, &mut src);
     let mut dst = global.open_repository()?;
     let _src_lock = global.lock(&src, false)?;
-    let _dst_lock = global.lock_always(&dst, false)?;
+    let dst_lock = global.lock_always(&dst, false)?;
 
     let mut opts = CopyOptions {
         snapshots: args.snapshots,
@@ -66,7 +66,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         packs: AtomicU64::new(0),
         started: Mutex::new((Instant::now(), 0)),
     };
-    copy_snapshots(&mut src, &mut dst, &opts, &printer)?;
+    copy_snapshots(&mut src, &mut dst, &dst_lock, &opts, &printer)?;
     Ok(())
 }
 

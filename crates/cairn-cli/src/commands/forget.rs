@@ -210,7 +210,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             }
         } else {
             let start = std::time::Instant::now();
-            repo.remove_snapshots(&plan.remove)?;
+            let lock = lock.as_ref().expect("locked unless a dry run");
+            repo.remove_snapshots(lock, &plan.remove)?;
             if verbose {
                 let n = plan.remove.len();
                 println!(
@@ -233,7 +234,16 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         }
         // As restic, prune runs under forget's exclusive lock: no other
         // process can slip in between the two.
-        super::prune::run_with_repo(global, &mut repo, &prune_opts)?;
+        let unlocked;
+        let guard = match &lock {
+            Some(lock) => lock,
+            // `--dry-run --no-lock`: the prune only plans.
+            None => {
+                unlocked = cairn::LockGuard::unlocked(&repo);
+                &unlocked
+            }
+        };
+        super::prune::run_with_repo(global, &mut repo, guard, &prune_opts)?;
         if let Some(lock) = lock {
             lock.release()?;
         }

@@ -80,29 +80,29 @@ fn load_password_file(f: &Path) -> Result<String> {
 /// `--no-lock`), `add` shared, `remove` and `passwd` exclusive, the last
 /// three even with `--no-lock`.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let repo = global.open_repository()?;
+    let mut repo = global.open_repository()?;
     match args.command {
         KeyCommand::List => {
             let _lock = global.lock(&repo, false)?;
             list(global, &repo)
         }
         KeyCommand::Add(a) => {
-            let _lock = global.lock_always(&repo, false)?;
+            let lock = global.lock_always(&repo, false)?;
             let password = a.password()?;
-            let id = repo.add_key(&password, &a.key_options())?;
+            let id = repo.add_key(&lock, &password, &a.key_options())?;
             println!("saved new key with ID {}", id.to_hex());
             Ok(())
         }
         KeyCommand::Remove { id } => {
-            let _lock = global.lock_always(&repo, true)?;
-            let removed = repo.remove_key(&id)?;
+            let lock = global.lock_always(&repo, true)?;
+            let removed = repo.remove_key(&lock, &id)?;
             println!("removed key {}", removed.to_hex());
             Ok(())
         }
         KeyCommand::Passwd(a) => {
-            let _lock = global.lock_always(&repo, true)?;
+            let lock = global.lock_always(&repo, true)?;
             let password = a.password()?;
-            let id = repo.change_password(&password, &a.key_options())?;
+            let id = repo.change_password(&lock, &password, &a.key_options())?;
             let (keys, _) = repo.keys()?;
             match keys.iter().find(|k| k.id == id) {
                 Some(k) => println!("saved new key as {}", go_key_string(k)),

@@ -22,8 +22,8 @@ pub struct Args {
 
 /// Lists the migrations that apply, or applies the named ones.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let repo = global.open_repository()?;
-    let _lock = global.lock_always(&repo, true)?;
+    let mut repo = global.open_repository()?;
+    let lock = global.lock_always(&repo, true)?;
     let say = |msg: &str| {
         if !global.quiet {
             println!("{msg}");
@@ -63,7 +63,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             quiet: global.quiet,
             snapshots: Mutex::new((Instant::now(), 0, 0)),
         };
-        match repo.apply_migration(m, &printer) {
+        match repo.apply_migration(&lock, m, &printer) {
             Ok(report) if !report.applied => return Err(anyhow!("repository contains errors")),
             Ok(report) => {
                 if report.check.is_some() {

@@ -289,7 +289,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut repo = global.open_repository()?;
     opts.validate(repo.config().version)?;
     let lock = global.lock_always(&repo, true)?;
-    run_with_repo(global, &mut repo, &opts)?;
+    run_with_repo(global, &mut repo, &lock, &opts)?;
     lock.release()?;
     Ok(())
 }
@@ -300,6 +300,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
 pub fn run_with_repo(
     global: &GlobalOptions,
     repo: &mut Repository,
+    lock: &cairn::LockGuard,
     opts: &PruneOptions,
 ) -> Result<()> {
     let level = verbosity(global);
@@ -332,7 +333,7 @@ pub fn run_with_repo(
             id_set(&plan.remove)
         );
     }
-    let report = repo.execute_prune(plan, &printer)?;
+    let report = repo.execute_prune(lock, plan, &printer)?;
     for failure in &report.delete_failures {
         eprintln!("{failure}");
     }

@@ -44,7 +44,10 @@ impl RecoverProgress for Printer {
 pub fn run(global: &GlobalOptions, _args: Args) -> Result<()> {
     let level = verbosity(global);
     let mut repo = global.open_repository()?;
-    let lock = global.lock(&repo, false)?;
+    // `--no-lock` runs without one, as restic 0.14 does.
+    let lock = global
+        .lock(&repo, false)?
+        .unwrap_or_else(|| cairn::LockGuard::unlocked(&repo));
     let opts = RecoverOptions {
         write: super::write_options(global)?,
         ..RecoverOptions::default()
@@ -52,15 +55,13 @@ pub fn run(global: &GlobalOptions, _args: Args) -> Result<()> {
     if level > 0 {
         println!("load index files");
     }
-    let report = repo.recover(&opts, &Printer { level })?;
+    let report = repo.recover(&lock, &opts, &Printer { level })?;
     println!("\nfound {} unreferenced roots", report.roots.len());
     match report.snapshot {
         Some(id) => println!("saved new snapshot {}", id.short()),
         None if level > 0 => println!("no snapshot to write."),
         None => {}
     }
-    if let Some(lock) = lock {
-        lock.release()?;
-    }
+    lock.release()?;
     Ok(())
 }

@@ -105,6 +105,7 @@ pub fn run_index(global: &GlobalOptions, args: IndexArgs) -> Result<()> {
     let mut repo = global.open_repository()?;
     let lock = global.lock_always(&repo, true)?;
     repo.repair_index_with(
+        &lock,
         args.read_all_packs,
         &Printer { level },
         &cairn::Cancel::new(),
@@ -205,18 +206,19 @@ pub fn run_snapshots(global: &GlobalOptions, args: SnapshotsArgs) -> Result<()> 
     let mut repo = global.open_repository()?;
     // `--forget` deletes snapshots: every listing must be complete.
     repo.set_strict_listings(args.forget);
+    // A dry run, or `--no-lock`, runs without a lock.
     let lock = if args.dry_run {
         None
     } else {
         global.lock(&repo, true)?
-    };
+    }
+    .unwrap_or_else(|| cairn::LockGuard::unlocked(&repo));
     cairn::rewrite::load_index_strictly(&mut repo)?;
     let (snaps, removed) = select_for_repair(&repo, &args, &printer)?;
-    let mut repairer = repo.snapshot_repairer(&opts);
+    let mut repairer = repo.snapshot_repairer(&lock, &opts)?;
     rewrite_all(&mut repairer, &snaps, removed, args.dry_run, &printer)?;
-    if let Some(lock) = lock {
-        lock.release()?;
-    }
+    drop(repairer);
+    lock.release()?;
     Ok(())
 }
 
@@ -257,7 +259,10 @@ pub fn run_packs(global: &GlobalOptions, args: PacksArgs) -> Result<()> {
     }
     let level = verbosity(global);
     let mut repo = global.open_repository()?;
-    let lock = global.lock(&repo, true)?;
+    // `--no-lock` runs without one, as restic 0.14 does.
+    let lock = global
+        .lock(&repo, true)?
+        .unwrap_or_else(|| cairn::LockGuard::unlocked(&repo));
     if level > 0 {
         println!("saving backup copies of pack files to current folder");
     }
@@ -280,10 +285,14 @@ pub fn run_packs(global: &GlobalOptions, args: PacksArgs) -> Result<()> {
             .with_context(|| format!("write {name}"))?;
     }
     let write = super::write_options(global)?;
-    repo.repair_packs(&ids, &write, &PacksPrinter { level }, &cairn::Cancel::new())?;
+    repo.repair_packs(
+        &lock,
+        &ids,
+        &write,
+        &PacksPrinter { level },
+        &cairn::Cancel::new(),
+    )?;
     eprintln!("\nUse `restic repair snapshots --forget` to remove the corrupted data blobs from all snapshots");
-    if let Some(lock) = lock {
-        lock.release()?;
-    }
+    lock.release()?;
     Ok(())
 }

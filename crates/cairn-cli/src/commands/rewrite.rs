@@ -203,13 +203,14 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             println!("create exclusive lock for repository");
         }
         global.lock(&repo, args.forget)?
-    };
+    }
+    // A dry run, or `--no-lock`, runs without a lock.
+    .unwrap_or_else(|| cairn::LockGuard::unlocked(&repo));
     cairn::rewrite::load_index_strictly(&mut repo)?;
     let snaps = select_snapshots(&repo, &args.ids, &args.filter.filter())?;
-    let mut rewriter = repo.snapshot_rewriter(&opts)?;
+    let mut rewriter = repo.snapshot_rewriter(&lock, &opts)?;
     rewrite_all(&mut rewriter, &snaps, 0, args.dry_run, &printer)?;
-    if let Some(lock) = lock {
-        lock.release()?;
-    }
+    drop(rewriter);
+    lock.release()?;
     Ok(())
 }

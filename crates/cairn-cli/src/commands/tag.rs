@@ -52,7 +52,16 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if verbose && !global.no_lock {
         println!("create exclusive lock for repository");
     }
-    let _lock = global.lock(&repo, true)?;
+    // `--no-lock` runs without one, as restic 0.14 does.
+    let held = global.lock(&repo, true)?;
+    let unlocked;
+    let lock = match &held {
+        Some(lock) => lock,
+        None => {
+            unlocked = cairn::LockGuard::unlocked(&repo);
+            &unlocked
+        }
+    };
     // As restic: `--set ""` flattens to nothing and so changes nothing.
     let set = flatten(&args.set);
     let change = if set.is_empty() {
@@ -66,7 +75,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let snaps = select_snapshots(&repo, &args.ids, &args.filter.filter())?;
     let mut changed = 0usize;
     for snap in &snaps {
-        match repo.change_snapshot_tags(snap, &change) {
+        match repo.change_snapshot_tags(lock, snap, &change) {
             Ok(Some(_)) => changed += 1,
             Ok(None) => {}
             Err(cairn::Error::Interrupted) => return Err(cairn::Error::Interrupted.into()),

@@ -20,7 +20,7 @@ pub use targets::{snapshot_path, snapshot_path_in};
 
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};
-use crate::{host, Cancel, Error, Repository, Result, SnapshotFilter};
+use crate::{host, Cancel, Error, LockGuard, Repository, Result, SnapshotFilter};
 use archiver::Archiver;
 use cairn_backend::FileType;
 use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial};
@@ -222,12 +222,15 @@ pub fn absolute_path(p: &Path) -> Result<PathBuf> {
 }
 
 /// Backs up `opts.paths` (or `opts.stdin`) into `repo`, whose index must be
-/// loaded. The caller holds a (shared) lock.
+/// loaded, under `lock` (shared or exclusive, see
+/// [`LockGuard::allows`]). Afterwards `repo`'s index holds the new blobs.
 pub fn backup(
-    repo: &Repository,
+    repo: &mut Repository,
+    lock: &LockGuard,
     mut opts: BackupOptions,
     progress: &dyn BackupProgress,
 ) -> Result<BackupSummary> {
+    lock.allows(repo, "backup", false)?;
     opts.cancel.check()?;
     let start = GoTime::now_local();
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
@@ -344,7 +347,7 @@ pub fn backup(
             return Err(e);
         }
     }
-    let (stats, _) = writer.flush()?;
+    let (stats, _) = writer.flush_into(repo)?;
 
     let mut sn = Snapshot::new(opts.time.unwrap_or(start), root);
     sn.paths = snapshot_paths;
@@ -393,14 +396,17 @@ pub fn backup(
 }
 
 impl Repository {
-    /// Backs up into this repository (its index must be loaded; the
-    /// caller holds a lock). See [`backup`].
+    /// Backs up into this repository (its index must be loaded) under
+    /// `lock`, a shared or exclusive lock on it (a dry run, which writes
+    /// nothing, may pass [`LockGuard::unlocked`]). Afterwards this value
+    /// reads the new snapshot and knows its blobs. See [`backup`].
     pub fn backup(
-        &self,
+        &mut self,
+        lock: &LockGuard,
         opts: BackupOptions,
         progress: &dyn BackupProgress,
     ) -> Result<BackupSummary> {
-        backup(self, opts, progress)
+        backup(self, lock, opts, progress)
     }
 }
 

@@ -22,8 +22,9 @@
 //! no index names (which `check` accepts and `prune` removes) and the
 //! snapshots finished so far; running it again copies the rest.
 //!
-//! The caller holds the locks: restic takes a shared (non-exclusive) lock
-//! on both repositories.
+//! The destination must be locked (restic takes a shared lock on both
+//! repositories; the source's lock is the caller's affair, as it is only
+//! read).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -33,7 +34,8 @@
 //!
 //! let mut src = Repository::open(Arc::new(LocalBackend::new("/srv/a")), "pw-a")?;
 //! let mut dst = Repository::open(Arc::new(LocalBackend::new("/srv/b")), "pw-b")?;
-//! let report = copy_snapshots(&mut src, &mut dst, &CopyOptions::default(), &NoProgress)?;
+//! let dst_lock = dst.lock(false, None)?;
+//! let report = copy_snapshots(&mut src, &mut dst, &dst_lock, &CopyOptions::default(), &NoProgress)?;
 //! println!("{} copied, {} already there", report.copied.len(), report.skipped.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -44,7 +46,7 @@ pub(crate) mod tests;
 
 use crate::repository::Repository;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};
-use crate::{Error, Result, SnapshotFilter, StoredSnapshot};
+use crate::{Error, LockGuard, Result, SnapshotFilter, StoredSnapshot};
 use cairn_backend::FileType;
 use cairn_format::{Id, Snapshot};
 use std::collections::{HashMap, HashSet};
@@ -121,20 +123,25 @@ pub fn is_copy_of(a: &Snapshot, b: &Snapshot) -> bool {
         && same_set(&a.tags, &b.tags)
 }
 
-/// Copies snapshots from `src` into `dst` (see the module docs). Both
-/// indexes are loaded if they are not yet; the destination's is dropped
-/// afterwards, as it no longer lists everything. Snapshots that cannot be found
-/// or loaded are reported as warnings and left out; any other error stops
-/// the copy, keeping the snapshots already copied.
+/// Copies snapshots from `src` into `dst` (see the module docs) under
+/// `dst_lock`, a shared or exclusive lock on `dst`. Both indexes are
+/// loaded if they are not yet; afterwards the destination's also lists
+/// what was copied, even when the copy failed part way. Snapshots that
+/// cannot be found or loaded are reported as warnings and left out; any
+/// other error stops the copy, keeping the snapshots already copied.
 pub fn copy_snapshots(
     src: &mut Repository,
     dst: &mut Repository,
+    dst_lock: &LockGuard,
     opts: &CopyOptions,
     progress: &dyn CopyProgress,
 ) -> Result<CopyReport> {
-    let result = copy_all(src, dst, opts, progress);
-    // The destination's loaded index no longer lists everything it holds.
-    dst.invalidate_index();
+    dst_lock.allows(dst, "copy", false)?;
+    let mut indexed = Vec::new();
+    let result = copy_all(src, dst, opts, progress, &mut indexed);
+    if dst.add_to_index(&indexed).is_err() {
+        dst.invalidate_index();
+    }
     result
 }
 
@@ -143,6 +150,7 @@ fn copy_all(
     dst: &mut Repository,
     opts: &CopyOptions,
     progress: &dyn CopyProgress,
+    indexed: &mut Vec<cairn_format::IndexFile>,
 ) -> Result<CopyReport> {
     opts.write.validate()?;
     opts.cancel.check()?;
@@ -185,7 +193,11 @@ fn copy_all(
         progress.copy_started(&source);
         let writer = BlobWriter::new(dst, opts.write.clone())?;
         let stats = match copier.copy_tree(&writer, source.snapshot.tree, progress) {
-            Ok(()) => writer.flush()?.0,
+            Ok(()) => {
+                let (stats, _, file) = writer.flush_indexed()?;
+                indexed.push(file);
+                stats
+            }
             Err(e) => {
                 writer.abort();
                 return Err(e);

@@ -24,7 +24,17 @@ pub(crate) fn init(backend: Arc<dyn Backend>, version: u32) -> Repository {
     Repository::init(backend, "pw", &opts).unwrap()
 }
 
-fn local(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Backend> {
+/// [`copy_snapshots`] under a fresh shared lock on `dst`.
+pub(crate) fn copy_locked(
+    src: &mut Repository,
+    dst: &mut Repository,
+    opts: &CopyOptions,
+) -> crate::Result<CopyReport> {
+    let lock = crate::testing::lock(dst, false)?;
+    copy_snapshots(src, dst, &lock, opts, &NoProgress)
+}
+
+pub(crate) fn local(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Backend> {
     Arc::new(LocalBackend::new(dir.path().join(name)))
 }
 
@@ -97,7 +107,7 @@ fn backup(repo: &mut Repository, files: &[(&str, usize, u64)], tag: &str) -> Id 
 }
 
 /// Every file's content, by path, read back through the trees.
-fn contents(repo: &Repository, tree: &Id) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn contents(repo: &Repository, tree: &Id) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     crate::walk::walk(
         repo,
@@ -153,7 +163,7 @@ fn copy_between(src_version: u32, dst_version: u32) {
         write: write_opts(),
         ..CopyOptions::default()
     };
-    let report = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress).unwrap();
+    let report = copy_locked(&mut src, &mut dst, &opts).unwrap();
     assert_eq!(report.copied.len(), 2);
     assert!(report.skipped.is_empty());
     assert!(report.written.packs > 0);
@@ -181,7 +191,7 @@ fn copy_between(src_version: u32, dst_version: u32) {
 
     // A second copy finds both copies and writes nothing.
     let mut dst = reopen(dst.backend().clone());
-    let again = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress).unwrap();
+    let again = copy_locked(&mut src, &mut dst, &opts).unwrap();
     assert!(again.copied.is_empty());
     assert_eq!(again.skipped.len(), 2);
     assert_eq!(again.written, WriteStats::default());
@@ -214,7 +224,7 @@ fn selection_by_id_and_filter_and_shared_blobs_copied_once() {
         },
         ..CopyOptions::default()
     };
-    let first = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress).unwrap();
+    let first = copy_locked(&mut src, &mut dst, &opts).unwrap();
     assert_eq!(first.copied.len(), 1);
     assert_eq!(first.copied[0].0, ids[1]);
     // Naming the other snapshot by a prefix copies it; only the blobs the
@@ -223,7 +233,7 @@ fn selection_by_id_and_filter_and_shared_blobs_copied_once() {
         snapshots: vec![ids[0].to_hex()[..8].to_string(), "ffffffff".into()],
         ..opts.clone()
     };
-    let second = copy_snapshots(&mut src, &mut dst, &by_id, &NoProgress).unwrap();
+    let second = copy_locked(&mut src, &mut dst, &by_id).unwrap();
     assert_eq!(second.copied.len(), 1);
     assert_eq!(second.copied[0].0, ids[0]);
     assert_eq!(second.written.data_blobs, 1, "{:?}", second.written);
@@ -241,15 +251,15 @@ fn copies_of_copies_keep_the_first_original() {
         write: write_opts(),
         ..CopyOptions::default()
     };
-    copy_snapshots(&mut src, &mut mid, &opts, &NoProgress).unwrap();
+    copy_locked(&mut src, &mut mid, &opts).unwrap();
     let mut mid = reopen(mid.backend().clone());
-    copy_snapshots(&mut mid, &mut dst, &opts, &NoProgress).unwrap();
+    copy_locked(&mut mid, &mut dst, &opts).unwrap();
     let mut dst = reopen(dst.backend().clone());
     for copy in dst.snapshots().unwrap().0 {
         assert!(ids.contains(&copy.snapshot.original.unwrap()));
     }
     // The source's snapshots are recognised in the copy of the copy.
-    let again = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress).unwrap();
+    let again = copy_locked(&mut src, &mut dst, &opts).unwrap();
     assert_eq!(again.skipped.len(), 2);
 }
 
@@ -269,7 +279,7 @@ fn a_failure_at_any_write_leaves_a_valid_destination() {
         let mut dst = init(faulty.clone(), 2);
         let base = faulty.count(Op::Write);
         faulty.inject_range(Op::Write, base + n, u64::MAX, Fault::FailPermanent);
-        let result = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress);
+        let result = copy_locked(&mut src, &mut dst, &opts);
         faulty.clear();
         let mut dst = reopen(faulty.clone());
         assert_checks_reading(&dst, false);
@@ -278,7 +288,7 @@ fn a_failure_at_any_write_leaves_a_valid_destination() {
             break;
         }
         let whole = dst.snapshots().unwrap().0.len();
-        let done = copy_snapshots(&mut src, &mut dst, &opts, &NoProgress).unwrap();
+        let done = copy_locked(&mut src, &mut dst, &opts).unwrap();
         assert_eq!(done.skipped.len(), whole);
         assert_eq!(done.copied.len(), 2 - whole);
         assert_checks_reading(&reopen(faulty), n == 1);

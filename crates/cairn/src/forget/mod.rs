@@ -14,8 +14,8 @@
 //!     policy: KeepPolicy { daily: 7, weekly: 4, ..Default::default() },
 //!     ..Default::default()
 //! };
-//! let _lock = repo.lock(true, None)?;
-//! let result = repo.forget(&opts)?;
+//! let lock = repo.lock(true, None)?;
+//! let result = repo.forget(&lock, &opts)?;
 //! println!("removed {} snapshots", result.remove.len());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -28,7 +28,7 @@ pub use duration::KeepDuration;
 pub use group::{group_snapshots, GroupBy, GroupKey};
 pub use policy::{apply_policy, KeepCounters, KeepPolicy, KeepReason, PolicyResult};
 
-use crate::{interrupt, Error, Repository, Result, SnapshotFilter, StoredSnapshot};
+use crate::{interrupt, Error, LockGuard, Repository, Result, SnapshotFilter, StoredSnapshot};
 use cairn_backend::FileType;
 use cairn_format::{GoTime, Id};
 use rayon::prelude::*;
@@ -185,18 +185,21 @@ impl Repository {
     }
 
     /// [`Repository::plan_forget`], then removes the chosen snapshot files
-    /// unless `dry_run`. The caller should hold an exclusive lock.
-    pub fn forget(&self, opts: &ForgetOptions) -> Result<ForgetResult> {
+    /// unless `dry_run`, under `lock`, which must be exclusive. (A dry
+    /// run without a lock is [`Repository::plan_forget`].)
+    pub fn forget(&self, lock: &LockGuard, opts: &ForgetOptions) -> Result<ForgetResult> {
+        lock.allows(self, "forget", true)?;
         let result = self.plan_forget(opts)?;
         if !opts.dry_run {
-            self.remove_snapshots(&result.remove)?;
+            self.remove_snapshots(lock, &result.remove)?;
         }
         Ok(result)
     }
 
     /// Removes snapshot files (in parallel), stopping at the first failure
-    /// or interruption. The caller should hold an exclusive lock.
-    pub fn remove_snapshots(&self, ids: &[Id]) -> Result<()> {
+    /// or interruption, under `lock`, which must be exclusive.
+    pub fn remove_snapshots(&self, lock: &LockGuard, ids: &[Id]) -> Result<()> {
+        lock.allows(self, "forget", true)?;
         ids.par_iter().try_for_each(|id| {
             interrupt::check()?;
             self.backend()

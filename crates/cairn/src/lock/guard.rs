@@ -29,16 +29,49 @@ pub struct LockGuard {
     written: Instant,
 }
 
+/// Why a [`LockGuard`] does not allow an operation (see
+/// [`Error::LockNotSuitable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockProblem {
+    /// The operation needs an exclusive lock; the guard is shared.
+    NotExclusive,
+    /// The guard is for another repository.
+    OtherRepository,
+    /// The lock was given up (it could not be refreshed in time).
+    Expired,
+}
+
+impl std::fmt::Display for LockProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LockProblem::NotExclusive => "an exclusive lock",
+            LockProblem::OtherRepository => "a lock on this repository, not on another one",
+            LockProblem::Expired => {
+                "a lock that is still held (this one could not be refreshed in time)"
+            }
+        })
+    }
+}
+
 impl std::fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LockGuard")
             .field("id", &self.id())
+            .field("exclusive", &self.is_exclusive())
+            .field("unlocked", &self.is_unlocked())
             .field("valid", &self.is_valid())
             .finish_non_exhaustive()
     }
 }
 
 struct Shared {
+    /// Which repository the lock is in: its location and config ID.
+    location: String,
+    config_id: String,
+    exclusive: bool,
+    /// A guard that holds no lock file ([`LockGuard::unlocked`]).
+    unlocked: bool,
     backend: Arc<dyn Backend>,
     key: MasterKey,
     repo_version: u32,
@@ -68,6 +101,10 @@ impl LockGuard {
     pub(super) fn start(repo: &Repository, id: Id, lock: Lock, opts: &LockOptions) -> LockGuard {
         let now = SystemTime::now();
         let shared = Arc::new(Shared {
+            location: repo.backend().location(),
+            config_id: repo.config().id.clone(),
+            exclusive: lock.exclusive,
+            unlocked: false,
             backend: Arc::clone(repo.backend()),
             key: repo.key().clone(),
             repo_version: repo.config().version,
@@ -102,6 +139,96 @@ impl LockGuard {
             thread,
             written: Instant::now(),
         }
+    }
+
+    /// A guard that holds no lock at all, for a caller that has decided
+    /// to change `repo` unlocked (restic's `--no-lock`, or a dry run that
+    /// writes nothing): every operation accepts it as if it were an
+    /// exclusive lock. Only use it when nothing else can use the
+    /// repository at the same time; a forgotten lock is what the
+    /// [`LockGuard`] parameters are there to prevent.
+    pub fn unlocked(repo: &Repository) -> LockGuard {
+        let now = SystemTime::now();
+        let lock = super::new_lock(false);
+        let shared = Arc::new(Shared {
+            location: repo.backend().location(),
+            config_id: repo.config().id.clone(),
+            exclusive: false,
+            unlocked: true,
+            backend: Arc::clone(repo.backend()),
+            key: repo.key().clone(),
+            repo_version: repo.config().version,
+            refresh_interval: super::REFRESH_INTERVAL,
+            refreshability_timeout: super::STALE_TIMEOUT,
+            wait_before_check: super::WAIT_BEFORE_CHECK,
+            valid: AtomicBool::new(true),
+            state: Mutex::new(State {
+                id: Id([0; 32]),
+                lock,
+                last_refresh: now,
+                last_attempt: now,
+                last_error: None,
+                stop: true,
+                // Nothing to remove.
+                released: true,
+            }),
+            wake: Condvar::new(),
+        });
+        LockGuard {
+            shared,
+            thread: None,
+            written: Instant::now(),
+        }
+    }
+
+    /// True if this is an exclusive lock (no other lock may coexist).
+    pub fn is_exclusive(&self) -> bool {
+        self.shared.exclusive
+    }
+
+    /// True for a guard from [`LockGuard::unlocked`], which holds no lock.
+    pub fn is_unlocked(&self) -> bool {
+        self.shared.unlocked
+    }
+
+    /// True if this guard belongs to `repo`: the same store location and
+    /// the same repository config ID.
+    pub fn belongs_to(&self, repo: &Repository) -> bool {
+        self.shared.location == repo.backend().location()
+            && self.shared.config_id == repo.config().id
+    }
+
+    /// Fails with [`Error::LockNotSuitable`] unless this guard lets
+    /// `operation` change `repo`: it must belong to `repo`, still be held
+    /// (see [`LockGuard::check`]) and, if `exclusive`, be exclusive. A
+    /// guard from [`LockGuard::unlocked`] for `repo` passes.
+    pub fn allows(
+        &self,
+        repo: &Repository,
+        operation: &'static str,
+        exclusive: bool,
+    ) -> Result<()> {
+        let problem = if !self.belongs_to(repo) {
+            Some(LockProblem::OtherRepository)
+        } else if self.shared.unlocked {
+            None
+        } else if !self.is_valid() {
+            Some(LockProblem::Expired)
+        } else if exclusive && !self.shared.exclusive {
+            Some(LockProblem::NotExclusive)
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(Error::LockNotSuitable { operation, problem }),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the lock as given up, as a failed refresh would.
+    #[cfg(test)]
+    pub(crate) fn give_up_for_test(&self) {
+        self.shared.valid.store(false, Ordering::SeqCst);
     }
 
     /// Time since the first lock file was written.

@@ -15,12 +15,33 @@
 //!   [`Repository::unlock`] removes them.
 //! - A held lock is refreshed every 5 minutes by a background thread (see
 //!   [`LockGuard`]); its file is removed when the guard is dropped.
+//!
+//! Every library function that changes a repository takes the guard of
+//! the lock it runs under and checks it ([`LockGuard::allows`]), failing
+//! with [`Error::LockNotSuitable`] when the guard is shared where restic
+//! takes an exclusive lock (prune, forget, tag, repair, `rewrite --forget`,
+//! key remove and passwd, migrate), belongs to another repository, or has
+//! been given up. Adding writers (backup, copy's destination, recover,
+//! rewrite, key add) accept a shared lock. Plans and dry runs that restic
+//! allows unlocked ([`Repository::plan_prune`],
+//! [`Repository::plan_forget`]) take none. A caller that decides to run
+//! unlocked (restic's `--no-lock`) says so with [`LockGuard::unlocked`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use cairn::{LocalBackend, PruneOptions, Repository};
+//! let mut repo = Repository::open(Arc::new(LocalBackend::new("/srv/repo")), "pw")?;
+//! let lock = repo.lock(true, None)?;
+//! let report = repo.prune(&lock, &PruneOptions::default(), &cairn::NoProgress)?;
+//! lock.release()?;
+//! # Ok::<(), cairn::Error>(())
+//! ```
 
 mod duration;
 mod guard;
 
 pub use duration::{go_duration_string, parse_go_duration};
-pub use guard::{release_all_held, LockGuard};
+pub use guard::{release_all_held, LockGuard, LockProblem};
 
 use crate::repository::Repository;
 use crate::{host, Error, Result};
@@ -382,5 +403,7 @@ impl Repository {
     }
 }
 
+#[cfg(test)]
+mod required_tests;
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,8 @@
 //!    no index names, which restic's `check` reports only as a hint and
 //!    the next prune removes.
 //!
-//! Both steps expect the caller to hold an exclusive lock.
+//! Planning needs no lock (restic's `prune --dry-run --no-lock`);
+//! executing takes the guard of an exclusive lock.
 
 mod classify;
 mod decide;
@@ -38,7 +39,7 @@ mod tests;
 
 use crate::repository::Repository;
 use crate::write::{Compression, WriteOptions};
-use crate::{Error, Result};
+use crate::{Error, LockGuard, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use std::collections::{BTreeSet, HashSet};
@@ -400,11 +401,26 @@ impl Repository {
     }
 
     /// Carries out a plan from [`Repository::plan_prune`] in crash-safe
-    /// order (see the module docs). With `dry_run` set, only reports.
+    /// order (see the module docs) under `lock`, which must be exclusive.
+    /// With `dry_run` set, only reports.
     ///
-    /// The in-memory index is stale afterwards; open the repository again
-    /// to use it further.
+    /// Afterwards the index is read again, so that it matches the new
+    /// index files.
     pub fn execute_prune(
+        &mut self,
+        lock: &LockGuard,
+        plan: PrunePlan,
+        progress: &dyn PruneProgress,
+    ) -> Result<PruneReport> {
+        lock.allows(self, "prune", true)?;
+        let report = self.execute_prune_plan(plan, progress)?;
+        if !report.dry_run {
+            self.reload_index()?;
+        }
+        Ok(report)
+    }
+
+    fn execute_prune_plan(
         &self,
         plan: PrunePlan,
         progress: &dyn PruneProgress,
@@ -475,13 +491,16 @@ impl Repository {
     }
 
     /// Plans and executes a prune: [`Repository::plan_prune`] then
-    /// [`Repository::execute_prune`]. The caller holds an exclusive lock.
+    /// [`Repository::execute_prune`], under `lock`, which must be
+    /// exclusive.
     pub fn prune(
         &mut self,
+        lock: &LockGuard,
         opts: &PruneOptions,
         progress: &dyn PruneProgress,
     ) -> Result<PruneReport> {
+        lock.allows(self, "prune", true)?;
         let plan = self.plan_prune(opts, progress)?;
-        self.execute_prune(plan, progress)
+        self.execute_prune(lock, plan, progress)
     }
 }

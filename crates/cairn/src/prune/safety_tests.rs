@@ -43,7 +43,11 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
         let (mut repo, faulty) = repo_at(&root);
         faulty.inject_file(Op::List, folder, 1, u64::MAX, Fault::Corrupt);
         let err = repo
-            .prune(&PruneOptions::default(), &crate::NoProgress)
+            .prune(
+                &crate::testing::lock(&repo, true).unwrap(),
+                &PruneOptions::default(),
+                &crate::NoProgress,
+            )
             .unwrap_err();
         assert!(matches!(err, Error::BadListing { .. }), "{folder}: {err}");
         let (repo, faulty) = repo_at(&root);
@@ -56,7 +60,9 @@ fn a_garbled_listing_name_stops_prune_forget_and_check_before_any_delete() {
             ..ForgetOptions::default()
         };
         if folder == "snapshots" {
-            let err = repo.forget(&forget).unwrap_err();
+            let err = repo
+                .forget(&crate::testing::lock(&repo, true).unwrap(), &forget)
+                .unwrap_err();
             assert!(matches!(err, Error::BadListing { .. }), "{err}");
         }
         let checked = repo.check(&CheckOptions::default(), &NoProgress);
@@ -105,7 +111,11 @@ fn a_missing_index_file_makes_prune_refuse_rather_than_delete_used_packs() {
     let before = files_in(&root);
     let (mut repo, _) = repo_at(&root);
     let err = repo
-        .prune(&PruneOptions::default(), &crate::NoProgress)
+        .prune(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &PruneOptions::default(),
+            &crate::NoProgress,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("repair index"), "{err}");
     assert_eq!(files_in(&root), before);
@@ -139,11 +149,21 @@ fn prune_removes_old_temporary_files_and_keeps_young_ones() {
         dry_run: true,
         ..PruneOptions::default()
     };
-    let report = repo.prune(&dry, &crate::NoProgress).unwrap();
+    let report = repo
+        .prune(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &dry,
+            &crate::NoProgress,
+        )
+        .unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert!(old.iter().all(|p| p.exists()));
     let report = repo
-        .prune(&PruneOptions::default(), &crate::NoProgress)
+        .prune(
+            &crate::testing::lock(&repo, true).unwrap(),
+            &PruneOptions::default(),
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.temp_files_removed, 3);
     assert_eq!(report.temp_bytes_removed, 3 * 12);

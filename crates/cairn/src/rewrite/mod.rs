@@ -22,8 +22,8 @@
 //!
 //! A crash at any moment leaves at most unreferenced packs or both the old
 //! and the new snapshot. Data the new snapshots no longer use stays until
-//! `prune`. Callers hold a shared lock (an exclusive one with `forget`, and
-//! always for repairs).
+//! `prune`. Every entry point takes a [`LockGuard`]: shared, exclusive with
+//! `forget`, and always exclusive for repairs.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -38,7 +38,8 @@
 //!     forget: true,
 //!     ..RewriteOptions::default()
 //! };
-//! let report = repo.rewrite_snapshots(&snapshots, &opts, &cairn::NoProgress)?;
+//! let lock = repo.lock(true, None)?; // exclusive, as `forget` removes snapshots
+//! let report = repo.rewrite_snapshots(&lock, &snapshots, &opts, &cairn::NoProgress)?;
 //! println!("modified {} snapshots", report.changed());
 //! # Ok::<(), cairn::Error>(())
 //! ```
@@ -50,7 +51,7 @@ use crate::filter::PatternList;
 use crate::repository::Repository;
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions};
-use crate::{Error, Result};
+use crate::{Error, LockGuard, Result};
 use cairn_backend::FileType;
 use cairn_format::{GoTime, Id};
 pub(crate) use tree::{Policy, TreeRewriter};
@@ -183,8 +184,15 @@ impl RewriteReport {
 /// several of them hold. Made by [`Repository::snapshot_rewriter`] or
 /// [`Repository::snapshot_repairer`].
 pub struct SnapshotRewriter<'r> {
-    repo: &'r Repository,
-    trees: TreeRewriter<'r>,
+    repo: &'r mut Repository,
+    lock: &'r LockGuard,
+    /// The operation, for lock errors.
+    operation: &'static str,
+    trees: TreeRewriter,
+    /// What the writers indexed; added to `repo`'s index when the
+    /// rewriter is dropped (once, however many snapshots were rewritten;
+    /// `repo` cannot be used before, and `trees` knows what was saved).
+    indexed: Vec<cairn_format::IndexFile>,
     opts: RewriteOptions,
     /// Tag for new snapshots when the old ones are kept.
     tag: &'static str,
@@ -193,8 +201,15 @@ pub struct SnapshotRewriter<'r> {
 }
 
 impl Repository {
-    /// A rewriter for `rewrite`; the index must be loaded.
-    pub fn snapshot_rewriter(&self, opts: &RewriteOptions) -> Result<SnapshotRewriter<'_>> {
+    /// A rewriter for `rewrite` under `lock` (exclusive with
+    /// `opts.forget`, else shared is enough); the index must be loaded.
+    /// What it writes is added to this value's index.
+    pub fn snapshot_rewriter<'r>(
+        &'r mut self,
+        lock: &'r LockGuard,
+        opts: &RewriteOptions,
+    ) -> Result<SnapshotRewriter<'r>> {
+        lock.allows(self, "rewrite", opts.forget)?;
         opts.validate()?;
         let patterns = ExcludeOptions {
             excludes: opts.excludes.clone(),
@@ -202,18 +217,22 @@ impl Repository {
         };
         let excluder = Excluder::new(&patterns, &[])?;
         Ok(SnapshotRewriter {
-            repo: self,
             trees: TreeRewriter::new(self, Policy::Exclude(excluder), opts.cancel.clone()),
+            repo: self,
+            lock,
+            operation: "rewrite",
+            indexed: Vec::new(),
             opts: opts.clone(),
             tag: "rewrite",
             update_summary: !opts.excludes.is_empty(),
         })
     }
 
-    /// Rewrites every snapshot of `snapshots` (see the module docs);
-    /// stops at the first error.
+    /// Rewrites every snapshot of `snapshots` (see the module docs) under
+    /// `lock` (exclusive with `opts.forget`); stops at the first error.
     pub fn rewrite_snapshots(
         &mut self,
+        lock: &LockGuard,
         snapshots: &[StoredSnapshot],
         opts: &RewriteOptions,
         progress: &dyn RewriteProgress,
@@ -221,8 +240,9 @@ impl Repository {
         if opts.forget {
             self.set_strict_listings(true);
         }
+        lock.allows(self, "rewrite", opts.forget)?;
         load_index_strictly(self)?;
-        self.snapshot_rewriter(opts)?
+        self.snapshot_rewriter(lock, opts)?
             .rewrite_all(snapshots, progress)
     }
 }
@@ -241,14 +261,18 @@ pub fn load_index_strictly(repo: &mut Repository) -> Result<()> {
 
 impl<'r> SnapshotRewriter<'r> {
     pub(crate) fn with_policy(
-        repo: &'r Repository,
+        repo: &'r mut Repository,
+        lock: &'r LockGuard,
         policy: Policy,
         opts: RewriteOptions,
         tag: &'static str,
     ) -> Self {
         SnapshotRewriter {
-            repo,
             trees: TreeRewriter::new(repo, policy, opts.cancel.clone()),
+            repo,
+            lock,
+            operation: "repair snapshots",
+            indexed: Vec::new(),
             opts,
             tag,
             update_summary: false,
@@ -279,6 +303,8 @@ impl<'r> SnapshotRewriter<'r> {
         snap: &StoredSnapshot,
         progress: &dyn RewriteProgress,
     ) -> Result<SnapshotRewrite> {
+        let exclusive = self.opts.forget || self.operation == "repair snapshots";
+        self.lock.allows(self.repo, self.operation, exclusive)?;
         self.opts.cancel.check()?;
         progress.event(&RewriteEvent::Snapshot(snap));
         let mut write = self.opts.write.clone();
@@ -296,7 +322,10 @@ impl<'r> SnapshotRewriter<'r> {
         };
         // Packs and index first: the new snapshot may only name what is
         // durably stored.
-        writer.flush()?;
+        let (_, _, indexed) = writer.flush_indexed()?;
+        if !indexed.packs.is_empty() {
+            self.indexed.push(indexed);
+        }
         self.replace(snap, rewritten, progress)
     }
 
@@ -385,6 +414,15 @@ impl<'r> SnapshotRewriter<'r> {
             .backend()
             .remove(FileType::Snapshot, &id.to_hex())
             .map_err(Error::from)
+    }
+}
+
+impl Drop for SnapshotRewriter<'_> {
+    /// Leaves the repository value knowing every tree written.
+    fn drop(&mut self) {
+        if self.repo.add_to_index(&self.indexed).is_err() {
+            self.repo.invalidate_index();
+        }
     }
 }
 

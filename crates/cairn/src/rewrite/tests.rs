@@ -166,7 +166,12 @@ fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &crate::NoProgress)
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     let new_id = report.snapshots[0].new.expect("a new snapshot");
@@ -197,7 +202,12 @@ fn excludes_drop_nodes_and_unchanged_snapshots_stay() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(std::slice::from_ref(&snap), &none, &crate::NoProgress)
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &none,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.changed(), 0);
     assert_eq!(repo.list_ids(FileType::Pack).unwrap().len(), before);
@@ -217,7 +227,12 @@ fn forget_and_metadata_replace_the_snapshot() {
         ..RewriteOptions::default()
     };
     let report = repo
-        .rewrite_snapshots(std::slice::from_ref(&snap), &dry, &crate::NoProgress)
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &dry,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     assert_eq!(report.snapshots[0].new, None);
@@ -228,7 +243,12 @@ fn forget_and_metadata_replace_the_snapshot() {
         ..dry
     };
     let report = repo
-        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &crate::NoProgress)
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &crate::NoProgress,
+        )
         .unwrap();
     let new_id = report.snapshots[0].new.unwrap();
     assert!(report.snapshots[0].removed_old);
@@ -260,7 +280,12 @@ fn repair_cuts_missing_content_and_empties_missing_trees() {
     let snap = build(&mut repo, Some(missing));
     let opts = RepairSnapshotsOptions::default();
     let report = repo
-        .repair_snapshots(std::slice::from_ref(&snap), &opts, &crate::NoProgress)
+        .repair_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.changed(), 1);
     repo.invalidate_index();
@@ -281,7 +306,12 @@ fn repair_cuts_missing_content_and_empties_missing_trees() {
         snapshot: new,
     };
     let report = repo
-        .repair_snapshots(std::slice::from_ref(&again), &opts, &crate::NoProgress)
+        .repair_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&again),
+            &opts,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(report.changed(), 0);
 }
@@ -297,6 +327,7 @@ fn repair_removes_a_snapshot_whose_root_is_gone() {
     let mut repo = repo;
     let report = repo
         .repair_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
             &[StoredSnapshot { id, snapshot: sn }],
             &RepairSnapshotsOptions::default(),
             &crate::NoProgress,
@@ -319,14 +350,24 @@ fn a_failed_snapshot_write_keeps_the_old_snapshot() {
         faulty.fail_writes_of(Some(step));
         repo.invalidate_index();
         assert!(repo
-            .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &crate::NoProgress)
+            .rewrite_snapshots(
+                &crate::testing::lock(&repo, true).unwrap(),
+                std::slice::from_ref(&snap),
+                &opts,
+                &crate::NoProgress
+            )
             .is_err());
         assert_eq!(ids(&repo, FileType::Snapshot), [snap.id].into(), "{step}");
     }
     faulty.fail_writes_of(None);
     repo.invalidate_index();
     let report = repo
-        .rewrite_snapshots(std::slice::from_ref(&snap), &opts, &crate::NoProgress)
+        .rewrite_snapshots(
+            &crate::testing::lock(&repo, true).unwrap(),
+            std::slice::from_ref(&snap),
+            &opts,
+            &crate::NoProgress,
+        )
         .unwrap();
     assert_eq!(
         ids(&repo, FileType::Snapshot),
@@ -357,10 +398,11 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     repo.invalidate_index();
     assert!(repo
         .repair_packs(
+            &crate::testing::lock(&repo, true).unwrap(),
             &damaged,
             &WriteOptions::default(),
             &crate::NoProgress,
-            &crate::Cancel::new()
+            &crate::Cancel::new(),
         )
         .is_err());
     assert!(
@@ -373,6 +415,7 @@ fn repair_packs_deletes_damaged_packs_only_after_the_new_index() {
     repo.invalidate_index();
     let report = repo
         .repair_packs(
+            &crate::testing::lock(&repo, true).unwrap(),
             &damaged,
             &WriteOptions::default(),
             &crate::NoProgress,

@@ -79,8 +79,10 @@ enum Opened {
 /// Rewrites trees with one policy, remembering across snapshots which
 /// trees were already rewritten and which were saved (so a tree shared by
 /// several snapshots is rewritten and stored once).
-pub(crate) struct TreeRewriter<'r> {
-    repo: &'r Repository,
+pub(crate) struct TreeRewriter {
+    /// A copy of the repository value (sharing store and index) as it was
+    /// when rewriting started; trees saved since are in `saved`.
+    repo: Repository,
     policy: Policy,
     /// `rewrite` refuses trees it cannot encode back to the same bytes
     /// (restic: "cannot encode tree ... without losing information").
@@ -95,12 +97,12 @@ pub(crate) struct TreeRewriter<'r> {
     saved: HashSet<Id>,
 }
 
-impl<'r> TreeRewriter<'r> {
-    pub(crate) fn new(repo: &'r Repository, policy: Policy, cancel: crate::Cancel) -> Self {
+impl TreeRewriter {
+    pub(crate) fn new(repo: &Repository, policy: Policy, cancel: crate::Cancel) -> Self {
         let check_encoding = matches!(policy, Policy::Exclude(_));
         TreeRewriter {
             cancel,
-            repo,
+            repo: repo.clone(),
             policy,
             check_encoding,
             cache: HashMap::new(),

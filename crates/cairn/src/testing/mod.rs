@@ -273,3 +273,11 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::remove_file(path)?;
     std::fs::write(path, bytes)
 }
+
+/// A lock on `repo` (exclusive or shared) taken without restic's 200 ms
+/// wait for conflicting locks, for tests that pass it to writers.
+pub fn lock(repo: &Repository, exclusive: bool) -> Result<crate::LockGuard> {
+    let mut opts = crate::LockOptions::new(exclusive);
+    opts.wait_before_check = std::time::Duration::ZERO;
+    repo.lock_with(&opts)
+}

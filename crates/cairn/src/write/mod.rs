@@ -218,6 +218,11 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     /// A writer for `repo`, deduplicating against its loaded index.
+    ///
+    /// This is a building block: the caller holds a lock on `repo` (the
+    /// operations built on it take its [`crate::LockGuard`]), and hands
+    /// `repo` to [`BlobWriter::flush_into`] so that it learns the new
+    /// blobs.
     pub fn new(repo: &Repository, opts: WriteOptions) -> Result<BlobWriter> {
         opts.validate()?;
         buffers::return_large_buffers();
@@ -337,7 +342,26 @@ impl BlobWriter {
     /// remaining index. Returns the index files written by this writer.
     /// After `flush`, every blob saved so far is in the repository and
     /// indexed, so a snapshot referring to them can be saved.
+    ///
+    /// The [`Repository`] value the writer was made for does not learn
+    /// about the new blobs; [`BlobWriter::flush_into`] also adds them to
+    /// its loaded index.
     pub fn flush(self) -> Result<(WriteStats, Vec<Id>)> {
+        self.flush_indexed()
+            .map(|(stats, index_ids, _)| (stats, index_ids))
+    }
+
+    /// [`BlobWriter::flush`], then adds what was indexed to `repo`'s
+    /// loaded index (see [`Repository::add_to_index`]), so that `repo`
+    /// reads the new blobs and a later writer does not store them again.
+    pub fn flush_into(self, repo: &mut Repository) -> Result<(WriteStats, Vec<Id>)> {
+        let (stats, index_ids, indexed) = self.flush_indexed()?;
+        repo.add_to_index(std::slice::from_ref(&indexed))?;
+        Ok((stats, index_ids))
+    }
+
+    /// [`BlobWriter::flush`], also returning every pack it indexed.
+    pub(crate) fn flush_indexed(self) -> Result<(WriteStats, Vec<Id>, cairn_format::IndexFile)> {
         for slot in &self.open {
             let pack = std::mem::replace(
                 &mut *slot.lock().expect("pack lock poisoned"),
@@ -347,7 +371,7 @@ impl BlobWriter {
                 self.uploader.submit(pack)?;
             }
         }
-        let (packs, index_ids) = self.uploader.finish()?;
+        let (packs, index_ids, indexed) = self.uploader.finish()?;
         let c = &self.counters;
         let stats = WriteStats {
             data_blobs: c.data_blobs.load(Ordering::Relaxed),
@@ -356,7 +380,7 @@ impl BlobWriter {
             data_added_packed: c.data_added_packed.load(Ordering::Relaxed),
             packs,
         };
-        Ok((stats, index_ids))
+        Ok((stats, index_ids, indexed))
     }
 
     /// Abandons the writer: stops the upload threads without writing an

@@ -19,6 +19,8 @@ struct State {
     pending_since: Option<std::time::Instant>,
     /// Index files written so far.
     index_ids: Vec<Id>,
+    /// The packs those index files name.
+    indexed: Vec<IndexPack>,
     packs: u64,
     /// The first failure; once set, everything stops.
     failure: Option<String>,
@@ -61,6 +63,7 @@ impl Uploader {
                 pending_blobs: 0,
                 pending_since: None,
                 index_ids: Vec::new(),
+                indexed: Vec::new(),
                 packs: 0,
                 failure: None,
             }),
@@ -104,15 +107,20 @@ impl Uploader {
     }
 
     /// Waits for all uploads, then writes the index of what is pending.
-    pub(super) fn finish(mut self) -> Result<(u64, Vec<Id>)> {
+    /// Returns the packs written, the index files written and what they
+    /// list.
+    pub(super) fn finish(mut self) -> Result<(u64, Vec<Id>, IndexFile)> {
         self.queue = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
         self.check()?;
         self.shared.write_pending_index()?;
-        let state = self.shared.lock();
-        Ok((state.packs, state.index_ids.clone()))
+        let mut state = self.shared.lock();
+        let indexed = IndexFile {
+            packs: std::mem::take(&mut state.indexed),
+        };
+        Ok((state.packs, state.index_ids.clone(), indexed))
     }
 
     /// Stops without writing an index.
@@ -191,11 +199,14 @@ impl Shared {
         if self.dry_run {
             return Ok(());
         }
-        let json = IndexFile { packs }.to_json();
+        let file = IndexFile { packs };
+        let json = file.to_json();
         let sealed = self.key.seal(&encode_unpacked(self.version, &json));
         let id = Id::hash(&sealed);
         self.backend.write(FileType::Index, &id.to_hex(), &sealed)?;
-        self.lock().index_ids.push(id);
+        let mut state = self.lock();
+        state.index_ids.push(id);
+        state.indexed.extend(file.packs);
         Ok(())
     }
 }
