@@ -32,6 +32,12 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== library examples (crates/cairn/examples)"
+for example in crates/cairn/examples/*.rs; do
+    name=$(basename "$example" .rs)
+    echo "-- $name"
+    cargo run --quiet -p cairn --example "$name"
+done
 echo "== demo (scripts/demo.sh, the README's first command)"
 bash scripts/demo.sh
 echo "== fuzz"

@@ -157,7 +157,7 @@ fn cancelling_one_backup_leaves_a_concurrent_one_running() {
 
 #[test]
 fn cancelling_a_restore_leaves_a_concurrent_check_running() {
-    let (dir, path, repo) = cairn_repo(2);
+    let (dir, _path, repo) = cairn_repo(2);
     let src = folder(dir.path(), "src", 100, 3);
     let mut repo = repo;
     repo.load_index().unwrap();
