@@ -41,7 +41,7 @@ use std::fmt;
 pub struct DiffOptions {
     /// Report nodes whose metadata (mode, times, owner, …) changed (`U`).
     pub metadata: bool,
-    /// Stops the comparison (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// Stops the comparison (with [`Error::Interrupted`])
     /// once cancelled.
     pub cancel: crate::Cancel,
 }

@@ -2,10 +2,8 @@
 //! every operation of the library.
 //!
 //! Each long-running operation reports through its own trait
-//! ([`BackupProgress`](crate::backup::BackupProgress),
-//! [`RestoreProgress`](crate::restore::RestoreProgress), ...). A program
-//! that does not want to show anything passes `&cairn::NoProgress` to any
-//! of them.
+//! ([`BackupProgress`], [`RestoreProgress`], ...). A program that does
+//! not want to show anything passes `&cairn::NoProgress` to any of them.
 
 use crate::backup::BackupProgress;
 use crate::check::CheckProgress;

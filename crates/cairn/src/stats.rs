@@ -78,7 +78,7 @@ impl CountMode {
 pub struct StatsOptions {
     /// The counting mode.
     pub mode: CountMode,
-    /// Stops the count (with [`Error::Interrupted`](crate::Error::Interrupted))
+    /// Stops the count (with [`Error::Interrupted`])
     /// once cancelled.
     pub cancel: crate::Cancel,
 }
