@@ -149,6 +149,7 @@ fn cancelling_one_backup_leaves_a_concurrent_one_running() {
     assert!(b_waited.load(Ordering::SeqCst), "A never returned");
     let b = b.unwrap();
     let id = b.snapshot_id.expect("B saved its snapshot");
+    drop((lock_a, lock_b));
     let fresh = open(&path, PASSWORD).unwrap();
     let ids: Vec<_> = fresh.list_ids(cairn::FileType::Snapshot).unwrap();
     assert_eq!(ids.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [id]);
@@ -234,9 +235,6 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
             &NoProgress,
         )
         .unwrap();
-    let mut repo = open(&path, PASSWORD).unwrap();
-    repo.load_index().unwrap();
-    let lock = repo.lock(true, None).unwrap();
     let (snaps, _) = repo.snapshots().unwrap();
     let tree = first.snapshot.tree;
     let before = repo_files(&path);
@@ -351,5 +349,6 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
     assert_eq!(snapshot_count(&dst), 0);
 
     assert_eq!(repo_files(&path), before, "a cancelled operation wrote");
+    drop(lock);
     assert_checks_clean(&path);
 }
