@@ -336,6 +336,25 @@ fn a_token_cancelled_before_the_start_stops_every_operation() {
         )
         .map(drop),
     );
+    let forget = cairn::ForgetOptions {
+        ids: vec![first.snapshot_id.expect("a snapshot").to_hex()],
+        cancel: cancel.clone(),
+        ..Default::default()
+    };
+    interrupted("forget", repo.forget(&lock, &forget).map(drop));
+    // Waiting for a lock held by another (here: `lock`) stops too.
+    let wait = cairn::LockOptions {
+        retry: Some(Duration::from_secs(60)),
+        cancel: cancel.clone(),
+        ..cairn::LockOptions::new(false)
+    };
+    let waited = Instant::now();
+    interrupted("lock wait", repo.lock_with(&wait).map(drop));
+    assert!(
+        waited.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        waited.elapsed()
+    );
     let (_dst_dir, _dst_path, mut dst) = cairn_repo(2);
     let dst_lock = dst.lock(false, None).unwrap();
     let copy = cairn::copy::CopyOptions {

@@ -28,7 +28,7 @@ pub use duration::KeepDuration;
 pub use group::{group_snapshots, GroupBy, GroupKey};
 pub use policy::{apply_policy, KeepCounters, KeepPolicy, KeepReason, PolicyResult};
 
-use crate::{interrupt, Error, LockGuard, Repository, Result, SnapshotFilter, StoredSnapshot};
+use crate::{Error, LockGuard, Repository, Result, SnapshotFilter, StoredSnapshot};
 use cairn_backend::FileType;
 use cairn_format::{GoTime, Id};
 use rayon::prelude::*;
@@ -53,6 +53,9 @@ pub struct ForgetOptions {
     /// The current time for the policy (default: now); snapshots after it
     /// are not used as the newest one by the within-rules.
     pub now: Option<GoTime>,
+    /// Stops this forget (with [`Error::Interrupted`]) once cancelled;
+    /// snapshot files already removed stay removed.
+    pub cancel: crate::Cancel,
 }
 
 /// One group's outcome.
@@ -189,9 +192,10 @@ impl Repository {
     /// run without a lock is [`Repository::plan_forget`].)
     pub fn forget(&self, lock: &LockGuard, opts: &ForgetOptions) -> Result<ForgetResult> {
         lock.allows(self, "forget", true)?;
+        opts.cancel.check()?;
         let result = self.plan_forget(opts)?;
         if !opts.dry_run {
-            self.remove_snapshots(lock, &result.remove)?;
+            self.remove_snapshots_until(lock, &result.remove, &opts.cancel)?;
         }
         Ok(result)
     }
@@ -199,9 +203,20 @@ impl Repository {
     /// Removes snapshot files (in parallel), stopping at the first failure
     /// or interruption, under `lock`, which must be exclusive.
     pub fn remove_snapshots(&self, lock: &LockGuard, ids: &[Id]) -> Result<()> {
+        self.remove_snapshots_until(lock, ids, &crate::Cancel::new())
+    }
+
+    /// [`Repository::remove_snapshots`], also stopping once `cancel` is
+    /// cancelled.
+    pub fn remove_snapshots_until(
+        &self,
+        lock: &LockGuard,
+        ids: &[Id],
+        cancel: &crate::Cancel,
+    ) -> Result<()> {
         lock.allows(self, "forget", true)?;
         ids.par_iter().try_for_each(|id| {
-            interrupt::check()?;
+            cancel.check()?;
             self.backend()
                 .remove(FileType::Snapshot, &id.to_hex())
                 .map_err(Error::from)

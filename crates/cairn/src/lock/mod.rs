@@ -82,6 +82,9 @@ pub struct LockOptions {
     /// locked and retrying starts (restic prints "repo already locked,
     /// waiting up to … for the lock").
     pub on_wait: Option<fn(Duration)>,
+    /// Stops waiting for the lock (`retry`) with [`Error::Interrupted`]
+    /// once cancelled.
+    pub cancel: crate::Cancel,
 }
 
 impl LockOptions {
@@ -96,6 +99,7 @@ impl LockOptions {
             refresh_interval: REFRESH_INTERVAL,
             stale_timeout: STALE_TIMEOUT,
             on_wait: None,
+            cancel: crate::Cancel::new(),
         }
     }
 
@@ -199,11 +203,12 @@ fn new_lock(exclusive: bool) -> Lock {
 }
 
 /// Sleeps for `d` in short slices, failing with [`Error::Interrupted`]
-/// as soon as a stop is requested (`--retry-lock` may wait for minutes).
-fn sleep_unless_interrupted(d: Duration) -> Result<()> {
+/// as soon as `cancel` (or the process-wide flag) asks to stop
+/// (`--retry-lock` may wait for minutes).
+fn sleep_unless_cancelled(d: Duration, cancel: &crate::Cancel) -> Result<()> {
     let until = Instant::now() + d;
     loop {
-        crate::interrupt::check()?;
+        cancel.check()?;
         let now = Instant::now();
         if now >= until {
             return Ok(());
@@ -273,7 +278,7 @@ impl Repository {
                 // The budget is spent: one last attempt decides.
                 return self.try_lock(opts, confirm);
             }
-            sleep_unless_interrupted(sleep.min(deadline - now))?;
+            sleep_unless_cancelled(sleep.min(deadline - now), &opts.cancel)?;
             sleep = (sleep * 2).min(opts.retry_sleep_max);
         }
     }
