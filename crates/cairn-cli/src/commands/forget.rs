@@ -162,6 +162,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         dry_run: args.dry_run,
         unsafe_allow_remove_all: args.unsafe_allow_remove_all,
         now: None,
+        cancel: cairn::Cancel::new(),
     };
     opts.policy.validate()?;
     // As restic, the prune options are checked before anything is done.
