@@ -85,8 +85,8 @@ pub use nfs::{NfsBackend, NfsOptions};
 #[cfg(any(feature = "s3", feature = "cloud"))]
 pub use object_store::{ObjectStoreBackend, DEFAULT_PART_SIZE};
 pub use open::{
-    feature_for_scheme, open, open_wrapped, BackendOptions, DEFAULT_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
+    feature_for_scheme, is_known_option, open, open_wrapped, BackendOptions, ExtendedOption,
+    DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, EXTENDED_OPTIONS,
 };
 pub use ratelimit::RateLimitBackend;
 #[cfg(feature = "rest")]

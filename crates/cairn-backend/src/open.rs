@@ -109,7 +109,7 @@ impl BackendOptions {
                     }
                     connections = Some(n);
                 }
-                _ if options_of(scheme).contains(&key) => {}
+                _ if is_known_option(scheme, key) => {}
                 _ => {
                     return Err(BackendError::InvalidOption(format!(
                         "option {scheme}.{key} is not known"
@@ -121,15 +121,98 @@ impl BackendOptions {
     }
 }
 
-/// The options a backend reads besides `connections`.
-fn options_of(scheme: &str) -> &'static [&'static str] {
-    match scheme {
-        #[cfg(feature = "s3")]
-        "s3" => crate::s3::OPTIONS,
-        "sftp" => &["command", "args"],
-        "rclone" => &["program", "args", "timeout"],
-        _ => &[],
+/// One extended option (`-o NAMESPACE.NAME=VALUE`) Cairn knows, with the
+/// help text `cairn options` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtendedOption {
+    /// The backend scheme the option belongs to (`s3`).
+    pub namespace: &'static str,
+    /// The option's name inside its namespace (`region`).
+    pub name: &'static str,
+    /// One line saying what the option does.
+    pub help: &'static str,
+}
+
+const fn opt(namespace: &'static str, name: &'static str, help: &'static str) -> ExtendedOption {
+    ExtendedOption {
+        namespace,
+        name,
+        help,
     }
+}
+
+const CONNECTIONS: &str = "set a limit for the number of concurrent connections (default: 5)";
+
+/// Every extended option a backend accepts, sorted by namespace, then
+/// name: the one list both `-o` validation and `cairn options` use. An
+/// option of a namespace that is not the repository's is ignored, as
+/// restic does.
+pub const EXTENDED_OPTIONS: &[ExtendedOption] = &[
+    opt("azure", "connections", CONNECTIONS),
+    opt("b2", "connections", CONNECTIONS),
+    opt("gs", "connections", CONNECTIONS),
+    opt(
+        "local",
+        "connections",
+        "set a limit for the number of concurrent operations (default: no limit)",
+    ),
+    opt("nfs", "connections", CONNECTIONS),
+    opt("nfs", "gid", "group id sent with every call (default: the effective gid)"),
+    opt(
+        "nfs",
+        "mountport",
+        "port of the MOUNT service (default: the URL's port, else the portmapper's answer)",
+    ),
+    opt(
+        "nfs",
+        "privport",
+        "connect from a port below 1024 (default: true when running as root)",
+    ),
+    opt("nfs", "timeout", "seconds to wait for one answer (default: 60)"),
+    opt("nfs", "uid", "user id sent with every call (default: the effective uid)"),
+    opt(
+        "rclone",
+        "args",
+        "arguments for running rclone (default: serve restic --stdio --b2-hard-delete)",
+    ),
+    opt("rclone", "connections", CONNECTIONS),
+    opt("rclone", "program", "path to rclone (default: rclone)"),
+    opt(
+        "rclone",
+        "timeout",
+        "set a timeout limit to wait for rclone to establish a connection (default: 1m)",
+    ),
+    opt("rest", "connections", CONNECTIONS),
+    opt("s3", "bucket-lookup", "bucket lookup style: 'auto', 'dns', or 'path'"),
+    opt("s3", "connections", CONNECTIONS),
+    opt(
+        "s3",
+        "layout",
+        "use this backend layout (only \"default\" is supported) (deprecated)",
+    ),
+    opt("s3", "list-objects-v1", "use deprecated V1 api for ListObjects calls"),
+    opt("s3", "region", "set region"),
+    opt(
+        "s3",
+        "retries",
+        "set the number of retries attempted (accepted, no effect: Cairn's retry policy applies)",
+    ),
+    opt(
+        "s3",
+        "storage-class",
+        "set S3 storage class (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or REDUCED_REDUNDANCY)",
+    ),
+    opt("sftp", "args", "specify arguments for ssh"),
+    opt("sftp", "command", "specify command to create sftp connection"),
+    opt("sftp", "connections", CONNECTIONS),
+    opt("swift", "connections", CONNECTIONS),
+];
+
+/// True if `-o NAMESPACE.NAME` is an option Cairn knows.
+pub fn is_known_option(namespace: &str, name: &str) -> bool {
+    EXTENDED_OPTIONS
+        .iter()
+        .any(|o| o.namespace == namespace && o.name == name)
 }
 
 /// Default longest time for one request, body included. Packs are a few
@@ -275,6 +358,48 @@ mod tests {
         let mut o = BackendOptions::default();
         o.set_extended(&["rest.connections=0"]).unwrap();
         assert!(o.connections("rest").is_err());
+    }
+
+    /// A value each listed option takes.
+    fn sample_value(o: &ExtendedOption) -> &'static str {
+        match o.name {
+            "connections" | "uid" | "gid" | "timeout" | "mountport" | "retries" => "3",
+            "privport" | "list-objects-v1" => "false",
+            "layout" => "default",
+            "bucket-lookup" => "path",
+            _ => "x",
+        }
+    }
+
+    /// Checks the options of `namespace` as opening its backend does.
+    fn validate(namespace: &str, opts: &BackendOptions) -> Result<()> {
+        #[cfg(feature = "nfs")]
+        if namespace == "nfs" {
+            return crate::NfsOptions::from_backend_options(opts).map(|_| ());
+        }
+        opts.connections(namespace).map(|_| ())
+    }
+
+    #[test]
+    fn every_listed_option_is_accepted_and_no_other() {
+        let sorted = EXTENDED_OPTIONS
+            .windows(2)
+            .all(|w| (w[0].namespace, w[0].name) < (w[1].namespace, w[1].name));
+        assert!(sorted, "EXTENDED_OPTIONS must be sorted and unique");
+        for o in EXTENDED_OPTIONS {
+            if o.namespace == "nfs" && !cfg!(feature = "nfs") {
+                continue;
+            }
+            let mut opts = BackendOptions::default();
+            let item = format!("{}.{}={}", o.namespace, o.name, sample_value(o));
+            opts.set_extended(&[item.as_str()]).unwrap();
+            validate(o.namespace, &opts).unwrap_or_else(|e| panic!("{item}: {e}"));
+            let mut opts = BackendOptions::default();
+            opts.set_extended(&[format!("{}.unlisted=1", o.namespace)])
+                .unwrap();
+            let err = validate(o.namespace, &opts).unwrap_err().to_string();
+            assert_eq!(err, format!("option {}.unlisted is not known", o.namespace));
+        }
     }
 
     #[test]

@@ -32,16 +32,6 @@ use crate::{BackendError, BackendOptions, Result};
 use opendal::Operator;
 use reqsign::{AwsConfig, AwsDefaultLoader, AwsV4Signer};
 
-/// The `-o s3.*` options Cairn knows, besides `connections`.
-pub(crate) const OPTIONS: &[&str] = &[
-    "region",
-    "bucket-lookup",
-    "storage-class",
-    "list-objects-v1",
-    "layout",
-    "retries",
-];
-
 /// Where and how to reach the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct S3Settings {

@@ -73,8 +73,9 @@ pub use init::{default_scrypt_params, InitOptions};
 pub use keys::{KeyInfo, KeyOptions};
 pub use lock::{LockGuard, LockOptions};
 pub use open::{
-    feature_for_scheme, open_backend, open_location_with, strip_password, BackendOptions, Location,
-    RestLocation, RetryPolicy, RetryReport, DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
+    feature_for_scheme, open_backend, open_location_with, strip_password, BackendOptions,
+    ExtendedOption, Location, RestLocation, RetryPolicy, RetryReport, DEFAULT_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT, EXTENDED_OPTIONS,
 };
 pub use progress::NoProgress;
 pub use prune::{MaxUnused, PruneOptions, PrunePlan, PruneReport, PruneStats};

@@ -19,8 +19,8 @@
 
 use crate::{Backend, Repository, Result};
 pub use cairn_backend::{
-    feature_for_scheme, strip_password, BackendOptions, Location, RestLocation, RetryPolicy,
-    RetryReport, DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
+    feature_for_scheme, strip_password, BackendOptions, ExtendedOption, Location, RestLocation,
+    RetryPolicy, RetryReport, DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, EXTENDED_OPTIONS,
 };
 use std::sync::Arc;
 
