@@ -41,6 +41,8 @@ enum Command {
     Diff(commands::diff::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
+    /// Print list of feature flags
+    Features(commands::features::Args),
     /// Find files in snapshots
     Find(commands::find::Args),
     /// Remove snapshots from the repository
@@ -57,6 +59,8 @@ enum Command {
     Ls(commands::ls::Args),
     /// Apply migrations
     Migrate(commands::migrate::Args),
+    /// Print list of extended options
+    Options(commands::options::Args),
     /// Remove unneeded data from the repository
     Prune(Box<commands::prune::Args>),
     /// Recover data from the repository not referenced by snapshots
@@ -87,6 +91,7 @@ enum Command {
 fn main() {
     signals::ignore_sighup();
     drop_empty_restic_variables();
+    apply_restic_features();
     let cli = Cli::parse();
     let serve = matches!(cli.command, Command::Serve(_));
     // `cairn serve` handles its own signals (graceful shutdown, SIGHUP
@@ -111,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Copy(a) => commands::copy::run(&cli.global, a),
         Command::Diff(a) => commands::diff::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
+        Command::Features(a) => commands::features::run(a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),
         Command::Generate(a) => commands::generate::run(a, Cli::command()),
@@ -119,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Migrate(a) => commands::migrate::run(&cli.global, a),
+        Command::Options(a) => commands::options::run(a),
         Command::Prune(a) => commands::prune::run(&cli.global, *a),
         Command::Recover(a) => commands::recover::run(&cli.global, a),
         Command::Repair(a) => commands::repair::run(&cli.global, a),
@@ -131,6 +138,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
+    }
+}
+
+/// Reads `RESTIC_FEATURES` before anything else, as restic does: warnings
+/// go to stderr, a bad value or unknown flag ends the program (exit 1).
+fn apply_restic_features() {
+    let spec = std::env::var_os("RESTIC_FEATURES").unwrap_or_default();
+    match commands::features::apply(&spec.to_string_lossy()) {
+        Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(exit::FATAL);
+        }
     }
 }
 
