@@ -175,7 +175,11 @@ pub fn apply(spec: &str) -> Result<Vec<String>> {
             )),
             _ if enabled == f.cairn_enabled => {}
             _ => {
-                let state = if f.cairn_enabled { "enabled" } else { "disabled" };
+                let state = if f.cairn_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                };
                 bail!("feature flag {quoted} is always {state} in cairn and cannot be changed");
             }
         }
