@@ -159,15 +159,16 @@ fn every_listed_option_is_accepted_and_an_unlisted_one_refused() {
     assert_eq!(namespaces.len(), 10, "a namespace this test does not try");
 }
 
-/// restic 0.19.1's feature flags (`internal/feature/registry.go`).
+/// restic 0.19.1's feature flags (`internal/feature/registry.go`), in the
+/// order it lists them (names compared bytewise).
 const RESTIC_FEATURES: [&str; 7] = [
     "backend-error-redesign",
     "deprecate-legacy-index",
     "deprecate-s3-legacy-layout",
     "device-id-for-hardlinks",
     "explicit-s3-anonymous-auth",
-    "safe-forget-keep-tags",
     "s3-restore",
+    "safe-forget-keep-tags",
 ];
 
 #[test]

@@ -42,7 +42,8 @@ struct Feature {
     description: &'static str,
 }
 
-/// restic 0.19.1's feature flags, sorted by name.
+/// restic 0.19.1's feature flags, sorted by name bytewise, as restic
+/// lists them.
 const FEATURES: &[Feature] = &[
     Feature {
         name: "backend-error-redesign",
@@ -75,16 +76,16 @@ const FEATURES: &[Feature] = &[
         description: "refuse anonymous S3 access unless asked for. Cairn: always disabled, S3 without credentials is accessed anonymously.",
     },
     Feature {
-        name: "safe-forget-keep-tags",
-        stage: Stage::Stable,
-        cairn_enabled: true,
-        description: "refuse to delete every snapshot when no snapshot has the tags `forget --keep-tag` names. Cairn: always enabled.",
-    },
-    Feature {
         name: "s3-restore",
         stage: Stage::Alpha,
         cairn_enabled: false,
         description: "restore S3 objects from cold storage classes. Cairn: always disabled, not implemented.",
+    },
+    Feature {
+        name: "safe-forget-keep-tags",
+        stage: Stage::Stable,
+        cairn_enabled: true,
+        description: "refuse to delete every snapshot when no snapshot has the tags `forget --keep-tag` names. Cairn: always enabled.",
     },
 ];
 
