@@ -20,6 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 fi
 command -v moto_server >/dev/null || pip install 'moto[server]' || pip install --break-system-packages 'moto[server]'
+# Two real restic wrappers, run against cairn by
+# crates/cairn-cli/tests/restic_wrappers.rs (pinned: their parsing is what
+# is tested).
+python3 -c 'import restic, runrestic' 2>/dev/null ||
+    pip install 'resticpy==1.3.0' 'runrestic==0.5.31' ||
+    pip install --break-system-packages 'resticpy==1.3.0' 'runrestic==0.5.31'
 # rustic 0.11.4, the other program that writes restic repositories:
 # crates/cairn-cli/tests/rustic_interop.rs checks it both ways (rustic
 # reads and checks what Cairn wrote). scripts/test.sh sets
