@@ -188,7 +188,7 @@ fn refusals_change_nothing() {
         ),
         (
             args(&["forget", "--keep-last", "1", "--group-by", "color"]),
-            "unknown grouping option: 'color'",
+            "unknown grouping option: \"color\"",
         ),
     ] {
         let run = f.cairn(&a);
