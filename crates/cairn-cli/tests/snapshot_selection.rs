@@ -412,3 +412,38 @@ fn backup_hostname_and_empty_host() {
     let host = newest(&fx)["hostname"].as_str().unwrap().to_string();
     assert!(!host.is_empty() && host != "from-env", "{host:?}");
 }
+
+/// restic 0.17+'s Size column: shown when a snapshot has a summary (as
+/// cairn's and restic 0.17+'s backups write), from its
+/// `total_bytes_processed`; empty for snapshots without one.
+#[test]
+fn size_column_from_the_summary() {
+    let fx = Fixture::new("v1");
+    let text = fx.cairn(["snapshots"]).ok().stdout_str();
+    assert!(!text.lines().next().unwrap().contains("Size"), "{text}");
+    let src = fx.scratch("src");
+    std::fs::write(src.join("f"), vec![b'x'; 3000]).unwrap();
+    fx.cairn(["backup", "-q", "--host", "sized", src.to_str().unwrap()])
+        .ok();
+    let sn = newest(&fx);
+    assert_eq!(sn["summary"]["total_bytes_processed"], 3000, "{sn}");
+    let text = fx.cairn(["snapshots"]).ok().stdout_str();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains("  Paths  ") && header.ends_with("  Size"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("sized"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.ends_with("  2.930 KiB"), "{row}");
+    let compact = fx
+        .cairn(["snapshots", "-c", "--host", "sized"])
+        .ok()
+        .stdout_str();
+    assert!(
+        compact.lines().next().unwrap().ends_with("Size"),
+        "{compact}"
+    );
+}
