@@ -102,7 +102,7 @@ pub enum Error {
     #[error("no matching ID found for prefix {0:?}")]
     SnapshotNotFound(String),
     /// A prefix matches more than one file.
-    #[error("prefix {0:?} is ambiguous")]
+    #[error("multiple IDs with prefix {0:?} found")]
     AmbiguousPrefix(String),
     /// A path inside a snapshot does not exist.
     #[error("path {0:?} not found in snapshot")]

@@ -127,7 +127,9 @@ impl Repository {
                 .find(|s| filter.matches(&s.snapshot))
                 .ok_or_else(|| Error::SnapshotNotFound("latest".to_string()));
         }
-        if spec.is_empty() || !spec.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // As restic: a prefix that is not hex matches nothing, and the
+        // empty prefix matches every snapshot (ambiguous unless only one).
+        if !spec.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::SnapshotNotFound(spec.to_string()));
         }
         let id = self.find_id(FileType::Snapshot, spec)?;

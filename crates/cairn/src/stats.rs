@@ -29,6 +29,9 @@ use crate::{Error, Result};
 use cairn_format::{BlobType, Id, Node, NodeType};
 use std::collections::{HashMap, HashSet};
 
+/// The encryption overhead of a stored blob (IV and MAC).
+const OVERHEAD: u64 = cairn_crypto::OVERHEAD as u64;
+
 /// How `stats` counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CountMode {
@@ -94,6 +97,45 @@ pub struct StatsReport {
     pub total_blob_count: u64,
     /// How many snapshots were walked.
     pub snapshots_count: u64,
+    /// raw-data mode on a version 2 repository: what the blobs would take
+    /// stored uncompressed (each blob's plaintext plus the encryption
+    /// overhead), as restic 0.19 counts it; 0 otherwise.
+    pub total_uncompressed_size: u64,
+    /// raw-data mode on a version 2 repository: the stored size of the
+    /// compressed blobs.
+    pub compressed_blobs_size: u64,
+    /// raw-data mode on a version 2 repository: the uncompressed size
+    /// (plaintext plus overhead) of the compressed blobs.
+    pub compressed_blobs_uncompressed_size: u64,
+}
+
+impl StatsReport {
+    /// restic's `compression_ratio`: uncompressed over stored size of the
+    /// compressed blobs; 0 when no blob is compressed.
+    pub fn compression_ratio(&self) -> f64 {
+        if self.compressed_blobs_size == 0 {
+            return 0.0;
+        }
+        self.compressed_blobs_uncompressed_size as f64 / self.compressed_blobs_size as f64
+    }
+
+    /// restic's `compression_progress`: the percentage of the
+    /// (uncompressed) data that is stored compressed; 0 when unknown.
+    pub fn compression_progress(&self) -> f64 {
+        if self.total_uncompressed_size == 0 {
+            return 0.0;
+        }
+        self.compressed_blobs_uncompressed_size as f64 / self.total_uncompressed_size as f64 * 100.0
+    }
+
+    /// restic's `compression_space_saving`: the percentage of space saved
+    /// against storing everything uncompressed; 0 when unknown.
+    pub fn compression_space_saving(&self) -> f64 {
+        if self.total_uncompressed_size == 0 {
+            return 0.0;
+        }
+        (1.0 - self.total_size as f64 / self.total_uncompressed_size as f64) * 100.0
+    }
 }
 
 /// Walks the snapshots whose root trees are `trees` (in that order) and
@@ -226,6 +268,8 @@ impl<'a> Counter<'a> {
 
     fn finish(mut self) -> Result<StatsReport> {
         if self.mode == CountMode::RawData {
+            // restic counts compression only where it can exist.
+            let compression_counted = self.repo.config().version >= 2;
             let index = self.repo.index();
             for &(blob_type, id) in &self.blobs {
                 let loc = index
@@ -233,6 +277,14 @@ impl<'a> Counter<'a> {
                     .ok_or(Error::BlobNotFound { blob_type, id })?;
                 self.report.total_size += u64::from(loc.length);
                 self.report.total_blob_count += 1;
+                if compression_counted {
+                    let uncompressed = loc.plain_length() + OVERHEAD;
+                    self.report.total_uncompressed_size += uncompressed;
+                    if loc.uncompressed_length.is_some() {
+                        self.report.compressed_blobs_size += u64::from(loc.length);
+                        self.report.compressed_blobs_uncompressed_size += uncompressed;
+                    }
+                }
             }
         }
         Ok(self.report)

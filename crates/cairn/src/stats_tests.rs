@@ -89,6 +89,7 @@ fn restore_size_counts_every_node_and_hard_links_once() {
         total_file_count: 13,
         total_blob_count: 0,
         snapshots_count: 2,
+        ..Default::default()
     };
     assert_eq!(both, expected);
 }
@@ -139,6 +140,7 @@ fn raw_data_counts_stored_blobs_once() {
         total_file_count: 0,
         total_blob_count: 9,
         snapshots_count: 2,
+        ..Default::default()
     };
     assert_eq!(both, expected);
     // The same snapshot twice counts its blobs once, but twice as a snapshot.

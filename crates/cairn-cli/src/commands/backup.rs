@@ -67,9 +67,15 @@ pub struct Args {
     /// Add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)
     #[arg(long = "tag")]
     pub tags: Vec<String>,
-    /// Set the hostname for the snapshot manually
+    /// Set the hostname for the snapshot manually (an empty value means this host's name)
     #[arg(short = 'H', long, env = "RESTIC_HOST")]
     pub host: Option<String>,
+    /// Deprecated: use --host
+    #[arg(long, hide = true)]
+    pub hostname: Option<String>,
+    /// Group snapshots by host, paths and/or tags, separated by comma (disable grouping with ''); the parent is the latest snapshot of the new snapshot's group
+    #[arg(short = 'g', long = "group-by", value_name = "group", default_value = "host,paths", value_parser = super::parse_group_by)]
+    pub group_by: cairn::forget::GroupBy,
     /// Time of the backup (ex. '2012-11-01 22:08:41') (default: now)
     #[arg(long)]
     pub time: Option<String>,
@@ -205,7 +211,18 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
         .iter()
         .flat_map(|t| cairn::SnapshotFilter::parse_tag_list(t))
         .collect();
-    opts.host = args.host.clone();
+    // restic 0.19: `--hostname` (deprecated) sets the same value as
+    // `--host`; an empty one (`--host ""` over RESTIC_HOST) means this
+    // host's name.
+    if args.hostname.is_some() {
+        eprintln!("Flag --hostname has been deprecated, use --host");
+    }
+    opts.host = args
+        .hostname
+        .clone()
+        .or_else(|| args.host.clone())
+        .filter(|h| !h.is_empty());
+    opts.parent_group_by = args.group_by;
     if let Some(t) = &args.time {
         opts.time = Some(GoTime {
             unix_secs: parse_local_time(t)?,

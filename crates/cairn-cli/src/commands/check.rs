@@ -6,7 +6,7 @@ use crate::global::GlobalOptions;
 use crate::output::JsonObject;
 use anyhow::{anyhow, bail, Result};
 use cairn::check::{CheckIssue, CheckPhase, Stage};
-use cairn::{CheckOptions, CheckProgress, Id, ReadDataSubset};
+use cairn::{CheckOptions, CheckProgress, Id, ReadDataSubset, SnapshotFilter};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -14,6 +14,11 @@ use std::time::Instant;
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Check only these snapshots (IDs, unique prefixes or "latest"; default: all matching the filters)
+    #[arg(value_name = "snapshot ID")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub filter: super::FilterArgs,
     /// Read all data blobs
     #[arg(long)]
     pub read_data: bool,
@@ -39,7 +44,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         (None, true) => Some(ReadDataSubset::All),
         (None, false) => None,
     };
-    let printer = Printer::new(global, read_data.clone());
+    let filter = args.filter.filter();
+    let filtered = !args.ids.is_empty() || filter != SnapshotFilter::default();
+    let mut printer = Printer::new(global, read_data.clone());
+    printer.filtered = filtered;
     let cache = TempCache::create(global, &args, &printer);
     let repo = cache.options(global).open_repository()?;
     if !global.no_lock {
@@ -52,12 +60,26 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     } else {
         Some(ConfirmingLock::start(global, &repo, true)?)
     };
+    let snapshots = if filtered {
+        match chosen_snapshots(&repo, &args.ids, &filter)? {
+            Ok(ids) => Some(ids),
+            Err(message) => {
+                // restic reports the failed selection twice (once as
+                // collected, once as returned) and checks no tree.
+                printer.early_errors = vec![message.clone(), message];
+                Some(Vec::new())
+            }
+        }
+    } else {
+        None
+    };
     let opts = CheckOptions {
         read_data,
         check_unused: args.check_unused,
         seed: None,
         // Ctrl-C stops it through the process-wide flag every token reports.
         cancel: cairn::Cancel::new(),
+        snapshots,
     };
     let report = repo.check(&opts, &printer);
     if let Some(lock) = &lock {
@@ -67,7 +89,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if global.json {
         let mut o = JsonObject::default();
         o.set("message_type", "summary");
-        o.set("num_errors", report.errors.len());
+        o.set(
+            "num_errors",
+            report.errors.len() + printer.early_errors.len(),
+        );
         let broken: Vec<String> = report.broken_packs().iter().map(Id::to_hex).collect();
         if broken.is_empty() {
             o.set("broken_packs", serde_json::Value::Null);
@@ -78,11 +103,60 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         o.set("suggest_prune", report.suggest_prune());
         println!("{}", o.to_json());
     }
-    if !report.is_ok() {
+    if !report.is_ok() || !printer.early_errors.is_empty() {
         return Err(anyhow!("repository contains errors"));
     }
     printer.say("no errors were found");
     Ok(())
+}
+
+/// The snapshots a limited check walks, chosen as restic 0.19's checker
+/// does: every snapshot passing the filter, or the named ones (`latest`
+/// through the filter). The first that cannot be found (or filters given
+/// beside explicit IDs, or a snapshot that cannot be loaded) fails the
+/// whole selection with restic's message: then no tree is checked.
+fn chosen_snapshots(
+    repo: &cairn::Repository,
+    ids: &[String],
+    filter: &SnapshotFilter,
+) -> Result<std::result::Result<Vec<Id>, String>> {
+    if ids.is_empty() {
+        let (snaps, problems) = repo.snapshots()?;
+        if let Some(p) = problems.first() {
+            return Ok(Err(p.to_string()));
+        }
+        return Ok(Ok(snaps
+            .into_iter()
+            .filter(|s| filter.matches(&s.snapshot))
+            .map(|s| s.id)
+            .collect()));
+    }
+    let mut chosen = Vec::new();
+    let mut used_filter = false;
+    for spec in ids {
+        let (id, sub) = super::split_snapshot_spec(spec);
+        let found = if spec == "latest" {
+            if used_filter {
+                continue;
+            }
+            used_filter = true;
+            repo.find_snapshot(spec, filter)
+                .map_err(|_| super::no_latest_message(filter))
+        } else if sub.is_some() {
+            Err("<snapshot>:<subfolder> syntax not allowed".to_string())
+        } else {
+            repo.find_snapshot(id, &SnapshotFilter::default())
+                .map_err(|e| e.to_string())
+        };
+        match found {
+            Ok(s) => chosen.push(s.id),
+            Err(message) => return Ok(Err(message)),
+        }
+    }
+    if !used_filter && *filter != SnapshotFilter::default() {
+        return Ok(Err("explicit snapshot ids are given".into()));
+    }
+    Ok(Ok(chosen))
 }
 
 /// restic's check uses a fresh cache in a temporary directory, removed
@@ -156,6 +230,11 @@ struct Printer {
     verbosity: u8,
     json: bool,
     subset: Option<ReadDataSubset>,
+    /// The check is limited to some snapshots ("filtered" in messages).
+    filtered: bool,
+    /// Errors of the snapshot selection, printed when the structure check
+    /// starts, as restic does.
+    early_errors: Vec<String>,
     state: Mutex<State>,
 }
 
@@ -166,6 +245,8 @@ impl Printer {
             verbosity,
             json: global.json,
             subset,
+            filtered: false,
+            early_errors: Vec::new(),
             state: Mutex::default(),
         }
     }
@@ -215,13 +296,15 @@ impl Printer {
     }
 
     fn read_data_message(&self, selected: u64, total: u64) -> String {
+        // restic 0.19 says "filtered" when the check is limited.
+        let what = if self.filtered { "filtered " } else { "" };
         match &self.subset {
             Some(ReadDataSubset::Bucket { n, t }) => format!(
-                "read group #{n} of {selected} data packs (out of total {total} packs in {t} groups)"
+                "read group #{n} of {selected} {what}data packs (out of total {total} packs in {t} groups)"
             ),
-            Some(ReadDataSubset::Percent(p)) => format!("read {p:.1}% of data packs"),
-            Some(ReadDataSubset::Bytes(b)) => format!("read {b} bytes of data packs"),
-            _ => "read all data".to_string(),
+            Some(ReadDataSubset::Percent(p)) => format!("read {p:.1}% of {what}data packs"),
+            Some(ReadDataSubset::Bytes(b)) => format!("read {b} bytes of {what}data packs"),
+            _ => format!("read all {what}data"),
         }
     }
 }
@@ -236,7 +319,12 @@ impl CheckProgress for Printer {
         match phase {
             CheckPhase::LoadIndex => self.say("load indexes"),
             CheckPhase::Packs => self.say("check all packs"),
-            CheckPhase::Structure { .. } => self.say("check snapshots, trees and blobs"),
+            CheckPhase::Structure { .. } => {
+                self.say("check snapshots, trees and blobs");
+                for e in &self.early_errors {
+                    self.warn(&format!("error: {e}"));
+                }
+            }
             CheckPhase::Unused => {}
             CheckPhase::ReadData { selected, total } => {
                 self.say(&self.read_data_message(selected, total))

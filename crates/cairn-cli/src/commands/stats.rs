@@ -1,13 +1,12 @@
 //! `cairn stats`: sizes and counts over snapshots, in restic's modes.
 
-use super::diff::find_snapshot;
 use super::FilterArgs;
 use crate::exit::{ExitCode, FATAL};
 use crate::global::GlobalOptions;
 use crate::output::format_bytes;
 use crate::output::JsonObject;
 use anyhow::Result;
-use cairn::stats::{stats, CountMode, StatsOptions};
+use cairn::stats::{stats, CountMode, StatsOptions, StatsReport};
 use cairn::{Id, Repository, SnapshotFilter};
 
 /// Arguments of `stats`.
@@ -45,77 +44,97 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     )
     .map_err(|e| ExitCode(FATAL, format!("error walking snapshot: {e}")))?;
     if global.json {
-        let mut o = JsonObject::default();
-        o.set("total_size", report.total_size)
-            .set("total_file_count", report.total_file_count);
-        if report.total_blob_count > 0 {
-            o.set("total_blob_count", report.total_blob_count);
-        }
-        o.set("snapshots_count", report.snapshots_count);
-        println!("{}", o.to_json());
+        println!("{}", report_json(&report).to_json());
         return Ok(());
     }
-    println!("Stats in {} mode:", mode.as_str());
-    println!("Snapshots processed:   {}", report.snapshots_count);
-    if report.total_blob_count > 0 {
-        println!("   Total Blob Count:   {}", report.total_blob_count);
-    }
-    if report.total_file_count > 0 {
-        println!("   Total File Count:   {}", report.total_file_count);
-    }
-    println!(
-        "         Total Size:   {:<5}",
-        format_bytes(report.total_size)
-    );
+    print_report(mode, &report);
     Ok(())
 }
 
-/// The root trees of the snapshots to count, as restic 0.14 picks them:
-/// with arguments, each one resolved (`latest` through the filter, other
-/// IDs ignoring it), unresolvable ones skipped with a warning, duplicates
-/// dropped; without, every snapshot the filter passes.
-fn select_trees(repo: &Repository, specs: &[String], filter: &SnapshotFilter) -> Result<Vec<Id>> {
-    if specs.is_empty() {
-        let snaps = super::select_snapshots(repo, specs, filter)?;
-        return Ok(snaps.into_iter().map(|s| s.snapshot.tree).collect());
+/// restic 0.19's `stats --json` object: the compression fields appear
+/// only when not zero (raw-data mode on a version 2 repository), the file
+/// and blob counts only when not zero.
+fn report_json(report: &StatsReport) -> JsonObject {
+    let mut o = JsonObject::default();
+    o.set("total_size", report.total_size);
+    if report.total_uncompressed_size > 0 {
+        o.set("total_uncompressed_size", report.total_uncompressed_size);
     }
-    let mut ids: Vec<Id> = Vec::new();
-    let mut trees = Vec::new();
-    for spec in specs {
-        match find_snapshot(repo, spec, filter) {
-            Ok(sn) if ids.contains(&sn.id) => {}
-            Ok(sn) => {
-                ids.push(sn.id);
-                trees.push(sn.snapshot.tree);
-            }
-            Err(_) if spec == "latest" => eprintln!(
-                "Ignoring \"latest\", no snapshot matched given filter (Paths:{} Tags:{} Hosts:{})",
-                go_list(&filter.paths),
-                go_list(
-                    &filter
-                        .tags
-                        .iter()
-                        .map(|t| format!("[{}]", t.join(", ")))
-                        .collect::<Vec<_>>()
-                ),
-                go_list(&filter.hosts),
-            ),
-            Err(e) => eprintln!("Ignoring {}: {e}", go_quoted(spec)),
+    for (key, value) in [
+        ("compression_ratio", report.compression_ratio()),
+        ("compression_progress", report.compression_progress()),
+        (
+            "compression_space_saving",
+            report.compression_space_saving(),
+        ),
+    ] {
+        if value != 0.0 {
+            o.set(key, go_float(value));
         }
     }
-    let filtered = !(filter.hosts.is_empty() && filter.tags.is_empty() && filter.paths.is_empty());
-    if filtered && !specs.iter().any(|s| s == "latest") {
-        eprintln!("Ignoring filters as there are explicit snapshot ids given");
+    if report.total_file_count > 0 {
+        o.set("total_file_count", report.total_file_count);
     }
-    Ok(trees)
+    if report.total_blob_count > 0 {
+        o.set("total_blob_count", report.total_blob_count);
+    }
+    o.set("snapshots_count", report.snapshots_count);
+    o
 }
 
-/// Go's `%v` of a string slice: `[a b]`.
-fn go_list(items: &[String]) -> String {
-    format!("[{}]", items.join(" "))
+/// A float as Go's JSON encoder writes it: whole numbers without a
+/// fraction (`100`, not `100.0`); others in the shortest exact form.
+fn go_float(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        serde_json::Value::from(v as i64)
+    } else {
+        serde_json::Value::from(v)
+    }
 }
 
-/// Go's `%q` of a string.
-fn go_quoted(s: &str) -> String {
-    format!("\"{}\"", cairn::format::go_quote(s.as_bytes()))
+/// restic 0.19's text report.
+fn print_report(mode: CountMode, report: &StatsReport) {
+    println!("Stats in {} mode:", mode.as_str());
+    println!("     Snapshots processed:  {}", report.snapshots_count);
+    if report.total_blob_count > 0 {
+        println!("        Total Blob Count:  {}", report.total_blob_count);
+    }
+    if report.total_file_count > 0 {
+        println!("        Total File Count:  {}", report.total_file_count);
+    }
+    if report.total_uncompressed_size > 0 {
+        println!(
+            " Total Uncompressed Size:  {:<5}",
+            format_bytes(report.total_uncompressed_size)
+        );
+    }
+    println!(
+        "              Total Size:  {:<5}",
+        format_bytes(report.total_size)
+    );
+    if report.compression_progress() > 0.0 {
+        println!(
+            "    Compression Progress:  {:.2}%",
+            report.compression_progress()
+        );
+    }
+    if report.compression_ratio() > 0.0 {
+        println!(
+            "       Compression Ratio:  {:.2}x",
+            report.compression_ratio()
+        );
+    }
+    if report.compression_space_saving() > 0.0 {
+        println!(
+            "Compression Space Saving:  {:.2}%",
+            report.compression_space_saving()
+        );
+    }
+}
+
+/// The root trees of the snapshots to count, as restic 0.19 picks them
+/// (see [`super::select_snapshots`]).
+fn select_trees(repo: &Repository, specs: &[String], filter: &SnapshotFilter) -> Result<Vec<Id>> {
+    let snaps = super::select_snapshots(repo, specs, filter)?;
+    Ok(snaps.into_iter().map(|s| s.snapshot.tree).collect())
 }

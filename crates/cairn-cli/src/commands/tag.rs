@@ -1,9 +1,10 @@
 //! `cairn tag`: set, add or remove snapshot tags.
 
-use super::FilterArgs;
+use super::{select_snapshots, FilterArgs};
 use crate::global::GlobalOptions;
+use crate::output::JsonObject;
 use anyhow::{bail, Result};
-use cairn::{Repository, SnapshotFilter, StoredSnapshot, TagChange};
+use cairn::TagChange;
 
 /// Arguments of `tag`.
 #[derive(clap::Args, Debug)]
@@ -37,7 +38,9 @@ fn flatten(lists: &[String]) -> Vec<String> {
 }
 
 /// Changes the tags of the selected snapshots, warning about (and
-/// skipping) those that cannot be changed.
+/// skipping) those that cannot be changed. Prints restic 0.19's lines: the
+/// old and new ID of each changed snapshot with `-v`, and the count; with
+/// `--json`, a `changed` message per snapshot and a `summary`.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if args.set.is_empty() && args.add.is_empty() && args.remove.is_empty() {
         bail!("nothing to do!");
@@ -45,7 +48,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if !args.set.is_empty() && (!args.add.is_empty() || !args.remove.is_empty()) {
         bail!("--set and --add/--remove cannot be given at the same time");
     }
-    let verbose = !global.quiet;
+    let verbose = !global.quiet && !global.json;
     let mut repo = global.open_repository()?;
     // Tag replaces snapshot files: every listing must be complete.
     repo.set_strict_listings(true);
@@ -76,7 +79,18 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut changed = 0usize;
     for snap in &snaps {
         match repo.change_snapshot_tags(lock, snap, &change) {
-            Ok(Some(_)) => changed += 1,
+            Ok(Some(new_id)) => {
+                changed += 1;
+                if global.json {
+                    let mut o = JsonObject::default();
+                    o.set("message_type", "changed")
+                        .set("old_snapshot_id", snap.id.to_hex())
+                        .set("new_snapshot_id", new_id.to_hex());
+                    println!("{}", o.to_json());
+                } else if verbose && global.verbose >= 1 {
+                    println!("old snapshot ID: {} -> new snapshot ID: {new_id}", snap.id);
+                }
+            }
             Ok(None) => {}
             Err(cairn::Error::Interrupted) => return Err(cairn::Error::Interrupted.into()),
             Err(e) => eprintln!(
@@ -85,72 +99,20 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             ),
         }
     }
-    if verbose {
+    if global.json {
+        let mut o = JsonObject::default();
+        o.set("message_type", "summary")
+            .set("changed_snapshots", changed);
+        println!("{}", o.to_json());
+    } else if verbose {
         if changed == 0 {
             println!("no snapshots were modified");
         } else {
-            println!("modified tags on {changed} snapshots");
+            println!("modified {changed} snapshots");
         }
     }
     Ok(())
 }
 
-/// The snapshots a command names: the explicit IDs (warning about and
-/// skipping those that match nothing, as restic does), or every snapshot
-/// passing the filter.
-pub fn select_snapshots(
-    repo: &Repository,
-    ids: &[String],
-    filter: &SnapshotFilter,
-) -> Result<Vec<StoredSnapshot>> {
-    if ids.is_empty() {
-        let (snaps, problems) = repo.snapshots()?;
-        for p in problems {
-            eprintln!("could not load snapshot: {p}");
-        }
-        return Ok(snaps
-            .into_iter()
-            .filter(|s| filter.matches(&s.snapshot))
-            .collect());
-    }
-    let mut found: Vec<StoredSnapshot> = Vec::new();
-    for spec in ids {
-        match repo.find_snapshot(spec, filter) {
-            Ok(s) => {
-                if !found.iter().any(|f| f.id == s.id) {
-                    found.push(s);
-                }
-            }
-            Err(e) => warn_ignored(spec, &e, filter),
-        }
-    }
-    warn_filters_ignored(ids, filter);
-    Ok(found)
-}
-
-/// restic's warning for an explicit snapshot argument that matched nothing.
-pub fn warn_ignored(spec: &str, err: &cairn::Error, filter: &SnapshotFilter) {
-    if spec == "latest" {
-        let tags: Vec<String> = filter
-            .tags
-            .iter()
-            .map(|l| format!("[{}]", l.join(", ")))
-            .collect();
-        eprintln!(
-            "Ignoring \"latest\", no snapshot matched given filter (Paths:[{}] Tags:[{}] Hosts:[{}])",
-            filter.paths.join(" "),
-            tags.join(" "),
-            filter.hosts.join(" ")
-        );
-    } else {
-        eprintln!("Ignoring {spec:?}: {err}");
-    }
-}
-
-/// restic's hint that filters do nothing next to explicit IDs (unless
-/// `latest` used them).
-pub fn warn_filters_ignored(ids: &[String], filter: &SnapshotFilter) {
-    if !ids.iter().any(|i| i == "latest") && *filter != SnapshotFilter::default() {
-        eprintln!("Ignoring filters as there are explicit snapshot ids given");
-    }
-}
+// forget prints the same warnings.
+pub use super::{warn_filters_ignored, warn_ignored};

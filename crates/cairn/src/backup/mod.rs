@@ -78,6 +78,9 @@ pub struct BackupOptions {
     pub time: Option<GoTime>,
     /// Parent snapshot.
     pub parent: ParentChoice,
+    /// Which fields the automatic parent must share with this backup
+    /// (`--group-by`, default host and paths), as in restic 0.19.
+    pub parent_group_by: crate::forget::GroupBy,
     /// What to leave out.
     pub exclude: ExcludeOptions,
     /// The exclude patterns to record in the snapshot.
@@ -116,6 +119,7 @@ impl Default for BackupOptions {
             host: None,
             time: None,
             parent: ParentChoice::Latest,
+            parent_group_by: crate::forget::GroupBy::default(),
             exclude: ExcludeOptions::default(),
             recorded_excludes: Vec::new(),
             node: NodeOptions::default(),
@@ -266,7 +270,17 @@ pub fn backup(
             .collect(),
     };
     let hostname = opts.host.clone().unwrap_or_else(host::hostname);
-    let parent = find_parent(repo, &opts.parent, &hostname, &snapshot_paths)?;
+    let parent = find_parent(
+        repo,
+        &opts.parent,
+        &ParentGroup {
+            by: opts.parent_group_by,
+            hostname: &hostname,
+            paths: &snapshot_paths,
+            tags: &opts.tags,
+            not_after: opts.time.unwrap_or(start),
+        },
+    )?;
     let parent_tree = match &parent {
         Some(p) => Some(repo.load_tree(&p.snapshot.tree)?),
         None => None,
@@ -410,13 +424,35 @@ impl Repository {
     }
 }
 
-/// restic's parent choice: the newest snapshot with this host and exactly
-/// these paths, unless one is named or `--force` is given.
+/// What the automatic parent must share with the new snapshot.
+struct ParentGroup<'a> {
+    by: crate::forget::GroupBy,
+    hostname: &'a str,
+    paths: &'a [String],
+    tags: &'a [String],
+    /// The new snapshot's time: later snapshots are not candidates.
+    not_after: GoTime,
+}
+
+impl ParentGroup<'_> {
+    /// restic 0.19's filter for the parent: the same host, every backed-up
+    /// path among the snapshot's paths, every tag of the new snapshot
+    /// among its tags, each only when grouping by that field.
+    fn matches(&self, sn: &cairn_format::Snapshot) -> bool {
+        (!self.by.host || sn.hostname == self.hostname)
+            && (!self.by.paths || self.paths.iter().all(|p| sn.paths.contains(p)))
+            && (!self.by.tags || self.tags.iter().all(|t| sn.tags.contains(t)))
+            && (sn.time.unix_secs, sn.time.nanos)
+                <= (self.not_after.unix_secs, self.not_after.nanos)
+    }
+}
+
+/// restic's parent choice: the newest snapshot of the backup's group (see
+/// [`ParentGroup`]), unless one is named or `--force` is given.
 fn find_parent(
     repo: &Repository,
     choice: &ParentChoice,
-    hostname: &str,
-    paths: &[String],
+    group: &ParentGroup<'_>,
 ) -> Result<Option<StoredSnapshot>> {
     match choice {
         ParentChoice::None => Ok(None),
@@ -425,13 +461,7 @@ fn find_parent(
             .map(Some),
         ParentChoice::Latest => {
             let (snaps, _) = repo.snapshots()?;
-            let mut want = paths.to_vec();
-            want.sort();
-            Ok(snaps.into_iter().rev().find(|s| {
-                let mut have = s.snapshot.paths.clone();
-                have.sort();
-                s.snapshot.hostname == hostname && have == want
-            }))
+            Ok(snaps.into_iter().rev().find(|s| group.matches(&s.snapshot)))
         }
     }
 }

@@ -56,6 +56,13 @@ pub struct CheckOptions {
     /// Stops this check (with [`Error::Interrupted`](crate::Error::Interrupted))
     /// once cancelled.
     pub cancel: crate::Cancel,
+    /// Check only these snapshots (`check [ID...] --host/--tag/--path`,
+    /// resolved by the caller), as restic 0.19 does: only their trees are
+    /// walked, `read_data` reads only the packs holding their blobs (the
+    /// subset is then drawn from those), and unused blobs are not looked
+    /// for. The index and the pack list are still checked whole. `None`
+    /// checks every snapshot.
+    pub snapshots: Option<Vec<Id>>,
 }
 
 /// The stage of the check a problem was found in.
@@ -305,23 +312,30 @@ impl Repository {
         progress.phase_done();
         sink.cancel.check()?;
 
-        let walked = structure::check_structure(self, &loaded.index, opts.check_unused, &sink)?;
+        let only = opts.snapshots.as_deref();
+        // A limited check needs the data blobs to know which packs to read.
+        let track_data = opts.check_unused || only.is_some();
+        let walked = structure::check_structure(self, &loaded.index, only, track_data, &sink)?;
         report.snapshots = walked.snapshots;
         report.trees = walked.trees.len();
         sink.cancel.check()?;
 
-        if opts.check_unused {
+        if opts.check_unused && only.is_none() {
             progress.phase(CheckPhase::Unused);
             report.unused_blobs = structure::unused_blobs(&loaded.index, &walked, &sink);
             progress.phase_done();
         }
+        let candidates = match only {
+            Some(_) => structure::packs_of_walked(&loaded.index, &walked, &loaded.pack_sizes()),
+            None => loaded.pack_sizes(),
+        };
         drop(walked);
 
         if let Some(subset) = &opts.read_data {
-            let selected = subset.select(&loaded.pack_sizes(), opts.seed);
+            let selected = subset.select(&candidates, opts.seed);
             progress.phase(CheckPhase::ReadData {
                 selected: selected.len() as u64,
-                total: loaded.packs.len() as u64,
+                total: candidates.len() as u64,
             });
             report.packs_read = read::read_packs(self, &loaded.index, &selected, &present, &sink)?;
             progress.phase_done();

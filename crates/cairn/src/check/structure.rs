@@ -34,19 +34,29 @@ struct TreeResult {
     data: Vec<Id>,
 }
 
-/// Loads every snapshot and walks every tree reachable from them, each
-/// tree once, the trees of one level in parallel.
+/// Loads every snapshot (or only those of `only`) and walks every tree
+/// reachable from them, each tree once, the trees of one level in
+/// parallel.
 pub(crate) fn check_structure(
     repo: &Repository,
     index: &Index,
+    only: Option<&[Id]>,
     track_unused: bool,
     sink: &Sink,
 ) -> Result<Walked> {
-    let mut ids = repo.list_ids(FileType::Snapshot)?;
+    let mut ids: Vec<Id> = match only {
+        Some(only) => only.to_vec(),
+        None => repo
+            .list_ids(FileType::Snapshot)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
+    };
     ids.sort();
+    ids.dedup();
     let loaded: Vec<(Id, Result<Snapshot>)> = ids
         .par_iter()
-        .map(|(id, _)| (*id, repo.load_snapshot(id)))
+        .map(|id| (*id, repo.load_snapshot(id)))
         .collect();
     sink.progress.phase(CheckPhase::Structure {
         snapshots: ids.len() as u64,
@@ -247,6 +257,25 @@ fn check_nodes(
         }
         previous = Some(&node.name);
     }
+}
+
+/// The packs holding a blob the walk reached (every copy), with their
+/// sizes taken from `all`: what `--read-data` reads when the check is
+/// limited to some snapshots, as restic 0.19 does.
+pub(crate) fn packs_of_walked(index: &Index, walked: &Walked, all: &[(Id, u64)]) -> Vec<(Id, u64)> {
+    let mut wanted: HashSet<Id> = HashSet::new();
+    let blobs = walked
+        .trees
+        .iter()
+        .map(|id| (BlobType::Tree, id))
+        .chain(walked.data.iter().map(|id| (BlobType::Data, id)));
+    for (t, id) in blobs {
+        wanted.extend(index.lookup_all(t, id).into_iter().map(|loc| loc.pack));
+    }
+    all.iter()
+        .filter(|(id, _)| wanted.contains(id))
+        .copied()
+        .collect()
 }
 
 /// Every blob in the index that the walk did not reach, reported as an

@@ -48,7 +48,7 @@ impl GroupBy {
                 "" => {}
                 other => {
                     return Err(Error::InvalidArgument(format!(
-                        "unknown grouping option: '{other}'"
+                        "unknown grouping option: {other:?}"
                     )))
                 }
             }
@@ -184,7 +184,7 @@ mod tests {
         assert!(g.host && g.paths && g.tags);
         assert_eq!(
             GroupBy::parse("host,foo").unwrap_err().to_string(),
-            "unknown grouping option: 'foo'"
+            "unknown grouping option: \"foo\""
         );
     }
 
