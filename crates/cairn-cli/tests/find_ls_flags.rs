@@ -36,7 +36,7 @@ fn objects(run: &common::Run) -> Vec<String> {
 /// Text output split into the blocks starting with "Found ", sorted (restic
 /// 0.14 walks snapshots in no stable order).
 fn blocks(run: &common::Run) -> Vec<String> {
-    let text = run.stdout_str();
+    let text = String::from_utf8_lossy(&run.stdout);
     let mut v: Vec<String> = text
         .split("Found ")
         .filter(|b| !b.is_empty())
@@ -169,18 +169,23 @@ fn find_refuses_several_id_types_and_finds_nothing_as_empty_array() {
 #[test]
 fn human_readable_sizes_in_long_listings() {
     let f = Fixture::new("v2");
-    let latest = "latest";
-    let plain = f.cairn(["ls", "-l", latest]).ok().stdout_str();
-    let human = f
-        .cairn(["ls", "-l", "--human-readable", latest])
-        .ok()
-        .stdout_str();
-    let sizes = f.cairn(["ls", "--json", latest]).ok().json_lines();
-    let big = sizes
-        .iter()
-        .filter(|n| n["type"] == "file")
-        .find(|n| n["size"].as_u64().unwrap_or(0) >= 1024)
+    // A snapshot holding a file of at least 1 KiB.
+    let (latest, big) = f
+        .snapshot_ids()
+        .into_iter()
+        .find_map(|id| {
+            let nodes = f.cairn(["ls", "--json", &id]).ok().json_lines();
+            let big = nodes
+                .into_iter()
+                .filter(|n| n["type"] == "file")
+                .find(|n| n["size"].as_u64().unwrap_or(0) >= 1024)?;
+            Some((id, big))
+        })
         .expect("a file of at least 1 KiB");
+    let latest = latest.as_str();
+    let lossy = |run: common::Run| String::from_utf8_lossy(&run.stdout).into_owned();
+    let plain = lossy(f.cairn(["ls", "-l", latest]).ok());
+    let human = lossy(f.cairn(["ls", "-l", "--human-readable", latest]).ok());
     let path = big["path"].as_str().unwrap();
     let size = big["size"].as_u64().unwrap();
     let line = human
@@ -194,10 +199,7 @@ fn human_readable_sizes_in_long_listings() {
     };
     assert!(line.contains(&want), "{line:?} should hold {want:?}");
     assert!(plain.contains(&format!(" {size:6} ")), "{plain}");
-    let found = f
-        .cairn(["find", "-l", "--human-readable", path])
-        .ok()
-        .stdout_str();
+    let found = lossy(f.cairn(["find", "-s", latest, "-l", "--human-readable", path]).ok());
     assert!(found.contains(&want), "{found}");
 }
 
@@ -342,7 +344,8 @@ fn ls_ncdu_export_has_restic_0_19_shape() {
         &text[..300.min(text.len())]
     );
     assert!(text.contains("\"asize\":"), "{text}");
-    let first = text.find("{\"name\":\"").unwrap();
+    let asize = text.find("\"asize\":").unwrap();
+    let first = text[..asize].rfind('{').unwrap();
     let obj_end = first + text[first..].find('}').unwrap();
     let order: Vec<usize> = keys
         .iter()
