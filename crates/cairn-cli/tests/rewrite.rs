@@ -43,7 +43,7 @@ fn rewrite_keeps_originals_and_gives_every_rewrite_a_summary() {
     assert!(out.contains("\nmodified 5 snapshots"), "{out}");
     assert_eq!(out.matches("saved new snapshot").count(), 5, "{out}");
     let line = format!(
-        "\nsnapshot {} of [/tmp/cairn-fixture/src/files /tmp/cairn-fixture/src/names] at 2022-01-03 10:00:00 +0000 UTC by root@beta\n\n",
+        "\nsnapshot {} of [/tmp/cairn-fixture/src/files /tmp/cairn-fixture/src/names] at 2022-01-03 10:00:00 +0000 UTC by root@beta\nsaved new snapshot ",
         &weekly[..8]
     );
     assert!(out.contains(&line), "{out}");
@@ -55,7 +55,12 @@ fn rewrite_keeps_originals_and_gives_every_rewrite_a_summary() {
         assert_eq!(new.len(), 1, "one rewrite of {old_id}");
         let new = new[0];
         let old = &before[old_id];
-        assert!(new["summary"]["total_files_processed"].as_u64().is_some());
+        // restic 0.14 does not know summaries: read the stored JSON.
+        let stored = f
+            .cairn(["cat", "snapshot", new["id"].as_str().unwrap()])
+            .ok()
+            .json();
+        assert!(stored["summary"]["total_files_processed"].as_u64().is_some());
         let holds_future = old_paths.iter().any(|p| p == FUTURE.as_bytes());
         if !holds_future {
             assert_eq!(new["tree"], old["tree"], "{old_id}: same tree");
