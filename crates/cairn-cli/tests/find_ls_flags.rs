@@ -199,7 +199,10 @@ fn human_readable_sizes_in_long_listings() {
     };
     assert!(line.contains(&want), "{line:?} should hold {want:?}");
     assert!(plain.contains(&format!(" {size:6} ")), "{plain}");
-    let found = lossy(f.cairn(["find", "-s", latest, "-l", "--human-readable", path]).ok());
+    let found = lossy(
+        f.cairn(["find", "-s", latest, "-l", "--human-readable", path])
+            .ok(),
+    );
     assert!(found.contains(&want), "{found}");
 }
 

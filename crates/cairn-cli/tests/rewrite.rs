@@ -60,7 +60,9 @@ fn rewrite_keeps_originals_and_gives_every_rewrite_a_summary() {
             .cairn(["cat", "snapshot", new["id"].as_str().unwrap()])
             .ok()
             .json();
-        assert!(stored["summary"]["total_files_processed"].as_u64().is_some());
+        assert!(stored["summary"]["total_files_processed"]
+            .as_u64()
+            .is_some());
         let holds_future = old_paths.iter().any(|p| p == FUTURE.as_bytes());
         if !holds_future {
             assert_eq!(new["tree"], old["tree"], "{old_id}: same tree");

@@ -14,7 +14,9 @@ use std::collections::BTreeSet;
 
 /// A snapshot's stored JSON (restic 0.14 drops the summary it does not know).
 fn stored(f: &Fixture, id: &Value) -> Value {
-    f.cairn(["cat", "snapshot", id.as_str().unwrap()]).ok().json()
+    f.cairn(["cat", "snapshot", id.as_str().unwrap()])
+        .ok()
+        .json()
 }
 
 /// Paths (`restic ls --json`) of a snapshot with their node types.

@@ -147,7 +147,8 @@ mod tests {
             Ok(Visit::Continue)
         }
         fn leave_dir(&mut self, path: &[u8]) -> Result<()> {
-            self.0.push(format!("leave {}", String::from_utf8_lossy(path)));
+            self.0
+                .push(format!("leave {}", String::from_utf8_lossy(path)));
             Ok(())
         }
         fn unreadable(&mut self, parent: &Id, path: &[u8], _e: Error) -> Result<()> {

@@ -101,7 +101,12 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             anyhow::bail!("--oldest must specify a time before --newest");
         }
     }
-    if [args.blob, args.tree, args.pack].iter().filter(|b| **b).count() > 1 {
+    if [args.blob, args.tree, args.pack]
+        .iter()
+        .filter(|b| **b)
+        .count()
+        > 1
+    {
         anyhow::bail!("cannot have several ID types");
     }
     let mut wanted = ids::Wanted::default();
@@ -114,8 +119,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if args.pack {
         wanted = ids::Wanted::of_packs(&repo, &args.patterns)?;
     }
-    let mut snaps: Vec<StoredSnapshot> =
-        super::select_snapshots(&repo, &args.snapshots, &filter)?;
+    let mut snaps: Vec<StoredSnapshot> = super::select_snapshots(&repo, &args.snapshots, &filter)?;
     sort_for_find(&mut snaps, args.reverse);
     if args.blob || args.tree || args.pack {
         return ids::run(global, &repo, &snaps, wanted, args.show_pack_id);
@@ -173,8 +177,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
                         first_text_group = false;
                         header_done = true;
                     }
-                    let mut line =
-                        super::ls::node_line(path, node, args.long, args.human_readable);
+                    let mut line = super::ls::node_line(path, node, args.long, args.human_readable);
                     line.push(b'\n');
                     let _ = out.write_all(&line);
                 }

@@ -17,7 +17,12 @@ pub struct Args {
     #[command(flatten)]
     pub repack: RepackFlags,
     /// UNSAFE, READ THE DOCUMENTATION BEFORE USING! Try to recover a repository stuck with no free space. Do not use without trying out 'prune --max-repack-size 0' first.
-    #[arg(long, value_name = "string", default_value = "", hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub unsafe_recover_no_free_space: String,
 }
 

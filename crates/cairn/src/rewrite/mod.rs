@@ -94,8 +94,7 @@ impl RewriteOptions {
         let includes = self.has_includes();
         if !self.snapshot_summary && !excludes && !includes && !self.has_metadata() {
             return Err(Error::InvalidArgument(
-                "Nothing to do: no excludes/includes provided and no new metadata provided"
-                    .into(),
+                "Nothing to do: no excludes/includes provided and no new metadata provided".into(),
             ));
         }
         if excludes && includes {

@@ -32,9 +32,11 @@ pub fn parse_sort_mode(s: &str) -> Result<SortMode, String> {
         "ctime" => SortMode::Ctime,
         "mtime" | "time" => SortMode::Mtime,
         "extension" => SortMode::Extension,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "invalid sort mode {s:?}, must be one of (name|size|time=mtime|atime|ctime|extension)"
-        )),
+        ))
+        }
     })
 }
 
@@ -99,6 +101,9 @@ pub enum Sink {
     },
 }
 
+/// Nodes collected for sorting: path and node.
+pub type Collected = Vec<(Vec<u8>, Node)>;
+
 /// Prints nodes as the walk meets them, or collects and sorts them.
 pub struct Printer<W: Write> {
     /// The output format.
@@ -107,7 +112,7 @@ pub struct Printer<W: Write> {
     pub out: W,
     /// With `--sort`/`--reverse`: the mode, whether reversed, and the
     /// nodes collected so far.
-    pub sorted: Option<(SortMode, bool, Vec<(Vec<u8>, Node)>)>,
+    pub sorted: Option<(SortMode, bool, Collected)>,
 }
 
 fn indent(depth: usize) -> String {
