@@ -377,3 +377,55 @@ fn ls_ncdu_export_has_restic_0_19_shape() {
         assert!(run.stderr.contains(msg), "{}", run.stderr);
     }
 }
+
+/// restic (0.14 and 0.19) refuses relative directory filters in `ls`.
+#[test]
+fn ls_refuses_relative_directories_like_restic() {
+    let f = Fixture::new("v2");
+    let r = f.restic(["ls", "latest", "tmp"]);
+    let c = f.cairn(["ls", "latest", "tmp"]);
+    assert_eq!(r.code, Some(1), "{}", r.describe());
+    assert_eq!(c.code, Some(1), "{}", c.describe());
+    let msg = "All path filters must be absolute, starting with a forward slash '/'";
+    assert!(r.stderr.contains(msg), "{}", r.stderr);
+    assert!(c.stderr.contains(msg), "{}", c.stderr);
+}
+
+/// restic 0.19's `find` also takes `02.01.2006` dates and explicit offsets.
+#[test]
+fn find_takes_restic_0_19_time_formats() {
+    let f = Fixture::new("v2");
+    let run = |args: &[&str]| {
+        let mut full = vec!["find", "--json"];
+        full.extend_from_slice(args);
+        full.push("*");
+        f.cairn(&full).ok().json()
+    };
+    let iso = run(&["--oldest", "2020-01-01", "--newest", "2021-12-31 23:59"]);
+    assert!(!iso.as_array().unwrap().is_empty());
+    assert_eq!(
+        run(&["--oldest", "01.01.2020", "--newest", "31.12.2021 23:59"]),
+        iso
+    );
+    assert_eq!(
+        run(&[
+            "-O",
+            "2020-01-01 00:00:00 +0000",
+            "-N",
+            "31.12.2021 23:59:00 +0000"
+        ]),
+        iso
+    );
+    let bad = f.cairn(["find", "--oldest", "2021/01/01", "*"]);
+    assert_eq!(bad.code, Some(1), "{}", bad.describe());
+    assert!(
+        bad.stderr.contains("unable to parse time: \"2021/01/01\""),
+        "{}",
+        bad.stderr
+    );
+    let swapped = f.cairn(["find", "-O", "2022-01-01", "-N", "2021-01-01", "*"]);
+    assert_eq!(swapped.code, Some(1), "{}", swapped.describe());
+    assert!(swapped
+        .stderr
+        .contains("--oldest must specify a time before --newest"));
+}

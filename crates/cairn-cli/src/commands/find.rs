@@ -74,6 +74,34 @@ pub fn parse_local_time(s: &str) -> Result<i64> {
     Ok(local.timestamp())
 }
 
+/// Parses `--oldest`/`--newest` as restic 0.19's `find` does: besides
+/// [`parse_local_time`]'s forms, `02.01.2006` (with ` 15:04` or
+/// ` 15:04:05`) in local time, and `2006-01-02 15:04:05 -0700` or
+/// `02.01.2006 15:04:05 -0700` with an explicit offset.
+fn parse_find_time(s: &str) -> Result<i64> {
+    use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
+    if let Ok(t) = parse_local_time(s) {
+        return Ok(t);
+    }
+    for format in ["%Y-%m-%d %H:%M:%S %z", "%d.%m.%Y %H:%M:%S %z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, format) {
+            return Ok(t.timestamp());
+        }
+    }
+    let naive = NaiveDateTime::parse_from_str(s, "%d.%m.%Y %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%d.%m.%Y %H:%M"))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(s, "%d.%m.%Y")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        })
+        .map_err(|_| anyhow::anyhow!("unable to parse time: {s:?}"))?;
+    let local = Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .ok_or_else(|| anyhow::anyhow!("unable to parse time: {s:?}"))?;
+    Ok(local.timestamp())
+}
+
 /// Orders snapshots as restic 0.19's `find` does: newest first, or oldest
 /// first with `--reverse` (snapshots of equal time keep their order).
 pub(crate) fn sort_for_find(snaps: &mut [StoredSnapshot], reverse: bool) {
@@ -90,8 +118,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let (repo, _lock) = global.open_with_index()?;
     let patterns = PatternList::new(args.patterns.iter().map(|p| p.as_bytes()), args.ignore_case)?;
     let filter = args.filter.filter();
-    let oldest = args.oldest.as_deref().map(parse_local_time).transpose()?;
-    let newest = args.newest.as_deref().map(parse_local_time).transpose()?;
+    let oldest = args.oldest.as_deref().map(parse_find_time).transpose()?;
+    let newest = args.newest.as_deref().map(parse_find_time).transpose()?;
     let in_time = |n: &cairn::Node| {
         let t = (n.mtime.unix_secs, n.mtime.nanos);
         oldest.is_none_or(|o| t >= (o, 0)) && newest.is_none_or(|o| t <= (o, 0))

@@ -132,6 +132,9 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if args.reverse && args.ncdu {
         bail!("--reverse and --ncdu are mutually exclusive");
     }
+    if args.dirs.iter().any(|d| !d.starts_with('/')) {
+        bail!("All path filters must be absolute, starting with a forward slash '/'");
+    }
     let (repo, _lock) = global.open_with_index()?;
     let sn = repo.find_snapshot(&args.snapshot, &args.filter.filter())?;
     let dirs: Vec<Vec<u8>> = args
