@@ -43,6 +43,7 @@ mod keys;
 pub mod lock;
 pub mod migrate;
 mod open;
+pub mod pack_contents;
 pub mod progress;
 pub mod prune;
 pub mod recover;
@@ -58,6 +59,7 @@ pub mod stats;
 pub mod tag;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod tree_walk;
 pub mod walk;
 pub mod write;
 

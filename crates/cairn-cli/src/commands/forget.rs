@@ -133,6 +133,8 @@ impl Args {
         super::prune::Args {
             dry_run: self.dry_run,
             repack: self.repack.clone(),
+            // A prune-only flag: `forget --prune` never recovers unsafely.
+            unsafe_recover_no_free_space: String::new(),
         }
     }
 

@@ -16,6 +16,14 @@ pub struct Args {
     pub dry_run: bool,
     #[command(flatten)]
     pub repack: RepackFlags,
+    /// UNSAFE, READ THE DOCUMENTATION BEFORE USING! Try to recover a repository stuck with no free space. Do not use without trying out 'prune --max-repack-size 0' first.
+    #[arg(
+        long,
+        value_name = "string",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub unsafe_recover_no_free_space: String,
 }
 
 /// The flags that choose what prune removes and repacks (shared with
@@ -109,6 +117,7 @@ impl PruneProgress for Printer {
             PrunePhase::Repacking(_) => "repacking packs".to_string(),
             PrunePhase::RebuildingIndex => "rebuilding index".to_string(),
             PrunePhase::DeletingIndexFiles(_) => "deleting obsolete index files".to_string(),
+            PrunePhase::DeletingAllIndexFiles(_) => "deleting index files".to_string(),
             PrunePhase::RemovingPacks(n) => format!("removing {n} old packs"),
         };
         println!("{line}");
@@ -285,10 +294,19 @@ fn id_set(ids: &BTreeSet<cairn::Id>) -> String {
 /// Opens and exclusively locks the repository, then prunes it with
 /// [`run_with_repo`].
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    let opts = args.options(global)?;
+    let mut opts = args.options(global)?;
     let mut repo = global.open_repository()?;
     opts.validate(repo.config().version)?;
     let lock = global.lock_always(&repo, true)?;
+    let recover = &args.unsafe_recover_no_free_space;
+    if !recover.is_empty() {
+        // restic insists on the full repository ID: the mode is unsafe.
+        let id = &repo.config().id;
+        if recover != id {
+            anyhow::bail!("must pass id '{id}' to --unsafe-recover-no-free-space");
+        }
+        opts.unsafe_recovery = true;
+    }
     run_with_repo(global, &mut repo, &lock, &opts)?;
     lock.release()?;
     Ok(())

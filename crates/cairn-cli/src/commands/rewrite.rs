@@ -42,6 +42,21 @@ pub struct Args {
     /// Same as --exclude-file but ignores casing of filenames in patterns
     #[arg(long, value_name = "file")]
     pub iexclude_file: Vec<PathBuf>,
+    /// Include a pattern (can be specified multiple times)
+    #[arg(short = 'i', long, value_name = "pattern")]
+    pub include: Vec<String>,
+    /// Same as --include pattern but ignores the casing of filenames
+    #[arg(long, value_name = "pattern")]
+    pub iinclude: Vec<String>,
+    /// Read include patterns from a file (can be specified multiple times)
+    #[arg(long, value_name = "file")]
+    pub include_file: Vec<PathBuf>,
+    /// Same as --include-file but ignores casing of filenames in patterns
+    #[arg(long, value_name = "file")]
+    pub iinclude_file: Vec<PathBuf>,
+    /// Create snapshot summary record if it does not exist
+    #[arg(short = 's', long)]
+    pub snapshot_summary: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -89,9 +104,15 @@ fn snapshot_line(s: &StoredSnapshot) -> String {
 
 impl RewriteProgress for Printer {
     fn event(&self, event: &RewriteEvent<'_>) {
-        if let RewriteEvent::Excluding(path) = event {
+        let detail = match event {
+            RewriteEvent::Excluding(path) => Some(("excluding", path)),
+            RewriteEvent::Including(path) => Some(("including", path)),
+            RewriteEvent::IncludingDirectory(path) => Some(("including directory", path)),
+            _ => None,
+        };
+        if let Some((what, path)) = detail {
             if self.level >= 3 {
-                println!("excluding {}", go_quote(path));
+                println!("{what} {}", go_quote(path));
             }
             return;
         }
@@ -100,7 +121,9 @@ impl RewriteProgress for Printer {
         }
         let line = match event {
             RewriteEvent::Snapshot(s) => format!("\n{}", snapshot_line(s)),
-            RewriteEvent::Excluding(_) => return,
+            RewriteEvent::Excluding(_)
+            | RewriteEvent::Including(_)
+            | RewriteEvent::IncludingDirectory(_) => return,
             RewriteEvent::Repair(note) => match note {
                 RepairNote::RemovedInvalidNode(p, t) => format!(
                     "  file {}: removed node with invalid type {}",
@@ -174,8 +197,17 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
+    let includes = [
+        super::backup::patterns(&args.include, &args.include_file, false)?,
+        super::backup::patterns(&args.iinclude, &args.iinclude_file, true)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let opts = RewriteOptions {
         excludes,
+        includes,
+        snapshot_summary: args.snapshot_summary,
         new_host: args.new_host.clone().filter(|h| !h.is_empty()),
         new_time: args
             .new_time

@@ -137,6 +137,14 @@ pub struct PruneOptions {
     pub repack_uncompressed: bool,
     /// Target pack size and compression of the new packs.
     pub write: WriteOptions,
+    /// `--unsafe-recover-no-free-space`: restic's emergency mode for a
+    /// repository whose storage is full. Nothing is repacked (no space is
+    /// needed for new packs), and every index file is deleted before the
+    /// packs are, the new index being written only afterwards. Not crash
+    /// safe: if the process dies in between, the repository has no index
+    /// until `repair index` rebuilds it. Callers must check that the user
+    /// named the repository's ID, as restic does.
+    pub unsafe_recovery: bool,
     /// Stops this prune (with [`Error::Interrupted`]) once cancelled, at a
     /// point where the repository stays consistent.
     pub cancel: crate::Cancel,
@@ -271,6 +279,8 @@ pub enum PrunePhase {
     RebuildingIndex,
     /// Deleting the replaced index files.
     DeletingIndexFiles(usize),
+    /// Unsafe recovery: deleting every index file before any pack.
+    DeletingAllIndexFiles(usize),
     /// Deleting this many packs.
     RemovingPacks(usize),
 }
@@ -377,8 +387,13 @@ impl Repository {
         let classified = classify::classify(self.index(), used, progress)?;
         progress.phase(PrunePhase::CollectingPacks);
         let packs = self.list_ids(FileType::Pack)?;
+        let mut decide_opts = opts.clone();
+        if opts.unsafe_recovery {
+            // Repacking needs space the recovery does not have.
+            decide_opts.max_repack_bytes = Some(0);
+        }
         let mut plan = decide::decide(
-            opts,
+            &decide_opts,
             self.config().version,
             classified.packs,
             &packs,
@@ -472,6 +487,22 @@ impl Repository {
             remove.extend(repack);
         }
         ignore.extend(remove.iter().copied());
+        if options.unsafe_recovery {
+            options.cancel.check()?;
+            progress.phase(PrunePhase::DeletingAllIndexFiles(index_files.len()));
+            index_files::delete_index_files(self, &index_files)?;
+            report.index_files_deleted = index_files;
+            if !remove.is_empty() {
+                progress.phase(PrunePhase::RemovingPacks(remove.len()));
+                let ids: Vec<Id> = remove.into_iter().collect();
+                index_files::delete_files(self, FileType::Pack, &ids, &mut report);
+            }
+            // Not cancellable here: the repository needs its index back.
+            let packs = index_files::packs_except(self.index(), &ignore, new_packs);
+            report.index_files_written =
+                index_files::write_index_files(self, packs, &crate::Cancel::new())?;
+            return Ok(report);
+        }
         if !ignore.is_empty() {
             options.cancel.check()?;
             progress.phase(PrunePhase::RebuildingIndex);

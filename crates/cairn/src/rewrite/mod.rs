@@ -62,6 +62,15 @@ pub struct RewriteOptions {
     /// Pattern lists from `--exclude`, `--iexclude`, `--exclude-file` and
     /// `--iexclude-file`; a node whose path matches any list is dropped.
     pub excludes: Vec<PatternList>,
+    /// Pattern lists from `--include`, `--iinclude`, `--include-file` and
+    /// `--iinclude-file`: only what some list matches is kept (with the
+    /// directories leading to it); a directory left empty goes unless a
+    /// list matches it. A snapshot of which nothing would be left is not
+    /// changed. Excludes and includes cannot be combined.
+    pub includes: Vec<PatternList>,
+    /// `--snapshot-summary`: give the new snapshots a summary (restic 0.19
+    /// counts files and file bytes), also when nothing else changes.
+    pub snapshot_summary: bool,
     /// `--new-host`: the new snapshots' host name.
     pub new_host: Option<String>,
     /// `--new-time`: the new snapshots' time.
@@ -81,15 +90,27 @@ pub struct RewriteOptions {
 impl RewriteOptions {
     /// Refuses a rewrite that could not change anything (restic's check).
     pub fn validate(&self) -> Result<()> {
-        if self.excludes.iter().all(PatternList::is_empty)
-            && self.new_host.is_none()
-            && self.new_time.is_none()
-        {
+        let excludes = self.has_excludes();
+        let includes = self.has_includes();
+        if !self.snapshot_summary && !excludes && !includes && !self.has_metadata() {
             return Err(Error::InvalidArgument(
-                "Nothing to do: no excludes provided and no new metadata provided".into(),
+                "Nothing to do: no excludes/includes provided and no new metadata provided".into(),
+            ));
+        }
+        if excludes && includes {
+            return Err(Error::InvalidArgument(
+                "exclude and include patterns are mutually exclusive".into(),
             ));
         }
         Ok(())
+    }
+
+    fn has_excludes(&self) -> bool {
+        !self.excludes.iter().all(PatternList::is_empty)
+    }
+
+    fn has_includes(&self) -> bool {
+        !self.includes.iter().all(PatternList::is_empty)
     }
 
     fn has_metadata(&self) -> bool {
@@ -119,6 +140,12 @@ pub enum RewriteEvent<'a> {
     Snapshot(&'a StoredSnapshot),
     /// This path is left out (an exclude pattern matched).
     Excluding(&'a [u8]),
+    /// This file (or other non-directory) is kept: an include pattern
+    /// matched it.
+    Including(&'a [u8]),
+    /// This directory is kept although nothing in it is: an include
+    /// pattern matched it.
+    IncludingDirectory(&'a [u8]),
     /// A repair changed a node.
     Repair(RepairNote<'a>),
     /// Dry run: the snapshot would be removed, as nothing is left of it.
@@ -198,6 +225,9 @@ pub struct SnapshotRewriter<'r> {
     tag: &'static str,
     /// Whether rewritten snapshots get an updated summary.
     update_summary: bool,
+    /// Whether a snapshot of which nothing is left stays as it is (with
+    /// includes) rather than being removed.
+    keep_empty_snapshot: bool,
 }
 
 impl Repository {
@@ -215,16 +245,22 @@ impl Repository {
             excludes: opts.excludes.clone(),
             ..ExcludeOptions::default()
         };
-        let excluder = Excluder::new(&patterns, &[])?;
+        let policy = if opts.has_includes() {
+            Policy::Include(opts.includes.clone())
+        } else {
+            Policy::Exclude(Excluder::new(&patterns, &[])?)
+        };
         Ok(SnapshotRewriter {
-            trees: TreeRewriter::new(self, Policy::Exclude(excluder), opts.cancel.clone()),
+            trees: TreeRewriter::new(self, policy, opts.cancel.clone()),
             repo: self,
             lock,
             operation: "rewrite",
             indexed: Vec::new(),
             opts: opts.clone(),
             tag: "rewrite",
-            update_summary: !opts.excludes.is_empty(),
+            // restic 0.19: any filter, or --snapshot-summary, recounts.
+            update_summary: opts.has_excludes() || opts.has_includes() || opts.snapshot_summary,
+            keep_empty_snapshot: opts.has_includes(),
         })
     }
 
@@ -276,6 +312,7 @@ impl<'r> SnapshotRewriter<'r> {
             opts,
             tag,
             update_summary: false,
+            keep_empty_snapshot: false,
         }
     }
 
@@ -342,6 +379,9 @@ impl<'r> SnapshotRewriter<'r> {
             ..SnapshotRewrite::default()
         };
         let Some(rewritten) = rewritten else {
+            if self.keep_empty_snapshot {
+                return Ok(outcome);
+            }
             outcome.changed = true;
             if opts.dry_run {
                 progress.event(&RewriteEvent::WouldDeleteEmpty);
@@ -352,16 +392,15 @@ impl<'r> SnapshotRewriter<'r> {
             }
             return Ok(outcome);
         };
-        // Snapshots without a summary (restic before 0.17) keep none, so
-        // that an unchanged tree leaves the snapshot alone.
-        let summary = match (&snap.snapshot.summary, self.update_summary) {
-            (Some(old), true) => {
-                let mut s = old.clone();
-                s.total_files_processed = rewritten.files;
-                s.total_bytes_processed = rewritten.bytes;
-                Some(s)
-            }
-            (old, _) => old.clone(),
+        // As restic 0.19: a recount gives snapshots without a summary
+        // (restic before 0.17) one holding only the two counts.
+        let summary = if self.update_summary {
+            let mut s = snap.snapshot.summary.clone().unwrap_or_default();
+            s.total_files_processed = rewritten.files;
+            s.total_bytes_processed = rewritten.bytes;
+            Some(s)
+        } else {
+            snap.snapshot.summary.clone()
         };
         if rewritten.id == snap.snapshot.tree
             && !opts.has_metadata()

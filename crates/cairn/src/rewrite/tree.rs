@@ -4,6 +4,7 @@
 
 use super::{RepairNote, RewriteEvent, RewriteProgress};
 use crate::backup::exclude::Excluder;
+use crate::filter::PatternList;
 use crate::repository::Repository;
 use crate::write::BlobWriter;
 use crate::{Error, Result};
@@ -15,6 +16,10 @@ use std::collections::{HashMap, HashSet};
 pub(crate) enum Policy {
     /// Drop nodes whose path an exclude pattern matches (`rewrite`).
     Exclude(Excluder),
+    /// Keep only nodes some include list matches, with the directories
+    /// leading to them (`rewrite --include`); directories left empty go
+    /// unless a list matches them.
+    Include(Vec<PatternList>),
     /// Drop unreadable directories' contents and missing file contents
     /// (`repair snapshots`).
     Repair,
@@ -99,7 +104,7 @@ pub(crate) struct TreeRewriter {
 
 impl TreeRewriter {
     pub(crate) fn new(repo: &Repository, policy: Policy, cancel: crate::Cancel) -> Self {
-        let check_encoding = matches!(policy, Policy::Exclude(_));
+        let check_encoding = matches!(policy, Policy::Exclude(_) | Policy::Include(_));
         TreeRewriter {
             cancel,
             repo: repo.clone(),
@@ -132,12 +137,12 @@ impl TreeRewriter {
                 .expect("the stack holds the root until it is done");
             let Some(node) = dir.tree.nodes.get(dir.next) else {
                 let dir = stack.pop().expect("just looked at it");
-                let done = self.finish(writer, dir)?;
+                let done = self.finish(writer, dir, progress)?;
                 match stack.last_mut() {
-                    None => return Ok(Some(done)),
+                    None => return Ok(done),
                     Some(parent) => {
                         let (index, node) = parent.waiting.take().expect("a parent waits");
-                        parent.adopt(index, node, Some(Some(done)));
+                        parent.adopt(index, node, Some(done));
                     }
                 }
                 continue;
@@ -178,7 +183,7 @@ impl TreeRewriter {
         progress: &dyn RewriteProgress,
     ) -> Result<Opened> {
         let key_path = match self.policy {
-            Policy::Exclude(_) => path.clone(),
+            Policy::Exclude(_) | Policy::Include(_) => path.clone(),
             Policy::Repair => Vec::new(),
         };
         let key = (key_path, id);
@@ -222,8 +227,23 @@ impl TreeRewriter {
         })))
     }
 
-    /// Saves a directory whose nodes are all rewritten (if it changed).
-    fn finish(&mut self, writer: &BlobWriter, dir: Box<DirRewrite>) -> Result<Rewritten> {
+    /// Saves a directory whose nodes are all rewritten (if it changed);
+    /// `None` when an include policy drops it as empty.
+    fn finish(
+        &mut self,
+        writer: &BlobWriter,
+        dir: Box<DirRewrite>,
+        progress: &dyn RewriteProgress,
+    ) -> Result<Option<Rewritten>> {
+        if let Policy::Include(lists) = &self.policy {
+            if dir.new.nodes.is_empty() {
+                if !lists.iter().any(|l| l.matches(&dir.path)) {
+                    self.cache.insert(dir.key, None);
+                    return Ok(None);
+                }
+                progress.event(&RewriteEvent::IncludingDirectory(&dir.path));
+            }
+        }
         let mut out = dir.out;
         // An unchanged tree keeps its ID and bytes; a changed one is
         // encoded anew, which must not lose what the old bytes said.
@@ -232,7 +252,7 @@ impl TreeRewriter {
             out.id = self.save(writer, &dir.new, format)?;
         }
         self.cache.insert(dir.key, Some(out));
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The escaping dialect that encodes `tree` back to its ID `id`; fails
@@ -265,6 +285,20 @@ impl TreeRewriter {
                 if excluder.excluded_by_name(path) {
                     progress.event(&RewriteEvent::Excluding(path));
                     return None;
+                }
+                Some(node)
+            }
+            Policy::Include(lists) => {
+                let is_dir = node.node_type == NodeType::Dir;
+                let keep = lists.iter().any(|l| {
+                    let (matched, child_may_match) = l.matches_with_child(path);
+                    matched || (is_dir && child_may_match)
+                });
+                if !keep {
+                    return None;
+                }
+                if !is_dir {
+                    progress.event(&RewriteEvent::Including(path));
                 }
                 Some(node)
             }
