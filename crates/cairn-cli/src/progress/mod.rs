@@ -43,7 +43,8 @@ fn interval_for(fps: Option<&str>, show: bool, json: bool, terminal: bool) -> Op
     // Go's strconv.ParseFloat: surrounding spaces are an error.
     match fps.and_then(|s| s.parse::<f64>().ok()) {
         Some(fps) if fps > 0.0 && fps.is_finite() => {
-            Some(Duration::from_secs_f64(1.0 / fps.min(60.0)))
+            // Go's time.Duration(float64(time.Second) / fps) truncates.
+            Some(Duration::from_nanos((1e9 / fps.min(60.0)) as u64))
         }
         _ if (!json && !terminal) || !show => None,
         _ => Some(Duration::from_millis(100)),

@@ -51,6 +51,9 @@ pub(crate) struct DataAdded {
     pub size_in_repo: u64,
 }
 
+/// One chunk's blob as saved, or why not.
+type ChunkSaved = Result<(Id, DataAdded)>;
+
 /// What the archiver needs, shared by every thread.
 pub(crate) struct Archiver<'a> {
     pub repo: &'a Repository,
@@ -338,7 +341,7 @@ impl Archiver<'_> {
         let mut chunker = Chunker::with_buffer(self.engine.clone(), reader, buffer);
         let in_flight = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let saved: Mutex<Vec<(usize, Result<(Id, DataAdded)>)>> = Mutex::new(Vec::new());
+        let saved: Mutex<Vec<(usize, ChunkSaved)>> = Mutex::new(Vec::new());
         let mut total = 0u64;
         let mut count = 0usize;
         let read: Result<()> = rayon::in_place_scope(|scope| loop {
