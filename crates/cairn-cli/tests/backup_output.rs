@@ -232,6 +232,16 @@ fn verbose_text_lines_are_restics() {
             "missing {expected:?}:\n{out}"
         );
     }
+    // In restic's order (restic loads the index after choosing the
+    // parent; Cairn before, but the other lines keep restic's order).
+    let at = |prefix: &str| out.lines().position(|l| l.starts_with(prefix)).unwrap();
+    assert!(at("open repository") < at("load index files"), "{out}");
+    assert!(
+        at("no parent snapshot found") < at("start scan on ["),
+        "{out}"
+    );
+    assert!(at("start scan on [") < at("start backup on ["), "{out}");
+    assert!(at("start backup on [") < at("new       "), "{out}");
     for prefix in [
         "Data Blobs:      ",
         "Tree Blobs:      ",
@@ -270,6 +280,15 @@ fn verbose_text_lines_are_restics() {
         "{c_items:?}"
     );
     assert_eq!(r_items, c_items, "items of a relative target");
+    let second = rc.cairn(args(&["backup"], &[&src])).ok().stdout_str();
+    assert!(
+        second
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("using parent snapshot "),
+        "{second}"
+    );
     // At the default verbosity: none of them.
     let plain = rc.cairn(args(&["backup"], &[&src])).ok().stdout_str();
     assert!(

@@ -160,11 +160,12 @@ fn files_from(args: &Args) -> Result<Vec<PathBuf>> {
             let matches: Vec<PathBuf> = glob::glob(line)
                 .map(|g| g.flatten().collect())
                 .unwrap_or_default();
+            // restic 0.19 drops a pattern that matches nothing (it is
+            // not a missing source).
             if matches.is_empty() {
-                out.push(PathBuf::from(line));
-            } else {
-                out.extend(matches);
+                eprintln!("pattern {line:?} does not match any files, skipping");
             }
+            out.extend(matches);
         }
     }
     for f in &args.files_from_verbatim {
@@ -325,6 +326,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     // Progress counts from here, as restic's does.
     let mut out = BackupOutput::new(global.json, verbosity, interval);
     out.set_targets(&opts.paths);
+    out.tell_parent(!args.stdin);
     if let Some(line) = crate::progress::repository_opened(global, &repo) {
         out.message(1, &line);
     }
@@ -350,12 +352,12 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     // backup's CPU).
     opts.scan &= out.wants_scan();
     if opts.stdin.is_some() {
-        out.message(2, "read data from stdin");
+        out.verbose_after_parent("read data from stdin".into());
     } else {
         if opts.scan {
-            out.message(2, &format!("start scan on {}", go_list(&opts.paths)));
+            out.verbose_after_parent(format!("start scan on {}", go_list(&opts.paths)));
         }
-        out.message(2, &format!("start backup on {}", go_list(&opts.paths)));
+        out.verbose_after_parent(format!("start backup on {}", go_list(&opts.paths)));
     }
     // --read-concurrency N: N threads read (and chunk) files; without it,
     // one worker per CPU (at least restic's default of 2).
@@ -433,10 +435,6 @@ fn print_summary(
     }
     if verbosity < 1 {
         return;
-    }
-    match summary.parent {
-        Some(p) => println!("using parent snapshot {}", p.short()),
-        None => println!("no parent snapshot found, will read all files"),
     }
     println!();
     println!(

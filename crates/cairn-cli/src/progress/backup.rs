@@ -20,6 +20,10 @@ struct State {
     verbosity: u8,
     started: Instant,
     status: Status,
+    /// Whether to say which parent snapshot is used (not for `--stdin`).
+    tell_parent: AtomicBool,
+    /// `-v` lines restic prints after the parent snapshot's line.
+    after_parent: Mutex<Vec<String>>,
     /// Whether anything has happened that a status line can show.
     started_work: AtomicBool,
     scan_finished: AtomicBool,
@@ -52,6 +56,8 @@ impl BackupOutput {
             verbosity,
             started: Instant::now(),
             status: Status::new(),
+            tell_parent: AtomicBool::new(true),
+            after_parent: Mutex::new(Vec::new()),
             started_work: AtomicBool::new(false),
             scan_finished: AtomicBool::new(false),
             files: AtomicU64::new(0),
@@ -95,6 +101,22 @@ impl BackupOutput {
             bases.push((abs, base));
         }
         *self.state.bases.lock().expect("lock poisoned") = bases;
+    }
+
+    /// Whether to say which parent snapshot is used (restic does not for
+    /// `--stdin`).
+    pub fn tell_parent(&self, tell: bool) {
+        self.state.tell_parent.store(tell, Relaxed);
+    }
+
+    /// A `-v` line (restic's `V`) to print once the parent snapshot is
+    /// chosen, after the line that names it ("start scan on [...]").
+    pub fn verbose_after_parent(&self, line: String) {
+        self.state
+            .after_parent
+            .lock()
+            .expect("lock poisoned")
+            .push(line);
     }
 
     /// Prints a message line (restic's `P`/`V`/`VV` at `level`) in text
@@ -237,6 +259,19 @@ impl State {
 }
 
 impl BackupProgress for BackupOutput {
+    fn parent_chosen(&self, parent: Option<&cairn::Id>) {
+        if self.state.tell_parent.load(Relaxed) {
+            match parent {
+                Some(id) => self.message(1, &format!("using parent snapshot {}", id.short())),
+                None => self.message(1, "no parent snapshot found, will read all files"),
+            }
+        }
+        let lines = std::mem::take(&mut *self.state.after_parent.lock().expect("lock poisoned"));
+        for line in lines {
+            self.message(2, &line);
+        }
+    }
+
     fn scanned(&self, files: u64, bytes: u64, done: bool) {
         let s = &self.state;
         s.total_files.store(files, Relaxed);

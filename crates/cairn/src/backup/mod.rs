@@ -154,6 +154,11 @@ pub trait BackupProgress: Sync {
     fn scanned(&self, files: u64, bytes: u64, done: bool) {
         let _ = (files, bytes, done);
     }
+    /// The parent snapshot is chosen (`None`: there is none, every file
+    /// is read), before any file is saved.
+    fn parent_chosen(&self, parent: Option<&Id>) {
+        let _ = parent;
+    }
     /// A worker starts reading a file (it is read until
     /// [`file_done`](Self::file_done) or [`error`](Self::error) for it).
     fn file_started(&self, path: &Path) {
@@ -283,6 +288,7 @@ pub fn backup(
         Some(p) => Some(repo.load_tree(&p.snapshot.tree)?),
         None => None,
     };
+    progress.parent_chosen(parent.as_ref().map(|p| &p.id));
 
     let engine = match opts.chunker {
         ChunkerChoice::Rabin => ChunkerKind::Rabin(Polynomial(repo.config().chunker_polynomial)),
