@@ -212,3 +212,42 @@ fn ownership_by_name_looks_names_up_and_falls_back_to_root() {
         "restic gives unknown names ID 0"
     );
 }
+
+#[test]
+fn progress_fps_prints_restore_status_by_bytes_on_a_pipe() {
+    let r = Repo::init("rstatus", Tool::Cairn, 2);
+    let src = r.scratch("src");
+    let random: Vec<u8> = (0..24u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(src.join("big"), random).unwrap();
+    r.backup(Tool::Cairn, [&src]);
+    let target = r.path("target");
+    let out = r
+        .command(Tool::Cairn)
+        .env("RESTIC_PROGRESS_FPS", "60")
+        .args(["restore", "latest", "--target", target.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let run = backup_support::to_run(Tool::Cairn, vec![], out).ok();
+    let text = run.stdout_str();
+    // "[0:00] 41.67%  3 files/dirs 10.000 MiB, total 6 files/dirs 24.000 MiB"
+    let status: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("[0:0") && l.contains(" files/dirs "))
+        .collect();
+    assert!(!status.is_empty(), "no status lines:\n{text}");
+    assert!(
+        status
+            .iter()
+            .all(|l| l.ends_with(" files/dirs 24.000 MiB") || l.contains("total 0 files/dirs")),
+        "{status:?}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("Summary: Restored "),
+        "{text}"
+    );
+}
