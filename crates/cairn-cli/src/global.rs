@@ -239,11 +239,6 @@ impl GlobalOptions {
         opts.on_wait = (!self.json).then_some(announce as fn(std::time::Duration));
         opts
     }
-
-    /// True when progress output should be shown.
-    pub fn show_progress(&self) -> bool {
-        !self.quiet && !self.json && std::io::stderr().is_terminal()
-    }
 }
 
 fn first_line(s: &str) -> String {

@@ -5,7 +5,8 @@ use crate::confirming_lock::ConfirmingLock;
 use crate::exit::ExitCode;
 use crate::global::GlobalOptions;
 use crate::output::{format_bytes, JsonObject};
-use crate::progress::BackupBar;
+use crate::progress::backup::BackupOutput;
+use crate::progress::format_duration;
 use anyhow::{bail, Context, Result};
 use cairn::backup::{
     backup, BackupOptions, ChunkerChoice, ExcludeOptions, NodeOptions, ParentChoice, StdinSource,
@@ -97,8 +98,13 @@ pub struct Args {
     /// Skip snapshot creation if identical to parent snapshot
     #[arg(long)]
     pub skip_if_unchanged: bool,
-    /// Read n files concurrently
-    #[arg(long, env = "RESTIC_READ_CONCURRENCY", default_value_t = 2)]
+    /// Read n files concurrently (default: $RESTIC_READ_CONCURRENCY or 2)
+    #[arg(
+        long,
+        env = "RESTIC_READ_CONCURRENCY",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub read_concurrency: usize,
     /// Do not upload or write any data, just show what would be done
     #[arg(short = 'n', long)]
@@ -160,11 +166,12 @@ fn files_from(args: &Args) -> Result<Vec<PathBuf>> {
             let matches: Vec<PathBuf> = glob::glob(line)
                 .map(|g| g.flatten().collect())
                 .unwrap_or_default();
+            // restic 0.19 drops a pattern that matches nothing (it is
+            // not a missing source).
             if matches.is_empty() {
-                out.push(PathBuf::from(line));
-            } else {
-                out.extend(matches);
+                eprintln!("pattern {line:?} does not match any files, skipping");
             }
+            out.extend(matches);
         }
     }
     for f in &args.files_from_verbatim {
@@ -286,14 +293,60 @@ fn options(global: &GlobalOptions, args: &Args) -> Result<BackupOptions> {
     Ok(opts)
 }
 
-/// Backs up, prints restic's summary (text or JSON), exits 3 if some
-/// files could not be read.
-pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    if args.read_concurrency == 0 {
-        bail!("--read-concurrency must be at least 1");
+/// restic's `filterExisting`: warns about each source that does not exist
+/// (or cannot be looked at) and leaves it out. `Ok(true)` if some were
+/// left out (the backup then ends with exit code 3), an error if none is
+/// left.
+fn drop_missing_sources(paths: &mut Vec<PathBuf>) -> Result<bool> {
+    if paths.is_empty() {
+        return Ok(false);
     }
+    let before = paths.len();
+    paths.retain(|p| match std::fs::symlink_metadata(p) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("{} does not exist, skipping", p.display());
+            false
+        }
+        Err(_) => {
+            eprintln!("{} cannot be accessed, skipping", p.display());
+            false
+        }
+    });
+    if paths.is_empty() {
+        bail!("all source directories/files do not exist");
+    }
+    Ok(paths.len() < before)
+}
+
+/// Go's `%v` of a string slice: `[a b c]`.
+fn go_list(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!("[{}]", names.join(" "))
+}
+
+/// Backs up, prints restic's messages and summary (text or JSON), exits
+/// 3 if some sources or files could not be read.
+pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut opts = options(global, &args)?;
+    let verbosity = crate::progress::verbosity(global);
+    let interval = crate::progress::interval(global);
+    let sources_missing = if opts.stdin.is_none() {
+        drop_missing_sources(&mut opts.paths)?
+    } else {
+        false
+    };
+    if verbosity >= 2 && !global.json {
+        println!("open repository");
+    }
     let mut repo = global.open_repository()?;
+    // Progress counts from here, as restic's does.
+    let mut out = BackupOutput::new(global.json, verbosity, interval);
+    out.set_targets(&opts.paths);
+    out.tell_parent(!args.stdin);
+    if let Some(line) = crate::progress::repository_opened(global, &repo) {
+        out.message(1, &line);
+    }
     // The lock's second look for conflicting locks is made on its own
     // thread while the backup starts; the backup waits for it before it
     // commits anything (and stops early if it fails).
@@ -305,20 +358,32 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     if let Some(lock) = &lock {
         opts.before_commit = Some(Box::new(lock.commit_check()));
     }
+    out.message(2, "load index files");
     for problem in repo.load_index()? {
-        eprintln!("Warning: {problem}");
+        out.warn(&format!("Warning: {problem}"));
     }
     let started = Instant::now();
-    let bar = BackupBar::new(global.show_progress(), global.json);
-    // The scanner only feeds the totals of the progress display: without
-    // one it would walk and stat the whole tree a second time for nothing
-    // (about 5 % of a fresh backup's CPU).
-    opts.scan &= bar.shown();
+    // The scanner only feeds the totals of the progress display (and
+    // -v's "scan finished"): without them it would walk and stat the
+    // whole tree a second time for nothing (about 5 % of a fresh
+    // backup's CPU).
+    opts.scan &= out.wants_scan();
+    if opts.stdin.is_some() {
+        out.verbose_after_parent("read data from stdin".into());
+    } else {
+        if opts.scan {
+            out.verbose_after_parent(format!("start scan on {}", go_list(&opts.paths)));
+        }
+        out.verbose_after_parent(format!("start backup on {}", go_list(&opts.paths)));
+    }
+    // --read-concurrency N: N threads read (and chunk) files; without it,
+    // one worker per CPU (at least restic's default of 2).
+    let threads = match args.read_concurrency {
+        0 => 2.max(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        n => n,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(
-            args.read_concurrency
-                .max(std::thread::available_parallelism().map_or(2, |n| n.get())),
-        )
+        .num_threads(threads)
         .build()
         .context("cannot start worker threads")?;
     // A dry run writes nothing and takes no lock.
@@ -330,12 +395,32 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             &unlocked
         }
     };
-    let result = pool.install(|| backup(&mut repo, guard, opts, &bar));
+    let result = pool.install(|| backup(&mut repo, guard, opts, &out));
     if let Some(lock) = &lock {
         lock.confirmed()?;
     }
     let summary = result?;
-    bar.finish();
+    out.finish();
+    print_summary(global, &args, &summary, started.elapsed(), verbosity);
+    if !summary.errors.is_empty() || sources_missing {
+        return Err(ExitCode(
+            crate::exit::PARTIAL,
+            "Warning: at least one source file could not be read".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// restic's closing lines: the JSON `summary`, or the text summary
+/// (Data/Tree Blobs lines at `-v`).
+fn print_summary(
+    global: &GlobalOptions,
+    args: &Args,
+    summary: &cairn::backup::BackupSummary,
+    elapsed: std::time::Duration,
+    verbosity: u8,
+) {
     let sn = &summary.snapshot;
     let s = sn.summary.as_ref().expect("backup fills the summary");
     if global.json {
@@ -353,7 +438,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         o.set("data_added_packed", s.data_added_packed);
         o.set("total_files_processed", s.total_files_processed);
         o.set("total_bytes_processed", s.total_bytes_processed);
-        o.set("total_duration", started.elapsed().as_secs_f64());
+        o.set("total_duration", elapsed.as_secs_f64());
         o.set("backup_start", s.backup_start.to_rfc3339_nano());
         o.set("backup_end", s.backup_end.to_rfc3339_nano());
         if let Some(id) = summary.snapshot_id {
@@ -363,55 +448,40 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             o.set("dry_run", true);
         }
         println!("{}", o.to_json());
-    } else if !global.quiet {
-        match summary.parent {
-            Some(p) => println!("using parent snapshot {}", p.short()),
-            None => println!("no parent snapshot found, will read all files"),
-        }
-        println!();
-        println!(
-            "Files:       {:5} new, {:5} changed, {:5} unmodified",
-            s.files_new, s.files_changed, s.files_unmodified
-        );
-        println!(
-            "Dirs:        {:5} new, {:5} changed, {:5} unmodified",
-            s.dirs_new, s.dirs_changed, s.dirs_unmodified
-        );
-        let verb = if args.dry_run { "Would add" } else { "Added" };
-        println!(
-            "{verb} to the repository: {} ({} stored)",
-            format_bytes(s.data_added),
-            format_bytes(s.data_added_packed)
-        );
-        println!();
-        println!(
-            "processed {} files, {} in {}",
-            s.total_files_processed,
-            format_bytes(s.total_bytes_processed),
-            format_duration(started.elapsed())
-        );
-        match summary.snapshot_id {
-            Some(id) => println!("snapshot {} saved", id.short()),
-            None if args.dry_run => {}
-            None => println!("skipped creating snapshot"),
-        }
+        return;
     }
-    if !summary.errors.is_empty() {
-        return Err(ExitCode(
-            crate::exit::PARTIAL,
-            "Warning: at least one source file could not be read".into(),
-        )
-        .into());
+    if verbosity < 1 {
+        return;
     }
-    Ok(())
-}
-
-/// restic's `m:ss` / `h:mm:ss`.
-fn format_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
+    println!();
+    println!(
+        "Files:       {:5} new, {:5} changed, {:5} unmodified",
+        s.files_new, s.files_changed, s.files_unmodified
+    );
+    println!(
+        "Dirs:        {:5} new, {:5} changed, {:5} unmodified",
+        s.dirs_new, s.dirs_changed, s.dirs_unmodified
+    );
+    if verbosity >= 2 {
+        println!("Data Blobs:  {:5} new", s.data_blobs);
+        println!("Tree Blobs:  {:5} new", s.tree_blobs);
+    }
+    let verb = if args.dry_run { "Would add" } else { "Added" };
+    println!(
+        "{verb} to the repository: {:<5} ({:<5} stored)",
+        format_bytes(s.data_added),
+        format_bytes(s.data_added_packed)
+    );
+    println!();
+    println!(
+        "processed {} files, {} in {}",
+        s.total_files_processed,
+        format_bytes(s.total_bytes_processed),
+        format_duration(elapsed)
+    );
+    match summary.snapshot_id {
+        Some(id) => println!("snapshot {} saved", id.short()),
+        None if args.dry_run => {}
+        None => println!("skipped creating snapshot"),
     }
 }

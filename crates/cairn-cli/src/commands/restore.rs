@@ -3,13 +3,12 @@
 use super::{split_snapshot_spec, FilterArgs};
 use crate::exit::ExitCode;
 use crate::global::GlobalOptions;
-use crate::output::{go_time_string, JsonObject};
-use crate::progress::RestoreBar;
+use crate::output::go_time_string;
+use crate::progress::restore::RestoreOutput;
 use anyhow::{bail, Result};
 use cairn::filter::{read_pattern_file, PatternList};
 use cairn::restore::{restore, Overwrite, RestoreOptions, XattrFilter};
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Arguments of `restore`.
 #[derive(clap::Args, Debug)]
@@ -67,6 +66,9 @@ pub struct Args {
     /// Restore files as sparse
     #[arg(long)]
     pub sparse: bool,
+    /// Restore user/group ownership by name instead of uid/gid
+    #[arg(long)]
+    pub ownership_by_name: bool,
 }
 
 fn pattern_lists(
@@ -120,6 +122,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         delete: args.delete,
         sparse: args.sparse,
         threads: 0,
+        ownership_by_name: args.ownership_by_name,
         // Ctrl-C stops it through the process-wide flag every token reports.
         cancel: cairn::Cancel::new(),
     };
@@ -127,9 +130,15 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let (repo, _lock) = global.open_with_index()?;
     let (spec, sub) = split_snapshot_spec(&args.snapshot);
     let sn = repo.find_snapshot(spec, &args.filter.filter())?;
-    if !global.json && !global.quiet {
-        let s = &sn.snapshot;
-        println!(
+    let verbosity = crate::progress::verbosity(global);
+    let mut out = RestoreOutput::new(global.json, verbosity, crate::progress::interval(global));
+    if let Some(line) = crate::progress::repository_opened(global, &repo) {
+        out.message(1, &line);
+    }
+    let s = &sn.snapshot;
+    out.message(
+        1,
+        &format!(
             "restoring <Snapshot {} of [{}] at {} by {}@{}> to {}",
             sn.id.short(),
             s.paths.join(" "),
@@ -137,50 +146,16 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             s.username,
             s.hostname,
             target.display()
-        );
-    }
-    let started = Instant::now();
-    let bar = RestoreBar::new(global.show_progress());
+        ),
+    );
     let summary = restore(
         &repo,
         &sn.snapshot.tree,
         sub.map(str::as_bytes),
         &opts,
-        &bar,
+        &out,
     )?;
-    bar.finish();
-    for e in &summary.errors {
-        if global.json {
-            let mut o = JsonObject::default();
-            o.set("message_type", "error");
-            o.set("error", serde_json::json!({"message": e.error.to_string()}));
-            o.set("during", "restore");
-            o.set("item", String::from_utf8_lossy(&e.location).into_owned());
-            eprintln!("{}", o.to_json());
-        } else {
-            eprintln!("ignoring error for {e}");
-        }
-    }
-    if global.json {
-        let mut o = JsonObject::default();
-        o.set("message_type", "summary");
-        o.set("seconds_elapsed", started.elapsed().as_secs());
-        o.set("total_files", summary.items());
-        o.set("files_restored", summary.items() - summary.skipped);
-        o.set("files_skipped", summary.skipped);
-        o.set("files_deleted", summary.deleted);
-        o.set("total_bytes", summary.bytes);
-        o.set("bytes_restored", summary.bytes_written);
-        o.set("bytes_skipped", summary.skipped_bytes);
-        println!("{}", o.to_json());
-    } else if !global.quiet {
-        println!(
-            "Summary: Restored {} files/dirs ({}) in {:.0?}",
-            summary.items(),
-            crate::output::format_bytes(summary.bytes),
-            started.elapsed()
-        );
-    }
+    out.finish(&summary);
     if !summary.errors.is_empty() {
         return Err(ExitCode(
             crate::exit::FATAL,

@@ -11,7 +11,7 @@
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
 use super::prefetch::{Ask, Prefetcher, LOOKAHEAD};
-use super::{BackupProgress, Counts};
+use super::{BackupProgress, Counts, ItemChange, ItemDone};
 use crate::write::buffers::CHUNK_BUFFERS;
 use crate::write::BlobWriter;
 use crate::{Cancel, Error, Repository, Result};
@@ -27,12 +27,32 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// Bytes of one file read and chunked but not yet hashed, compressed and
 /// encrypted. A chunk larger than this (restic's maximum is 8 MiB) waits
 /// until nothing else of its file is in flight, so a file's pending data
 /// never exceeds this plus one chunk.
 pub const CONTENT_IN_FLIGHT: usize = 8 << 20;
+
+/// A tree blob as saved: its ID, plaintext size and, if this save stored
+/// it, its size in the pack (0 if it was there already).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TreeSaved {
+    pub id: Id,
+    pub size: u64,
+    pub size_in_repo: u64,
+}
+
+/// New data blobs of one file: plaintext bytes and bytes in packs.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DataAdded {
+    pub size: u64,
+    pub size_in_repo: u64,
+}
+
+/// One chunk's blob as saved, or why not.
+type ChunkSaved = Result<(Id, DataAdded)>;
 
 /// What the archiver needs, shared by every thread.
 pub(crate) struct Archiver<'a> {
@@ -144,11 +164,43 @@ impl Archiver<'_> {
         parent: Option<&Node>,
         parent_tree: Option<&Tree>,
     ) -> Result<Node> {
+        let started = Instant::now();
         let tree = self.save_dir_contents(path, parent_tree)?;
-        let id = self.save_tree(&tree)?;
-        node.subtree = Some(id);
-        self.counts.dir(parent.and_then(|p| p.subtree), id);
+        let saved = self.save_tree_blob(&tree)?;
+        node.subtree = Some(saved.id);
+        let parent_subtree = parent.and_then(|p| p.subtree);
+        self.counts.dir(parent_subtree, saved.id);
+        self.dir_done(path, parent_subtree, &saved, started);
         Ok(node)
+    }
+
+    /// Reports a saved directory (restic's "dir new/modified/unchanged").
+    pub fn dir_done(
+        &self,
+        path: &Path,
+        parent_subtree: Option<Id>,
+        saved: &TreeSaved,
+        started: Instant,
+    ) {
+        let change = match parent_subtree {
+            None => ItemChange::New,
+            Some(p) if p == saved.id => ItemChange::Unchanged,
+            Some(_) => ItemChange::Modified,
+        };
+        self.progress.item_done(&ItemDone {
+            path,
+            is_dir: true,
+            change,
+            data_size: 0,
+            data_size_in_repo: 0,
+            tree_size: if saved.size_in_repo > 0 {
+                saved.size
+            } else {
+                0
+            },
+            tree_size_in_repo: saved.size_in_repo,
+            duration: started.elapsed(),
+        });
     }
 
     /// Reads a directory and saves every entry below it, in parallel.
@@ -208,10 +260,34 @@ impl Archiver<'_> {
 
     /// Saves a tree blob.
     pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
-        Ok(self.writer.save_blob(BlobType::Tree, &tree.to_json())?.id)
+        Ok(self.save_tree_blob(tree)?.id)
+    }
+
+    /// Saves a tree blob, with its sizes.
+    pub fn save_tree_blob(&self, tree: &Tree) -> Result<TreeSaved> {
+        let json = tree.to_json();
+        let saved = self.writer.save_blob(BlobType::Tree, &json)?;
+        Ok(TreeSaved {
+            id: saved.id,
+            size: json.len() as u64,
+            size_in_repo: saved.stored,
+        })
     }
 
     fn save_file(&self, path: &Path, mut node: Node, parent: Option<&Node>) -> Result<Node> {
+        let started = Instant::now();
+        let file_done = |change, added: DataAdded| {
+            self.progress.item_done(&ItemDone {
+                path,
+                is_dir: false,
+                change,
+                data_size: added.size,
+                data_size_in_repo: added.size_in_repo,
+                tree_size: 0,
+                tree_size_in_repo: 0,
+                duration: started.elapsed(),
+            })
+        };
         if let Some(old) = parent.filter(|p| p.node_type == NodeType::File) {
             let content = old.content.as_deref().unwrap_or(&[]);
             if is_unchanged(old, &node, self.ignore_inode, self.ignore_ctime)
@@ -222,38 +298,50 @@ impl Archiver<'_> {
                 node.content = Some(content.to_vec());
                 self.counts.file_unmodified(node.size);
                 self.progress.file_done(path, node.size, false);
+                file_done(ItemChange::Unchanged, DataAdded::default());
                 return Ok(node);
             }
         }
+        self.progress.file_started(path);
         let file = fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NOATIME)
             .open(path)
             .or_else(|_| File::open(path))
             .map_err(|e| Error::io(path, e))?;
-        let (content, size) = self.save_content(path, file)?;
+        let (content, size, added) = self.save_content(path, file)?;
         node.content = Some(content);
         node.size = size;
-        self.counts
-            .file_saved(parent.is_some_and(|p| p.node_type == NodeType::File), size);
+        let had_parent = parent.is_some_and(|p| p.node_type == NodeType::File);
+        self.counts.file_saved(had_parent, size);
         self.progress.file_done(path, size, true);
+        let change = if had_parent {
+            ItemChange::Modified
+        } else {
+            ItemChange::New
+        };
+        file_done(change, added);
         Ok(node)
     }
 
-    /// Chunks a stream and saves its data blobs; returns their IDs and the
-    /// number of bytes read.
+    /// Chunks a stream and saves its data blobs; returns their IDs, the
+    /// number of bytes read and what of it was new to the repository.
     ///
     /// The calling thread reads and chunks; every chunk is hashed,
     /// compressed and encrypted as a task of its own on rayon's pool, so
     /// reading the next chunk overlaps with sealing the previous ones. At
     /// most [`CONTENT_IN_FLIGHT`] bytes of one file wait to be sealed; at
     /// the limit the reading thread helps with the pending tasks.
-    pub fn save_content(&self, path: &Path, reader: impl Read) -> Result<(Vec<Id>, u64)> {
+    pub fn save_content(
+        &self,
+        path: &Path,
+        reader: impl Read,
+    ) -> Result<(Vec<Id>, u64, DataAdded)> {
         let buffer = READ_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
         let mut chunker = Chunker::with_buffer(self.engine.clone(), reader, buffer);
         let in_flight = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let saved: Mutex<Vec<(usize, Result<Id>)>> = Mutex::new(Vec::new());
+        let saved: Mutex<Vec<(usize, ChunkSaved)>> = Mutex::new(Vec::new());
         let mut total = 0u64;
         let mut count = 0usize;
         let read: Result<()> = rayon::in_place_scope(|scope| loop {
@@ -275,7 +363,13 @@ impl Archiver<'_> {
             let (index, in_flight, failed, saved) = (count, &in_flight, &failed, &saved);
             count += 1;
             scope.spawn(move |_| {
-                let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| s.id);
+                let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| {
+                    let added = DataAdded {
+                        size: if s.new { len as u64 } else { 0 },
+                        size_in_repo: s.stored,
+                    };
+                    (s.id, added)
+                });
                 CHUNK_BUFFERS.give(chunk);
                 if result.is_err() {
                     failed.store(true, Ordering::Relaxed);
@@ -293,13 +387,20 @@ impl Archiver<'_> {
         // (it is why reading stopped), then a read error.
         let mut saved = saved.into_inner().expect("saved chunk list poisoned");
         saved.sort_unstable_by_key(|(i, _)| *i);
+        let mut added = DataAdded::default();
         let ids = saved
             .into_iter()
-            .map(|(_, r)| r)
+            .map(|(_, r)| {
+                r.map(|(id, a)| {
+                    added.size += a.size;
+                    added.size_in_repo += a.size_in_repo;
+                    id
+                })
+            })
             .collect::<Result<Vec<Id>>>()?;
         read?;
         debug_assert_eq!(ids.len(), count);
-        Ok((ids, total))
+        Ok((ids, total, added))
     }
 }
 

@@ -10,18 +10,20 @@
 mod archiver;
 pub mod exclude;
 pub mod fsnode;
+mod item;
 mod prefetch;
 mod scan;
 mod targets;
 
 pub use exclude::{ExcludeOptions, Excluder};
 pub use fsnode::NodeOptions;
+pub use item::{ItemChange, ItemDone};
 pub use targets::{snapshot_path, snapshot_path_in};
 
 use crate::snapshots::StoredSnapshot;
 use crate::write::{BlobWriter, WriteOptions, WriteStats};
 use crate::{host, Cancel, Error, LockGuard, Repository, Result, SnapshotFilter};
-use archiver::Archiver;
+use archiver::{Archiver, TreeSaved};
 use cairn_backend::FileType;
 use cairn_chunker::{ChunkEngine, ChunkerKind, Polynomial};
 use cairn_format::{GoTime, Id, Node, NodeType, Snapshot, SnapshotSummary, Tree};
@@ -156,6 +158,21 @@ pub trait BackupProgress: Sync {
     fn scanned(&self, files: u64, bytes: u64, done: bool) {
         let _ = (files, bytes, done);
     }
+    /// The parent snapshot is chosen (`None`: there is none, every file
+    /// is read), before any file is saved.
+    fn parent_chosen(&self, parent: Option<&Id>) {
+        let _ = parent;
+    }
+    /// A worker starts reading a file (it is read until
+    /// [`file_done`](Self::file_done) or [`error`](Self::error) for it).
+    fn file_started(&self, path: &Path) {
+        let _ = path;
+    }
+    /// A file or directory is saved (restic's `CompleteItem`); called
+    /// after [`file_done`](Self::file_done) for files.
+    fn item_done(&self, item: &ItemDone<'_>) {
+        let _ = item;
+    }
 }
 
 /// What a backup did.
@@ -285,6 +302,7 @@ pub fn backup(
         Some(p) => Some(repo.load_tree(&p.snapshot.tree)?),
         None => None,
     };
+    progress.parent_chosen(parent.as_ref().map(|p| &p.id));
 
     let engine = match opts.chunker {
         ChunkerChoice::Rabin => ChunkerKind::Rabin(Polynomial(repo.config().chunker_polynomial)),
@@ -472,14 +490,18 @@ fn save_targets(a: &Archiver<'_>, targets: &[Target], parent: Option<&Tree>) -> 
             let tree = a.save_dir_contents(&path, parent)?;
             a.save_tree(&tree)
         }
-        Root::Virtual(dir) => save_virtual(a, &dir, parent),
+        Root::Virtual(dir) => Ok(save_virtual(a, &dir, parent)?.0),
     }
 }
 
 /// Saves a virtual directory: real targets below it are backed up whole,
 /// intermediate directories get their own metadata and a tree of their
-/// virtual children.
-fn save_virtual(a: &Archiver<'_>, dir: &VirtualDir, parent: Option<&Tree>) -> Result<Id> {
+/// virtual children. Returns the tree's ID and how it was saved.
+fn save_virtual(
+    a: &Archiver<'_>,
+    dir: &VirtualDir,
+    parent: Option<&Tree>,
+) -> Result<(Id, TreeSaved)> {
     let mut tree = Tree { nodes: Vec::new() };
     for (name, entry) in &dir.children {
         let parent_node = parent.and_then(|t| t.nodes.iter().find(|n| n.name == *name));
@@ -493,21 +515,27 @@ fn save_virtual(a: &Archiver<'_>, dir: &VirtualDir, parent: Option<&Tree>) -> Re
                     .filter(|n| n.node_type == NodeType::Dir)
                     .and_then(|n| n.subtree)
                     .and_then(|id| a.repo.load_tree(&id).ok());
-                let id = save_virtual(a, sub, parent_sub.as_ref())?;
+                let started = std::time::Instant::now();
+                let (id, tree_blob) = save_virtual(a, sub, parent_sub.as_ref())?;
                 node.subtree = Some(id);
-                a.counts.dir(parent_node.and_then(|p| p.subtree), id);
+                let parent_subtree = parent_node.and_then(|p| p.subtree);
+                a.counts.dir(parent_subtree, id);
+                a.dir_done(path, parent_subtree, &tree_blob, started);
                 Some(node)
             }
         };
         tree.nodes.extend(node);
     }
-    a.save_tree(&tree)
+    let saved = a.save_tree_blob(&tree)?;
+    Ok((saved.id, saved))
 }
 
 /// Saves a stream as the single file `/<filename>` of the snapshot.
 fn save_stdin(a: &Archiver<'_>, stdin: StdinSource) -> Result<Id> {
     let path = PathBuf::from(format!("/{}", stdin.filename));
-    let (content, size) = a.save_content(&path, stdin.reader)?;
+    let started = std::time::Instant::now();
+    a.progress.file_started(&path);
+    let (content, size, added) = a.save_content(&path, stdin.reader)?;
     let now = GoTime::now_local();
     let mut node = Node::new(stdin.filename.as_bytes().to_vec(), NodeType::File);
     node.mode = 0o644;
@@ -519,5 +547,16 @@ fn save_stdin(a: &Archiver<'_>, stdin: StdinSource) -> Result<Id> {
     node.size = size;
     node.content = Some(content);
     a.counts.file_saved(false, size);
+    a.progress.file_done(&path, size, true);
+    a.progress.item_done(&ItemDone {
+        path: &path,
+        is_dir: false,
+        change: ItemChange::New,
+        data_size: added.size,
+        data_size_in_repo: added.size_in_repo,
+        tree_size: 0,
+        tree_size_in_repo: 0,
+        duration: started.elapsed(),
+    });
     a.save_tree(&Tree { nodes: vec![node] })
 }

@@ -78,6 +78,8 @@ pub(crate) struct Finisher<'a> {
     pub status: &'a [u8],
     pub selector: &'a Selector<'a>,
     pub xattrs: &'a XattrFilter,
+    /// Name lookups for `--ownership-by-name`, `None` to use the IDs.
+    pub owners: Option<&'a super::owners::Owners>,
     pub progress: &'a dyn RestoreProgress,
     pub stop: Stop<'a>,
     pub dry_run: bool,
@@ -157,6 +159,14 @@ impl Finisher<'_> {
             }
         }
         if let Some(node) = &dir.node {
+            let owned;
+            let node = match self.owners {
+                Some(o) => {
+                    owned = o.apply(node);
+                    &owned
+                }
+                None => node,
+            };
             let restored = match &fd {
                 Some(fd) if !self.dry_run => restore_dir_metadata(node, fd, self.xattrs),
                 _ => Ok(()),
@@ -171,6 +181,14 @@ impl Finisher<'_> {
     fn metadata(&self, d: usize, fd: Option<&File>, node: &Node) -> bool {
         let Some(fd) = fd.filter(|_| !self.dry_run) else {
             return true;
+        };
+        let owned;
+        let node = match self.owners {
+            Some(o) => {
+                owned = o.apply(node);
+                &owned
+            }
+            None => node,
         };
         match restore_metadata(node, fd, self.xattrs) {
             Ok(()) => true,

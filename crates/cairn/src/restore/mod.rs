@@ -64,6 +64,7 @@ mod fetch;
 mod files;
 mod finish;
 mod meta;
+mod owners;
 mod passes;
 mod plan;
 mod state;
@@ -149,6 +150,10 @@ pub struct RestoreOptions {
     pub sparse: bool,
     /// Worker threads; 0 means one per CPU.
     pub threads: usize,
+    /// Set owner and group from the user and group names in the snapshot,
+    /// looked up on this machine (restic's `--ownership-by-name`; an
+    /// unknown name gives ID 0, as in restic), instead of the stored IDs.
+    pub ownership_by_name: bool,
     /// Stops this restore (with [`Error::Interrupted`]) once cancelled;
     /// what is restored so far stays.
     pub cancel: crate::Cancel,

@@ -133,6 +133,7 @@ impl Passes<'_> {
             }
             errors.extend(failures);
         }
+        let owners = super::owners::Owners::default();
         let finisher = finish::Finisher {
             tree: &plan.tree,
             fds: self.fds,
@@ -140,6 +141,7 @@ impl Passes<'_> {
             status: &status,
             selector: &selector,
             xattrs: &opts.xattrs,
+            owners: opts.ownership_by_name.then_some(&owners),
             progress,
             stop,
             dry_run: opts.dry_run,
