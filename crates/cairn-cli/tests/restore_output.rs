@@ -172,7 +172,7 @@ fn id_of(table: &str, name: &str) -> u32 {
 }
 
 #[test]
-fn ownership_by_name_looks_names_up_and_falls_back_to_root() {
+fn ownership_by_name_looks_names_up_and_keeps_the_stored_ids_of_unknown_names() {
     let (f, mut c): (Fixture, Crafter) = Fixture::crafted(2);
     let blob = c.data(b"owned").unwrap();
     let mut known = file("known", &[blob], 5);
@@ -208,8 +208,8 @@ fn ownership_by_name_looks_names_up_and_falls_back_to_root() {
     assert_eq!(ids(&by_name, "known"), daemon);
     assert_eq!(
         ids(&by_name, "unknown"),
-        (0, 0),
-        "restic gives unknown names ID 0"
+        (4244, 4245),
+        "unknown names keep the stored IDs (restic would make them root's)"
     );
 }
 

@@ -151,8 +151,9 @@ pub struct RestoreOptions {
     /// Worker threads; 0 means one per CPU.
     pub threads: usize,
     /// Set owner and group from the user and group names in the snapshot,
-    /// looked up on this machine (restic's `--ownership-by-name`; an
-    /// unknown name gives ID 0, as in restic), instead of the stored IDs.
+    /// looked up on this machine (restic's `--ownership-by-name`), instead
+    /// of the stored IDs. A name this machine does not know keeps the
+    /// stored ID (restic gives it 0, root).
     pub ownership_by_name: bool,
     /// Stops this restore (with [`Error::Interrupted`]) once cancelled;
     /// what is restored so far stays.

@@ -1,8 +1,12 @@
 //! `--ownership-by-name`: the owner and group of a restored item are
 //! looked up by the user and group names stored in the snapshot, in this
 //! machine's `/etc/passwd` and `/etc/group` (as restic's release builds,
-//! which use Go's pure `os/user`, do). Like restic, a name that is not
-//! found (or is empty) gives ID 0.
+//! which use Go's pure `os/user`, do).
+//!
+//! Deliberately safer than restic: where restic gives a name that is not
+//! found (or is empty) ID 0, so that a snapshot naming an unknown user
+//! restores root-owned (possibly set-user-ID) files, Cairn keeps the
+//! numeric ID stored in the snapshot, as a restore without the flag does.
 
 use cairn_format::Node;
 use std::collections::HashMap;
@@ -16,13 +20,14 @@ pub(crate) struct Owners {
 }
 
 impl Owners {
-    /// The uid and gid for `node`'s user and group names.
+    /// The uid and gid for `node`'s user and group names; a name this
+    /// machine does not know keeps the stored ID.
     pub fn ids(&self, node: &Node) -> (u32, u32) {
         let users = self.users.get_or_init(|| read_table("/etc/passwd"));
         let groups = self.groups.get_or_init(|| read_table("/etc/group"));
         (
-            lookup(users, node.user.as_bytes()),
-            lookup(groups, node.group.as_bytes()),
+            lookup(users, node.user.as_bytes()).unwrap_or(node.uid),
+            lookup(groups, node.group.as_bytes()).unwrap_or(node.gid),
         )
     }
 
@@ -37,8 +42,8 @@ impl Owners {
     }
 }
 
-fn lookup(table: &HashMap<Vec<u8>, u32>, name: &[u8]) -> u32 {
-    table.get(name).copied().unwrap_or(0)
+fn lookup(table: &HashMap<Vec<u8>, u32>, name: &[u8]) -> Option<u32> {
+    table.get(name).copied()
 }
 
 /// `name:x:id:...` lines of an `/etc/passwd`- or `/etc/group`-style file;
@@ -80,14 +85,10 @@ mod tests {
     #[test]
     fn tables_map_names_to_ids() {
         let t = parse_table(b"root:x:0:0:root:/root:/bin/sh\n# c\nalice:x:1000:1000::/h:/bin/sh\nalice:x:7:7::/:/\nbad:x:y:1\nshort\n");
-        assert_eq!(lookup(&t, b"alice"), 1000, "the first entry wins");
-        assert_eq!(lookup(&t, b"root"), 0);
-        assert_eq!(
-            lookup(&t, b"nobody-here"),
-            0,
-            "unknown names give 0 as in restic"
-        );
-        assert_eq!(lookup(&t, b""), 0);
+        assert_eq!(lookup(&t, b"alice"), Some(1000), "the first entry wins");
+        assert_eq!(lookup(&t, b"root"), Some(0));
+        assert_eq!(lookup(&t, b"nobody-here"), None);
+        assert_eq!(lookup(&t, b""), None);
         assert!(!t.contains_key(b"bad".as_slice()));
     }
 }
