@@ -99,8 +99,9 @@ with open(os.path.join(target, src.lstrip("/"), "site.txt"), encoding="utf-8") a
 for mode in ["raw-data", "restore-size", "files-by-contents", "blobs-per-file"]:
     ours = restic.stats(mode=mode, host="www1")
     theirs = reference("stats", "--mode", mode, "--host", "www1")
+    # restic 0.19 leaves zero counts out (omitempty) where 0.14 prints 0.
     expect(f"stats --mode {mode} agrees with restic 0.14",
-           all(ours.get(k) == v for k, v in theirs.items()), (ours, theirs))
+           all(ours.get(k, 0) == v for k, v in theirs.items()), (ours, theirs))
 
 expect("check --read-data passes", restic.check(read_data=True) is not None, None)
 
