@@ -139,7 +139,7 @@ per_repo!(snapshots_text_table, |fx| {
             text.contains("\nTimestamps shown in UTC\n"),
             "{args:?}: {text}"
         );
-        let cairn = text.replace("\nTimestamps shown in UTC\n", "\n");
+        let cairn = common::without_zone_footer(&text);
         common::assert_same_text(
             &format!("{}: {args:?}", fx.name),
             &r.stdout,

@@ -97,7 +97,11 @@ fn runrestic_metrics(program: &Path, work: &Path) -> BTreeMap<String, f64> {
     fs::write(src.join("www/index.html"), "<h1>hello</h1>").unwrap();
     fs::write(src.join("www/img/logo.svg"), "<svg/>".repeat(500)).unwrap();
     fs::write(src.join("www/cache.tmp"), "skipped").unwrap();
-    fs::write(src.join("db.sql"), "insert into t values (1);\n".repeat(2000)).unwrap();
+    fs::write(
+        src.join("db.sql"),
+        "insert into t values (1);\n".repeat(2000),
+    )
+    .unwrap();
     let password = work.join("password");
     fs::write(&password, "runrestic secret").unwrap();
     let metrics = work.join("metrics.prom");
@@ -217,7 +221,8 @@ fn runrestic_parses_cairn_output_like_restic_output() {
     assert_eq!(ours.get("restic_backup_files_new"), Some(&1.0));
     assert_eq!(ours.get("restic_forget_removed_snapshots"), Some(&1.0));
     assert!(
-        ours.get("restic_prune_remaining_blobs").is_some_and(|&n| n > 0.0),
+        ours.get("restic_prune_remaining_blobs")
+            .is_some_and(|&n| n > 0.0),
         "runrestic read no prune figures from cairn: {ours:?}"
     );
 }

@@ -1,10 +1,11 @@
 //! `cairn forget`: remove snapshots by a keep policy or by ID.
 
+use super::snapshots::print_table_with_reasons;
 use super::tag::{warn_filters_ignored, warn_ignored};
 use crate::global::GlobalOptions;
-use crate::output::{go_json, local_time, print_table, snapshot_json};
+use crate::output::{go_json, snapshot_json};
 use anyhow::{bail, Result};
-use cairn::forget::{ForgetGroup, GroupBy, KeepDuration, KeepReason};
+use cairn::forget::{ForgetGroup, GroupBy, KeepDuration};
 use cairn::{ForgetOptions, KeepPolicy, SnapshotFilter, StoredSnapshot};
 use serde_json::Value;
 
@@ -278,52 +279,21 @@ fn print_group(global: &GlobalOptions, group: &ForgetGroup, compact: bool) {
     }
     if !group.keep.is_empty() {
         println!("keep {} snapshots:", group.keep.len());
-        let rows: Vec<(&StoredSnapshot, Option<&KeepReason>)> =
-            group.keep.iter().map(|(s, r)| (s, Some(r))).collect();
-        print_snapshots(&rows, compact);
+        let rows: Vec<(&StoredSnapshot, &[String])> = group
+            .keep
+            .iter()
+            .map(|(s, r)| (s, r.matches.as_slice()))
+            .collect();
+        print_table_with_reasons(&rows, true, compact);
         println!();
     }
     if !group.remove.is_empty() {
         println!("remove {} snapshots:", group.remove.len());
-        let rows: Vec<(&StoredSnapshot, Option<&KeepReason>)> =
-            group.remove.iter().map(|s| (s, None)).collect();
-        print_snapshots(&rows, compact);
+        let rows: Vec<(&StoredSnapshot, &[String])> =
+            group.remove.iter().map(|s| (s, &[][..])).collect();
+        print_table_with_reasons(&rows, false, compact);
         println!();
     }
-}
-
-/// restic's snapshot table, oldest first, with a Reasons column for kept
-/// snapshots.
-fn print_snapshots(list: &[(&StoredSnapshot, Option<&KeepReason>)], compact: bool) {
-    let mut list = list.to_vec();
-    // A stable sort, oldest first, as restic re-sorts before printing.
-    list.sort_by_key(|(s, _)| (s.snapshot.time.unix_secs, s.snapshot.time.nanos));
-    let reasons = list.iter().any(|(_, r)| r.is_some());
-    let multiline = !compact && list.iter().any(|(s, _)| s.snapshot.paths.len() > 1);
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (i, (s, why)) in list.iter().enumerate() {
-        let sn = &s.snapshot;
-        let mut row = vec![s.id.short(), local_time(&sn.time), sn.hostname.clone()];
-        if compact {
-            row.push(sn.tags.join("\n"));
-        } else {
-            row.push(sn.tags.join(","));
-            if reasons {
-                row.push(why.map(|r| r.matches.join("\n")).unwrap_or_default());
-            }
-            row.push(sn.paths.join("\n"));
-        }
-        rows.push(row);
-        if multiline && i + 1 != list.len() {
-            rows.push(Vec::new());
-        }
-    }
-    let header: &[&str] = match (compact, reasons) {
-        (true, _) => &["ID", "Time", "Host", "Tags  "],
-        (false, true) => &["ID", "Time", "Host      ", "Tags      ", "Reasons", "Paths"],
-        (false, false) => &["ID", "Time", "Host      ", "Tags      ", "Paths"],
-    };
-    print_table(header, &rows, Some(format!("{} snapshots", list.len())));
 }
 
 /// A JSON list of strings, or `null` when empty (Go's nil slice).

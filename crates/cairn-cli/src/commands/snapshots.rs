@@ -131,16 +131,34 @@ fn group_key_json(key: &GroupKey) -> String {
 /// and, when any snapshot has a summary, Size; the footer names the time
 /// zone of the timestamps and counts the snapshots.
 pub fn print_snapshot_table(list: &[StoredSnapshot], compact: bool) {
-    let has_size = list.iter().any(|s| s.snapshot.summary.is_some());
-    let multiline = !compact && list.iter().any(|s| s.snapshot.paths.len() > 1);
+    let rows: Vec<(&StoredSnapshot, &[String])> = list.iter().map(|s| (s, &[][..])).collect();
+    print_table_with_reasons(&rows, false, compact);
+}
+
+/// The same table with forget's Reasons column (why each snapshot is
+/// kept) when `reasons` is set; restic shows it only in the long form.
+pub fn print_table_with_reasons(
+    list: &[(&StoredSnapshot, &[String])],
+    reasons: bool,
+    compact: bool,
+) {
+    let mut list = list.to_vec();
+    // A stable sort, oldest first, as restic re-sorts before printing.
+    list.sort_by_key(|(s, _)| (s.snapshot.time.unix_secs, s.snapshot.time.nanos));
+    let reasons = reasons && !compact;
+    let has_size = list.iter().any(|(s, _)| s.snapshot.summary.is_some());
+    let multiline = !compact && list.iter().any(|(s, _)| s.snapshot.paths.len() > 1);
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for (i, s) in list.iter().enumerate() {
+    for (i, (s, why)) in list.iter().enumerate() {
         let sn = &s.snapshot;
         let mut row = vec![s.id.short(), local_time(&sn.time), sn.hostname.clone()];
         if compact {
             row.push(sn.tags.join("\n"));
         } else {
             row.push(sn.tags.join(","));
+            if reasons {
+                row.push(why.join("\n"));
+            }
             row.push(sn.paths.join("\n"));
         }
         if has_size {
@@ -161,6 +179,8 @@ pub fn print_snapshot_table(list: &[StoredSnapshot], compact: bool) {
     // room; the widths follow from the header text.
     let mut header: Vec<&str> = if compact {
         vec!["ID", "Time", "Host", "Tags  "]
+    } else if reasons {
+        vec!["ID", "Time", "Host      ", "Tags      ", "Reasons", "Paths"]
     } else {
         vec!["ID", "Time", "Host      ", "Tags      ", "Paths"]
     };

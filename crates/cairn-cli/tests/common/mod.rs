@@ -492,6 +492,27 @@ pub fn assert_json_lines_superset(what: &str, restic: &[Value], cairn: &[Value])
     );
 }
 
+/// A snapshot-table text as restic 0.14 prints it: restic 0.19 (and cairn)
+/// name the time zone above each table's snapshot count, 0.14 does not.
+/// Fails if a table's count line has no zone line above it.
+pub fn without_zone_footer(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (i, l) in lines.iter().enumerate() {
+        let count = l.strip_suffix(" snapshots").or(l.strip_suffix(" snapshot"));
+        if count.is_some_and(|n| n.parse::<usize>().is_ok()) {
+            assert!(
+                i > 0 && lines[i - 1].starts_with("Timestamps shown in "),
+                "no time zone line above {l:?} in:\n{text}"
+            );
+        }
+    }
+    lines
+        .into_iter()
+        .filter(|l| !l.starts_with("Timestamps shown in "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Exact byte comparison of two outputs, reporting the first differing line.
 pub fn assert_same_text(what: &str, restic: &[u8], cairn: &[u8]) {
     if restic == cairn {
