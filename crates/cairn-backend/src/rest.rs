@@ -114,9 +114,16 @@ impl RestBackend {
     pub fn new(location: &RestLocation, opts: &BackendOptions, connections: usize) -> Result<Self> {
         let base = url::Url::parse(&location.url)
             .map_err(|e| BackendError::InvalidLocation(format!("invalid REST URL: {e}")))?;
-        let mut builder = Client::builder()
+        // A request that reads nothing for `stuck_request_timeout` fails
+        // (as a transient error, so it is retried), as restic's watchdog
+        // does; only the async builder has that setting.
+        let mut async_builder = reqwest::Client::builder();
+        if let Some(stuck) = opts.stuck_request_timeout {
+            async_builder = async_builder.read_timeout(stuck);
+        }
+        let mut builder = reqwest::blocking::ClientBuilder::from(async_builder)
             .use_rustls_tls()
-            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+            .user_agent(opts.user_agent())
             .connect_timeout(opts.connect_timeout)
             .timeout(Some(
                 opts.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),

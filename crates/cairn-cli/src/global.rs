@@ -3,7 +3,8 @@
 use anyhow::{anyhow, bail, Context, Result};
 use cairn::{Backend, Repository};
 use clap::Args;
-use std::io::{BufRead, IsTerminal};
+pub use crate::password::PasswordSource;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -113,6 +114,24 @@ pub struct GlobalOptions {
     /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
     #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
     pub retry_lock: Option<std::time::Duration>,
+    /// Use an empty password for the repository, must be passed to every restic command (insecure)
+    #[arg(long, global = true)]
+    pub insecure_no_password: bool,
+    /// Skip additional verification of data before upload (see documentation)
+    #[arg(long, global = true)]
+    pub no_extra_verify: bool,
+    /// Set a http user agent for outgoing http requests
+    #[arg(long, env = "RESTIC_HTTP_USER_AGENT", global = true, value_name = "string")]
+    pub http_user_agent: Option<String>,
+    /// Duration after which to retry stuck requests
+    #[arg(
+        long,
+        global = true,
+        value_name = "duration",
+        default_value = "5m0s",
+        value_parser = cairn::lock::parse_go_duration
+    )]
+    pub stuck_request_timeout: std::time::Duration,
 }
 
 impl GlobalOptions {
@@ -139,12 +158,20 @@ impl GlobalOptions {
     /// The password, from (in restic's order) the password file, the
     /// password command, `RESTIC_PASSWORD`, or the terminal / standard input.
     pub fn password(&self) -> Result<String> {
-        password_from(
-            self.password_file.as_deref(),
-            self.password_command.as_deref(),
-            "RESTIC_PASSWORD",
-            "enter password for repository: ",
-        )
+        self.password_source()
+            .read("enter password for repository: ")
+    }
+
+    /// Where the repository password comes from (`--password-file`,
+    /// `--password-command`, `RESTIC_PASSWORD`, `--insecure-no-password`).
+    pub fn password_source(&self) -> PasswordSource<'_> {
+        PasswordSource {
+            file: self.password_file.as_deref(),
+            command: self.password_command.as_deref(),
+            env_var: "RESTIC_PASSWORD",
+            insecure_no_password: self.insecure_no_password,
+            insecure_flag: "--insecure-no-password",
+        }
     }
 
     /// Opens the backend the location names.
@@ -163,6 +190,9 @@ impl GlobalOptions {
             insecure_tls: self.insecure_tls,
             limit_upload: kib(self.limit_upload),
             limit_download: kib(self.limit_download),
+            user_agent: self.http_user_agent.clone().filter(|a| !a.is_empty()),
+            stuck_request_timeout: Some(self.stuck_request_timeout)
+                .filter(|t| !t.is_zero()),
             ..Default::default()
         };
         opts.set_extended(&self.options)?;
@@ -173,11 +203,9 @@ impl GlobalOptions {
     pub fn open_repository(&self) -> Result<Repository> {
         let backend = self.backend()?;
         let password = self.password()?;
-        if password.is_empty() {
-            bail!("an empty password is not allowed by default");
-        }
         let mut repo =
             Repository::open_with_key_hint(backend, &password, self.key_hint.as_deref())?;
+        repo.set_extra_verify(!self.no_extra_verify);
         crate::commands::cache::attach(self, &mut repo);
         Ok(repo)
     }
@@ -244,61 +272,6 @@ impl GlobalOptions {
     pub fn show_progress(&self) -> bool {
         !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").to_string()
-}
-
-/// A password from, in restic's order: a file, a shell command, the
-/// environment variable `env_var`, or else the terminal (asking with
-/// `prompt`) or standard input.
-pub fn password_from(
-    file: Option<&std::path::Path>,
-    command: Option<&str>,
-    env_var: &str,
-    prompt: &str,
-) -> Result<String> {
-    if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("unable to read password file {}", f.display()))?;
-        return Ok(first_line(&text));
-    }
-    if let Some(cmd) = command {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("password command could not be run")?;
-        if !out.status.success() {
-            bail!("password command exited with {}", out.status);
-        }
-        return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
-    }
-    if let Ok(p) = std::env::var(env_var) {
-        return Ok(p);
-    }
-    prompt_password(prompt)
-}
-
-/// Asks for a password on the terminal, or reads the first line of
-/// standard input when it is not a terminal.
-pub fn prompt_password(prompt: &str) -> Result<String> {
-    if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password(prompt).context("unable to read password");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("unable to read password from stdin")?;
-    Ok(first_line(&line))
-}
-
-/// Parses a restic repository string into a backend.
-pub fn open_backend(location: &str) -> Result<Arc<dyn Backend>> {
-    open_backend_with(location, &cairn::BackendOptions::default())
 }
 
 /// Parses a restic repository string and opens its backend with `opts`,

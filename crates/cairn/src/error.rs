@@ -98,6 +98,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A blob failed the check before upload (see
+    /// [`crate::Repository::set_extra_verify`]): sealed, it did not open to
+    /// the data it was hashed from. Nothing damaged was uploaded.
+    #[error("Detected data corruption while saving blob {id}: {reason}\nCorrupted blobs are either caused by hardware issues or software bugs.")]
+    CorruptedOnSave {
+        /// Blob type.
+        blob_type: BlobType,
+        /// Blob ID.
+        id: Id,
+        /// What the check found.
+        reason: String,
+    },
     /// No snapshot matches an ID, prefix or filter.
     #[error("no matching ID found for prefix {0:?}")]
     SnapshotNotFound(String),

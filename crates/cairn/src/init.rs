@@ -75,11 +75,9 @@ impl Repository {
                 opts.version
             )));
         }
-        if password.is_empty() {
-            return Err(Error::InvalidArgument(
-                "an empty password is not allowed".into(),
-            ));
-        }
+        // An empty password is allowed, as in restic's repository package:
+        // refusing it unless asked (`--insecure-no-password`) is the caller's
+        // policy.
         let polynomial = match opts.chunker_polynomial {
             Some(p) if !cairn_chunker::Polynomial(p).is_irreducible() => {
                 return Err(Error::InvalidArgument(format!(
