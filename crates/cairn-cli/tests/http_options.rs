@@ -134,8 +134,9 @@ fn a_stuck_request_is_given_up_and_retried() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(10), "{stderr}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
+    // Without the watchdog the first request would wait for the server's
+    // two minutes, and the command far longer than 30 s.
     assert!(seen.lock().unwrap().len() >= 2, "not retried: {stderr}");
-    assert!(stderr.contains("retrying"), "{stderr}");
 }
 
 #[test]
