@@ -35,13 +35,12 @@ impl AssumeRole {
         let var = |name: &str| env(name).filter(|v| !v.is_empty());
         let role_arn = var("RESTIC_AWS_ASSUME_ROLE_ARN")?;
         let region = var("RESTIC_AWS_ASSUME_ROLE_REGION").unwrap_or_else(|| bucket_region.into());
-        let sts_endpoint = var("RESTIC_AWS_ASSUME_ROLE_STS_ENDPOINT").unwrap_or_else(|| {
-            match region.as_str() {
+        let sts_endpoint =
+            var("RESTIC_AWS_ASSUME_ROLE_STS_ENDPOINT").unwrap_or_else(|| match region.as_str() {
                 "" => "https://sts.amazonaws.com".into(),
                 r if r.starts_with("cn-") => format!("https://sts.{r}.amazonaws.com.cn"),
                 r => format!("https://sts.{r}.amazonaws.com"),
-            }
-        });
+            });
         let session_name = var("RESTIC_AWS_ASSUME_ROLE_SESSION_NAME").unwrap_or_else(|| {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -93,7 +92,11 @@ impl AssumeRole {
             .form(&self.form())
             .build()
             .map_err(|e| fail(format!("invalid request: {e}")))?;
-        let region = if self.region.is_empty() { "us-east-1" } else { &self.region };
+        let region = if self.region.is_empty() {
+            "us-east-1"
+        } else {
+            &self.region
+        };
         AwsV4Signer::new("sts", region)
             .sign(&mut req, source)
             .map_err(|e| fail(format!("cannot sign the request: {e}")))?;
@@ -106,9 +109,8 @@ impl AssumeRole {
             let reason = xml_tag(&text, "Message").unwrap_or_default();
             return Err(fail(format!("HTTP {}: {reason}", status.as_u16())));
         }
-        let field = |t: &str| {
-            xml_tag(&text, t).ok_or_else(|| fail(format!("STS answer without {t}")))
-        };
+        let field =
+            |t: &str| xml_tag(&text, t).ok_or_else(|| fail(format!("STS answer without {t}")));
         Ok(AwsCredential {
             access_key_id: field("AccessKeyId")?,
             secret_access_key: field("SecretAccessKey")?,
@@ -130,7 +132,11 @@ mod tests {
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]

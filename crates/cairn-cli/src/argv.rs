@@ -44,16 +44,15 @@ fn kind_of(action: &ArgAction) -> Kind {
 fn long_kind(cmd: &Command, name: &str) -> Option<(String, Kind)> {
     cmd.get_arguments().find_map(|a| {
         let long = a.get_long()?;
-        let matches =
-            long == name || a.get_all_aliases().is_some_and(|al| al.contains(&name));
+        let matches = long == name || a.get_all_aliases().is_some_and(|al| al.contains(&name));
         matches.then(|| (long.to_string(), kind_of(a.get_action())))
     })
 }
 
 fn short_kind(cmd: &Command, c: char) -> Option<Kind> {
     cmd.get_arguments().find_map(|a| {
-        let matches = a.get_short() == Some(c)
-            || a.get_all_short_aliases().is_some_and(|al| al.contains(&c));
+        let matches =
+            a.get_short() == Some(c) || a.get_all_short_aliases().is_some_and(|al| al.contains(&c));
         matches.then(|| kind_of(a.get_action()))
     })
 }
@@ -168,7 +167,12 @@ mod tests {
 
     fn cli() -> Command {
         Command::new("cairn")
-            .arg(Arg::new("json").long("json").global(true).action(ArgAction::SetTrue))
+            .arg(
+                Arg::new("json")
+                    .long("json")
+                    .global(true)
+                    .action(ArgAction::SetTrue),
+            )
             .arg(
                 Arg::new("verbose")
                     .short('v')
@@ -176,13 +180,24 @@ mod tests {
                     .global(true)
                     .action(ArgAction::Count),
             )
-            .arg(Arg::new("quiet").short('q').long("quiet").global(true).action(ArgAction::SetTrue))
+            .arg(
+                Arg::new("quiet")
+                    .short('q')
+                    .long("quiet")
+                    .global(true)
+                    .action(ArgAction::SetTrue),
+            )
             .arg(Arg::new("repo").short('r').long("repo").global(true))
             .subcommand(
                 Command::new("backup")
                     .arg(Arg::new("tag").long("tag").action(ArgAction::Append))
                     .arg(Arg::new("host").short('H').long("host").alias("hostname"))
-                    .arg(Arg::new("dry").short('n').long("dry-run").action(ArgAction::SetTrue))
+                    .arg(
+                        Arg::new("dry")
+                            .short('n')
+                            .long("dry-run")
+                            .action(ArgAction::SetTrue),
+                    )
                     .arg(Arg::new("paths").num_args(0..)),
             )
             .subcommand(
@@ -223,9 +238,15 @@ mod tests {
     fn bool_flags_take_a_go_bool_value() {
         assert_eq!(norm(&["--json=true", "backup"]), ["--json", "backup"]);
         assert_eq!(norm(&["--json=false", "backup"]), ["backup"]);
-        assert_eq!(norm(&["backup", "--dry-run=T", "/x"]), ["backup", "--dry-run", "/x"]);
+        assert_eq!(
+            norm(&["backup", "--dry-run=T", "/x"]),
+            ["backup", "--dry-run", "/x"]
+        );
         assert_eq!(norm(&["backup", "--json=0"]), ["backup"]);
-        assert_eq!(norm(&["check", "--read-data=TRUE"]), ["check", "--read-data"]);
+        assert_eq!(
+            norm(&["check", "--read-data=TRUE"]),
+            ["check", "--read-data"]
+        );
         // Not a Go bool: left for clap to reject.
         assert_eq!(norm(&["--json=yes"]), ["--json=yes"]);
     }
@@ -241,7 +262,10 @@ mod tests {
 
     #[test]
     fn verbose_takes_a_level() {
-        assert_eq!(norm(&["--verbose=2", "backup"]), ["--verbose", "--verbose", "backup"]);
+        assert_eq!(
+            norm(&["--verbose=2", "backup"]),
+            ["--verbose", "--verbose", "backup"]
+        );
         assert_eq!(norm(&["backup", "--verbose=0"]), ["backup"]);
         assert_eq!(norm(&["--verbose", "backup"]), ["--verbose", "backup"]);
         assert_eq!(norm(&["--verbose=x"]), ["--verbose=x"]);
@@ -254,11 +278,23 @@ mod tests {
             norm(&["backup", "--tag", "--json=true", "/x"]),
             ["backup", "--tag", "--json=true", "/x"]
         );
-        assert_eq!(norm(&["-r", "--json=1", "backup"]), ["-r", "--json=1", "backup"]);
+        assert_eq!(
+            norm(&["-r", "--json=1", "backup"]),
+            ["-r", "--json=1", "backup"]
+        );
         assert_eq!(norm(&["backup", "-H", "-n=1"]), ["backup", "-H", "-n=1"]);
-        assert_eq!(norm(&["backup", "-nH", "--json=1"]), ["backup", "-n", "-H", "--json=1"]);
-        assert_eq!(norm(&["backup", "--hostname", "-n=1"]), ["backup", "--hostname", "-n=1"]);
-        assert_eq!(norm(&["backup", "--tag=--json=true"]), ["backup", "--tag=--json=true"]);
+        assert_eq!(
+            norm(&["backup", "-nH", "--json=1"]),
+            ["backup", "-n", "-H", "--json=1"]
+        );
+        assert_eq!(
+            norm(&["backup", "--hostname", "-n=1"]),
+            ["backup", "--hostname", "-n=1"]
+        );
+        assert_eq!(
+            norm(&["backup", "--tag=--json=true"]),
+            ["backup", "--tag=--json=true"]
+        );
     }
 
     #[test]
@@ -272,8 +308,14 @@ mod tests {
     #[test]
     fn flags_are_looked_up_in_the_current_subcommand() {
         // --read-data belongs to check only.
-        assert_eq!(norm(&["backup", "--read-data=true"]), ["backup", "--read-data=true"]);
+        assert_eq!(
+            norm(&["backup", "--read-data=true"]),
+            ["backup", "--read-data=true"]
+        );
         // Unknown flags and positionals pass through.
-        assert_eq!(norm(&["backup", "--nope=1", "a=b"]), ["backup", "--nope=1", "a=b"]);
+        assert_eq!(
+            norm(&["backup", "--nope=1", "a=b"]),
+            ["backup", "--nope=1", "a=b"]
+        );
     }
 }

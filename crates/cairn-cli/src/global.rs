@@ -1,9 +1,9 @@
 //! Options every command takes, and opening the repository they name.
 
+pub use crate::password::PasswordSource;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn::{Backend, Repository};
 use clap::Args;
-pub use crate::password::PasswordSource;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,7 +121,12 @@ pub struct GlobalOptions {
     #[arg(long, global = true)]
     pub no_extra_verify: bool,
     /// Set a http user agent for outgoing http requests
-    #[arg(long, env = "RESTIC_HTTP_USER_AGENT", global = true, value_name = "string")]
+    #[arg(
+        long,
+        env = "RESTIC_HTTP_USER_AGENT",
+        global = true,
+        value_name = "string"
+    )]
     pub http_user_agent: Option<String>,
     /// Duration after which to retry stuck requests
     #[arg(
@@ -191,8 +196,7 @@ impl GlobalOptions {
             limit_upload: kib(self.limit_upload),
             limit_download: kib(self.limit_download),
             user_agent: self.http_user_agent.clone().filter(|a| !a.is_empty()),
-            stuck_request_timeout: Some(self.stuck_request_timeout)
-                .filter(|t| !t.is_zero()),
+            stuck_request_timeout: Some(self.stuck_request_timeout).filter(|t| !t.is_zero()),
             ..Default::default()
         };
         opts.set_extended(&self.options)?;

@@ -139,7 +139,10 @@ mod tests {
         std::fs::write(&f, "\u{feff}secret\n").unwrap();
         assert_eq!(source(Some(&f), false).read("x").unwrap(), "secret");
         let err = source(Some(&f), true).read("x").unwrap_err().to_string();
-        assert!(err.starts_with("--insecure-no-password must not be specified together"), "{err}");
+        assert!(
+            err.starts_with("--insecure-no-password must not be specified together"),
+            "{err}"
+        );
         assert_eq!(source(None, true).read("x").unwrap(), "");
     }
 
@@ -147,6 +150,10 @@ mod tests {
     fn file_and_command_are_exclusive() {
         let mut s = source(Some(Path::new("/nonexistent")), false);
         s.command = Some("echo x");
-        assert!(s.resolve().unwrap_err().to_string().contains("mutually exclusive"));
+        assert!(s
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("mutually exclusive"));
     }
 }

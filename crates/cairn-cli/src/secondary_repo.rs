@@ -15,16 +15,36 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug, Default)]
 pub struct SecondaryRepo {
     /// Source repository (default: $RESTIC_FROM_REPOSITORY)
-    #[arg(long, env = "RESTIC_FROM_REPOSITORY", hide_env_values = true, value_name = "repository")]
+    #[arg(
+        long,
+        env = "RESTIC_FROM_REPOSITORY",
+        hide_env_values = true,
+        value_name = "repository"
+    )]
     pub from_repo: Option<String>,
     /// File from which to read the source repository location (default: $RESTIC_FROM_REPOSITORY_FILE)
-    #[arg(long, env = "RESTIC_FROM_REPOSITORY_FILE", hide_env_values = true, value_name = "file")]
+    #[arg(
+        long,
+        env = "RESTIC_FROM_REPOSITORY_FILE",
+        hide_env_values = true,
+        value_name = "file"
+    )]
     pub from_repository_file: Option<PathBuf>,
     /// File to read the source repository password from (default: $RESTIC_FROM_PASSWORD_FILE)
-    #[arg(long, env = "RESTIC_FROM_PASSWORD_FILE", hide_env_values = true, value_name = "file")]
+    #[arg(
+        long,
+        env = "RESTIC_FROM_PASSWORD_FILE",
+        hide_env_values = true,
+        value_name = "file"
+    )]
     pub from_password_file: Option<PathBuf>,
     /// Shell command to obtain the source repository password from (default: $RESTIC_FROM_PASSWORD_COMMAND)
-    #[arg(long, env = "RESTIC_FROM_PASSWORD_COMMAND", hide_env_values = true, value_name = "command")]
+    #[arg(
+        long,
+        env = "RESTIC_FROM_PASSWORD_COMMAND",
+        hide_env_values = true,
+        value_name = "command"
+    )]
     pub from_password_command: Option<String>,
     /// Key ID of key to try decrypting the source repository first (default: $RESTIC_FROM_KEY_HINT)
     #[arg(long, env = "RESTIC_FROM_KEY_HINT", value_name = "string")]
@@ -36,16 +56,31 @@ pub struct SecondaryRepo {
     #[arg(long, env = "RESTIC_REPOSITORY2", hide = true, hide_env_values = true)]
     pub repo2: Option<String>,
     /// Deprecated: use --repository-file or --from-repository-file instead
-    #[arg(long, env = "RESTIC_REPOSITORY_FILE2", hide = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RESTIC_REPOSITORY_FILE2",
+        hide = true,
+        hide_env_values = true
+    )]
     pub repository_file2: Option<PathBuf>,
     /// File to read the second repository password from (default: $RESTIC_PASSWORD_FILE2)
-    #[arg(long, env = "RESTIC_PASSWORD_FILE2", hide = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RESTIC_PASSWORD_FILE2",
+        hide = true,
+        hide_env_values = true
+    )]
     pub password_file2: Option<PathBuf>,
     /// Key ID of key to try decrypting the second repository first (default: $RESTIC_KEY_HINT2)
     #[arg(long, env = "RESTIC_KEY_HINT2", hide = true)]
     pub key_hint2: Option<String>,
     /// Shell command to obtain the second repository password from (default: $RESTIC_PASSWORD_COMMAND2)
-    #[arg(long, env = "RESTIC_PASSWORD_COMMAND2", hide = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RESTIC_PASSWORD_COMMAND2",
+        hide = true,
+        hide_env_values = true
+    )]
     pub password_command2: Option<String>,
 }
 
@@ -67,7 +102,10 @@ pub struct Resolved {
 /// a flag is given on the command line, not for the environment).
 const DEPRECATED: [(&str, &str); 2] = [
     ("repo2", "use --repo or --from-repo instead"),
-    ("repository-file2", "use --repository-file or --from-repository-file instead"),
+    (
+        "repository-file2",
+        "use --repository-file or --from-repository-file instead",
+    ),
 ];
 
 /// Prints pflag's "Flag --repo2 has been deprecated, …" for each
@@ -125,7 +163,9 @@ impl SecondaryRepo {
             bail!("Please specify a source repository location (--from-repo or --from-repository-file)");
         }
         if self.has_from_repo() && self.has_repo2() {
-            bail!("Option groups repo2 and from-repo are mutually exclusive, please specify only one");
+            bail!(
+                "Option groups repo2 and from-repo are mutually exclusive, please specify only one"
+            );
         }
         let is_from_repo = self.has_from_repo();
         let (repo, file, pw_file, pw_cmd, hint, insecure, env_var, flag, role) = if is_from_repo {
@@ -205,15 +245,27 @@ mod tests {
             ..Default::default()
         };
         let e = s.resolve("secondary").unwrap_err().to_string();
-        assert_eq!(e, "Option groups repo2 and from-repo are mutually exclusive, please specify only one");
+        assert_eq!(
+            e,
+            "Option groups repo2 and from-repo are mutually exclusive, please specify only one"
+        );
         let s = SecondaryRepo {
             repo2: Some("/a".into()),
             repository_file2: Some("/b".into()),
             ..Default::default()
         };
         let e = s.resolve("secondary").unwrap_err().to_string();
-        assert!(e.starts_with("Options --repo2 and --repository-file2"), "{e}");
-        let e = SecondaryRepo::default().resolve("x").unwrap_err().to_string();
-        assert!(e.starts_with("Please specify a source repository location"), "{e}");
+        assert!(
+            e.starts_with("Options --repo2 and --repository-file2"),
+            "{e}"
+        );
+        let e = SecondaryRepo::default()
+            .resolve("x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Please specify a source repository location"),
+            "{e}"
+        );
     }
 }

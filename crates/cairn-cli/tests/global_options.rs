@@ -30,9 +30,8 @@ fn run_without_password(f: &Fixture, tool: Tool, args: &[&str], env: &[(&str, &s
 }
 
 fn stderr_json(run: &Run) -> Value {
-    serde_json::from_str(run.stderr.trim_end()).unwrap_or_else(|e| {
-        panic!("stderr is not one JSON object ({e}):\n{}", run.describe())
-    })
+    serde_json::from_str(run.stderr.trim_end())
+        .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}):\n{}", run.describe()))
 }
 
 #[test]
@@ -77,7 +76,12 @@ fn with_json_every_fatal_error_is_an_exit_error_object() {
         serde_json::json!({"message_type": "exit_error", "code": 1, "message": "unknown flag: --nope"})
     );
     // Keys in restic's order.
-    assert!(run.stderr.starts_with("{\"message_type\":\"exit_error\",\"code\":1,"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("{\"message_type\":\"exit_error\",\"code\":1,"),
+        "{}",
+        run.stderr
+    );
 
     let missing = f.dir.path().join("no-such-repo");
     let run = f.cairn(["--json", "-r", missing.to_str().unwrap(), "snapshots"]);
@@ -97,21 +101,39 @@ fn with_json_every_fatal_error_is_an_exit_error_object() {
 fn boolean_flags_take_go_bool_values_and_verbose_takes_a_level() {
     let f = Fixture::new("v2");
     for tool in [Tool::Restic, Tool::Cairn] {
-        let on = f.run(tool, ["snapshots", "--json=true", "--no-lock=1"]).ok();
+        let on = f
+            .run(tool, ["snapshots", "--json=true", "--no-lock=1"])
+            .ok();
         assert!(on.json().is_array(), "{}", on.describe());
         let on = f.run(tool, ["--json=T", "snapshots"]).ok();
         assert!(on.json().is_array(), "{}", on.describe());
         let off = f.run(tool, ["snapshots", "--json=false"]).ok();
-        assert!(serde_json::from_slice::<Value>(&off.stdout).is_err(), "{}", off.describe());
+        assert!(
+            serde_json::from_slice::<Value>(&off.stdout).is_err(),
+            "{}",
+            off.describe()
+        );
         f.run(tool, ["snapshots", "-q=true", "--verbose=0"]).ok();
     }
     // --verbose=N is N times -v: check names every pack it reads from -v.
     let plain = f.cairn(["check", "--read-data"]).ok();
-    assert!(!plain.stdout_str().contains("read pack"), "{}", plain.describe());
+    assert!(
+        !plain.stdout_str().contains("read pack"),
+        "{}",
+        plain.describe()
+    );
     let verbose = f.cairn(["check", "--read-data", "--verbose=1"]).ok();
-    assert!(verbose.stdout_str().contains("read pack"), "{}", verbose.describe());
+    assert!(
+        verbose.stdout_str().contains("read pack"),
+        "{}",
+        verbose.describe()
+    );
     let verbose = f.cairn(["-v=2", "check", "--read-data"]).ok();
-    assert!(verbose.stdout_str().contains("read pack"), "{}", verbose.describe());
+    assert!(
+        verbose.stdout_str().contains("read pack"),
+        "{}",
+        verbose.describe()
+    );
 }
 
 #[test]
@@ -134,7 +156,14 @@ fn an_empty_password_needs_insecure_no_password() {
     std::fs::write(src.join("file"), b"content").unwrap();
     let s = src.to_str().unwrap();
     no_pw(&["-r", r, "--insecure-no-password", "backup", s]).ok();
-    let snaps = no_pw(&["-r", r, "--insecure-no-password=true", "snapshots", "--json"]).ok();
+    let snaps = no_pw(&[
+        "-r",
+        r,
+        "--insecure-no-password=true",
+        "snapshots",
+        "--json",
+    ])
+    .ok();
     assert_eq!(snaps.json().as_array().unwrap().len(), 1);
     // Without the flag, the empty password is refused again.
     assert_eq!(no_pw(&["-r", r, "snapshots"]).code, Some(1));
@@ -158,10 +187,18 @@ fn an_empty_password_needs_insecure_no_password() {
     f.cairn(["key", "add", "--new-insecure-no-password"]).ok();
     let opened = no_pw(&["--insecure-no-password", "snapshots", "--json"]).ok();
     assert!(opened.json().is_array());
-    let conflict = f.cairn(["key", "add", "--new-insecure-no-password", "--new-password-file", pw_file]);
+    let conflict = f.cairn([
+        "key",
+        "add",
+        "--new-insecure-no-password",
+        "--new-password-file",
+        pw_file,
+    ]);
     assert_eq!(conflict.code, Some(1), "{}", conflict.describe());
     assert!(
-        conflict.stderr.contains("only either --new-password-file or --new-insecure-no-password may be specified"),
+        conflict.stderr.contains(
+            "only either --new-password-file or --new-insecure-no-password may be specified"
+        ),
         "{}",
         conflict.describe()
     );
@@ -172,21 +209,47 @@ fn from_insecure_no_password_opens_an_empty_password_source() {
     let f = Fixture::new("v2");
     let src = f.scratch("src-repo").join("repo");
     let s = src.to_str().unwrap();
-    run_without_password(&f, Tool::Cairn, &["-r", s, "init", "--insecure-no-password"], &[]).ok();
+    run_without_password(
+        &f,
+        Tool::Cairn,
+        &["-r", s, "init", "--insecure-no-password"],
+        &[],
+    )
+    .ok();
     let dst = f.scratch("dst-repo").join("repo");
     let d = dst.to_str().unwrap();
     f.cairn([
-        "-r", d, "init", "--copy-chunker-params", "--from-repo", s, "--from-insecure-no-password",
+        "-r",
+        d,
+        "init",
+        "--copy-chunker-params",
+        "--from-repo",
+        s,
+        "--from-insecure-no-password",
     ])
     .ok();
     let refused = f.cairn(["-r", d, "copy", "--from-repo", s]);
     assert_eq!(refused.code, Some(1), "{}", refused.describe());
-    assert!(refused.stderr.contains("`--from-insecure-no-password`"), "{}", refused.describe());
-    f.cairn(["-r", d, "copy", "--from-repo", s, "--from-insecure-no-password=true"]).ok();
+    assert!(
+        refused.stderr.contains("`--from-insecure-no-password`"),
+        "{}",
+        refused.describe()
+    );
+    f.cairn([
+        "-r",
+        d,
+        "copy",
+        "--from-repo",
+        s,
+        "--from-insecure-no-password=true",
+    ])
+    .ok();
 }
 
 fn chunker_polynomial(f: &Fixture, repo: &Path) -> Value {
-    let cfg = f.cairn(["-r", repo.to_str().unwrap(), "cat", "config"]).ok();
+    let cfg = f
+        .cairn(["-r", repo.to_str().unwrap(), "cat", "config"])
+        .ok();
     cfg.json()["chunker_polynomial"].clone()
 }
 
@@ -200,10 +263,20 @@ fn repo2_flags_and_variables_still_work_with_restics_warnings() {
     // Flags: deprecated, with pflag's warning.
     let a = f.scratch("a").join("repo");
     let run = f
-        .cairn(["-r", a.to_str().unwrap(), "init", "--copy-chunker-params", "--repo2", from, "--password-file2", pw])
+        .cairn([
+            "-r",
+            a.to_str().unwrap(),
+            "init",
+            "--copy-chunker-params",
+            "--repo2",
+            from,
+            "--password-file2",
+            pw,
+        ])
         .ok();
     assert!(
-        run.stderr.contains("Flag --repo2 has been deprecated, use --repo or --from-repo instead"),
+        run.stderr
+            .contains("Flag --repo2 has been deprecated, use --repo or --from-repo instead"),
         "{}",
         run.describe()
     );
@@ -214,30 +287,58 @@ fn repo2_flags_and_variables_still_work_with_restics_warnings() {
     let mut cmd = f.command(Tool::Cairn);
     cmd.args(["-r", b.to_str().unwrap(), "init", "--copy-chunker-params"])
         .env("RESTIC_REPOSITORY2", from)
-        .env("RESTIC_PASSWORD2", std::fs::read_to_string(&f.password_file).unwrap().trim());
+        .env(
+            "RESTIC_PASSWORD2",
+            std::fs::read_to_string(&f.password_file).unwrap().trim(),
+        );
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("deprecated"));
     assert_eq!(chunker_polynomial(&f, &b), want);
 
     // The two groups exclude each other.
     let c = f.scratch("c").join("repo");
     let run = f.cairn([
-        "-r", c.to_str().unwrap(), "init", "--copy-chunker-params", "--repo2", from, "--from-repo", from,
+        "-r",
+        c.to_str().unwrap(),
+        "init",
+        "--copy-chunker-params",
+        "--repo2",
+        from,
+        "--from-repo",
+        from,
     ]);
     assert_eq!(run.code, Some(1), "{}", run.describe());
     assert!(
-        run.stderr.contains("Option groups repo2 and from-repo are mutually exclusive, please specify only one"),
+        run.stderr.contains(
+            "Option groups repo2 and from-repo are mutually exclusive, please specify only one"
+        ),
         "{}",
         run.describe()
     );
 
     // copy with --repo2: -r is the source, --repo2 the destination.
     let run = f
-        .cairn(["copy", "--repo2", a.to_str().unwrap(), "--password-file2", pw])
+        .cairn([
+            "copy",
+            "--repo2",
+            a.to_str().unwrap(),
+            "--password-file2",
+            pw,
+        ])
         .ok();
-    assert!(run.stderr.contains("Flag --repo2 has been deprecated"), "{}", run.describe());
-    let copied = f.cairn(["-r", a.to_str().unwrap(), "snapshots", "--json"]).ok();
+    assert!(
+        run.stderr.contains("Flag --repo2 has been deprecated"),
+        "{}",
+        run.describe()
+    );
+    let copied = f
+        .cairn(["-r", a.to_str().unwrap(), "snapshots", "--json"])
+        .ok();
     assert_eq!(
         copied.json().as_array().unwrap().len(),
         f.snapshots().len(),
@@ -251,18 +352,34 @@ fn version_names_the_restic_it_replaces_and_itself() {
     let f = Fixture::new("v2");
     let text = f.cairn(["version"]).ok().stdout_str();
     // resticpy's plaintext parser: r'restic ([0-9\.]+) compiled with go([0-9\.]+) on ([a-zA-Z0-9]+)/([a-zA-Z0-9]+)'
-    let rest = text.strip_prefix("restic 0.19.1 compiled with go").unwrap_or_else(|| panic!("{text}"));
-    let go: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let rest = text
+        .strip_prefix("restic 0.19.1 compiled with go")
+        .unwrap_or_else(|| panic!("{text}"));
+    let go: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     assert!(!go.is_empty(), "{text}");
-    let rest = rest[go.len()..].strip_prefix(" on linux/").unwrap_or_else(|| panic!("{text}"));
-    assert!(rest.chars().next().unwrap().is_ascii_alphanumeric(), "{text}");
-    assert!(text.contains(&format!("cairn {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    let rest = rest[go.len()..]
+        .strip_prefix(" on linux/")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        rest.chars().next().unwrap().is_ascii_alphanumeric(),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("cairn {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
 
     // resticpy's JSON parser reads version, go_version, go_os and go_arch.
     let v = f.cairn(["--json", "version"]).ok().json();
     assert_eq!(v["message_type"], "version");
     assert_eq!(v["version"], "0.19.1");
-    assert!(v["go_version"].is_string() && v["go_os"] == "linux" && v["go_arch"].is_string(), "{v}");
+    assert!(
+        v["go_version"].is_string() && v["go_os"] == "linux" && v["go_arch"].is_string(),
+        "{v}"
+    );
     assert_eq!(v["cairn_version"], env!("CARGO_PKG_VERSION"));
 }
 

@@ -91,7 +91,12 @@ fn user_agents(seen: &Seen) -> Vec<String> {
     seen.lock()
         .unwrap()
         .iter()
-        .flat_map(|h| h.iter().filter_map(|l| l.strip_prefix("user-agent: ").or(l.strip_prefix("User-Agent: "))))
+        .flat_map(|h| {
+            h.iter().filter_map(|l| {
+                l.strip_prefix("user-agent: ")
+                    .or(l.strip_prefix("User-Agent: "))
+            })
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -110,9 +115,17 @@ fn http_user_agent_is_sent_to_the_rest_server() {
             args.extend(["--http-user-agent", agent]);
         }
         args.push("snapshots");
-        let env: Vec<(&str, &str)> = env.map(|v| ("RESTIC_HTTP_USER_AGENT", v)).into_iter().collect();
+        let env: Vec<(&str, &str)> = env
+            .map(|v| ("RESTIC_HTTP_USER_AGENT", v))
+            .into_iter()
+            .collect();
         let out = cairn(&args, &env);
-        assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(10),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let agents = user_agents(&seen);
         assert!(!agents.is_empty(), "no request seen");
         assert!(agents.iter().all(|a| a == want), "{agents:?}");
@@ -129,7 +142,10 @@ fn a_stuck_request_is_given_up_and_retried() {
     let (port, seen) = fake_server("404 Not Found", "", 1);
     let repo = format!("rest:http://127.0.0.1:{port}/repo/");
     let started = Instant::now();
-    let out = cairn(&["-r", &repo, "--stuck-request-timeout", "1s", "snapshots"], &[]);
+    let out = cairn(
+        &["-r", &repo, "--stuck-request-timeout", "1s", "snapshots"],
+        &[],
+    );
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(10), "{stderr}");
@@ -141,22 +157,35 @@ fn a_stuck_request_is_given_up_and_retried() {
 
 #[test]
 fn assume_role_variables_trade_the_credentials_at_sts() {
-    let Some(moto) = moto::Moto::start(false) else { return };
+    let Some(moto) = moto::Moto::start(false) else {
+        return;
+    };
     let repo = moto.repo("assume-role-bucket", "repo");
     let sts = format!("http://127.0.0.1:{}", moto.port);
     let env = [
         ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", moto::SECRET_KEY),
         ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("RESTIC_AWS_ASSUME_ROLE_ARN", "arn:aws:iam::123456789012:role/backup"),
+        (
+            "RESTIC_AWS_ASSUME_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/backup",
+        ),
         ("RESTIC_AWS_ASSUME_ROLE_SESSION_NAME", "cairn-test"),
         ("RESTIC_AWS_ASSUME_ROLE_STS_ENDPOINT", sts.as_str()),
         ("RESTIC_AWS_ASSUME_ROLE_REGION", "us-east-1"),
     ];
     let out = cairn(&["-r", &repo, "init"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = cairn(&["-r", &repo, "snapshots", "--json"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // An STS that refuses: the command fails and says so, without the secret.
     let (port, seen) = fake_server(
@@ -180,8 +209,13 @@ fn assume_role_variables_trade_the_credentials_at_sts() {
     assert!(body.contains("Action=AssumeRole"), "{first:?}");
     assert!(body.contains("RoleSessionName=cairn-test"), "{first:?}");
     assert!(body.contains("ExternalId=ext-42"), "{first:?}");
-    let auth = first.iter().find(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+    let auth = first
+        .iter()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"));
     let auth = auth.unwrap_or_else(|| panic!("unsigned: {first:?}"));
-    assert!(auth.contains(&format!("Credential={}/", moto::ACCESS_KEY)), "{auth}");
+    assert!(
+        auth.contains(&format!("Credential={}/", moto::ACCESS_KEY)),
+        "{auth}"
+    );
     assert!(auth.contains("/sts/aws4_request"), "{auth}");
 }

@@ -26,7 +26,10 @@ fn rows() -> Vec<Row> {
             let f: Vec<&str> = l.split('\t').collect();
             assert!(f.len() >= 7, "bad row {l:?}");
             let condition = f.get(7).copied().unwrap_or("");
-            let linux = matches!(condition, "" | "build: selfupdate" | "runtime.GOOS != \"windows\"");
+            let linux = matches!(
+                condition,
+                "" | "build: selfupdate" | "runtime.GOOS != \"windows\""
+            );
             (linux && f[0] != "mount").then(|| Row {
                 command: f[0].to_string(),
                 long: f[1].to_string(),
@@ -136,7 +139,13 @@ fn every_restic_flag_parses() {
 
 #[test]
 fn restic_release_commands_exist() {
-    for command in ["self-update", "features", "options", "version", "rebuild-index"] {
+    for command in [
+        "self-update",
+        "features",
+        "options",
+        "version",
+        "rebuild-index",
+    ] {
         parses(&[command.to_string()]).unwrap();
     }
 }

@@ -47,9 +47,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     };
     let location = cairn::strip_password(&global.location()?);
     let backend = global.backend()?;
-    let password = global
-        .password_source()
-        .read_twice("enter password for new repository: ", "enter password again: ")?;
+    let password = global.password_source().read_twice(
+        "enter password for new repository: ",
+        "enter password again: ",
+    )?;
     let opts = InitOptions {
         version,
         chunker_polynomial,

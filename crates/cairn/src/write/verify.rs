@@ -75,7 +75,11 @@ mod tests {
         // Sealed right, but not the blob the ID names.
         let other = key.seal(b"other");
         let e = verify_sealed(&key, BlobType::Tree, &id, &other, None).unwrap_err();
-        assert!(e.to_string().starts_with("Detected data corruption while saving blob"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("Detected data corruption while saving blob"),
+            "{e}"
+        );
         assert!(e.to_string().contains("hash mismatch"), "{e}");
     }
 
@@ -106,6 +110,10 @@ mod tests {
         DAMAGE.with(|d| d.set(false));
         assert!(saved.unwrap().new);
         let (_, index_files) = writer.flush().unwrap();
-        assert_eq!(index_files.len(), 1, "without the check the damage is stored");
+        assert_eq!(
+            index_files.len(),
+            1,
+            "without the check the damage is stored"
+        );
     }
 }
