@@ -7,7 +7,7 @@
 //! (which flags are booleans, which are counts, which take a value), so
 //! no command needs to know about it. Everything after `--` is left alone.
 
-use clap::{ArgAction, Command};
+use clap::{Arg, ArgAction, Command};
 use std::ffi::OsString;
 
 /// Go's `strconv.ParseBool`: the only spellings pflag accepts.
@@ -41,35 +41,47 @@ fn kind_of(action: &ArgAction) -> Kind {
     }
 }
 
-fn long_kind(cmd: &Command, name: &str) -> Option<(String, Kind)> {
-    cmd.get_arguments().find_map(|a| {
-        let long = a.get_long()?;
-        let matches = long == name || a.get_all_aliases().is_some_and(|al| al.contains(&name));
-        matches.then(|| (long.to_string(), kind_of(a.get_action())))
+fn long_arg<'a>(cmd: &'a Command, name: &str) -> Option<&'a Arg> {
+    cmd.get_arguments().find(|a| {
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
     })
 }
 
-fn short_kind(cmd: &Command, c: char) -> Option<Kind> {
-    cmd.get_arguments().find_map(|a| {
-        let matches =
-            a.get_short() == Some(c) || a.get_all_short_aliases().is_some_and(|al| al.contains(&c));
-        matches.then(|| kind_of(a.get_action()))
+fn short_arg(cmd: &Command, c: char) -> Option<&Arg> {
+    cmd.get_arguments().find(|a| {
+        a.get_short() == Some(c) || a.get_all_short_aliases().is_some_and(|al| al.contains(&c))
     })
 }
 
-/// A boolean or count flag written with a value, in clap's spelling:
-/// `None` when the value is not one pflag would take (clap then reports it).
-fn expand(flag: &str, kind: Kind, value: &str) -> Option<Vec<OsString>> {
-    let times = match kind {
-        Kind::Bool => usize::from(parse_go_bool(value)?),
-        Kind::Count => usize::try_from(value.parse::<i64>().ok()?.max(0)).ok()?,
-        _ => return None,
+/// A boolean or count flag written with a value, in clap's spelling
+/// (`flag` is how it was written); pflag's error for a value it would
+/// refuse.
+fn expand(arg: &Arg, flag: &str, value: &str) -> Result<Vec<OsString>, String> {
+    let name = match (arg.get_short(), arg.get_long()) {
+        (Some(s), Some(l)) => format!("-{s}, --{l}"),
+        (None, Some(l)) => format!("--{l}"),
+        (Some(s), None) => format!("-{s}"),
+        (None, None) => flag.to_string(),
     };
-    Some(vec![OsString::from(flag); times])
+    let invalid = |func: &str| {
+        format!("invalid argument {value:?} for {name:?} flag: strconv.{func}: parsing {value:?}: invalid syntax")
+    };
+    let times = match kind_of(arg.get_action()) {
+        Kind::Bool => usize::from(parse_go_bool(value).ok_or_else(|| invalid("ParseBool"))?),
+        Kind::Count => {
+            let n = value.parse::<i64>().map_err(|_| invalid("ParseInt"))?;
+            usize::try_from(n.clamp(0, 64)).unwrap_or(0)
+        }
+        _ => return Ok(vec![OsString::from(format!("{flag}={value}"))]),
+    };
+    Ok(vec![OsString::from(flag); times])
 }
 
 /// Rewrites restic-style arguments (`args[0]` is the program) for clap.
-pub fn normalize(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
+///
+/// A boolean or count flag with a value pflag would refuse is an error
+/// with pflag's message.
+pub fn normalize(root: &Command, args: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let mut root = root.clone();
     root.build();
     let mut cmd = &root;
@@ -91,12 +103,11 @@ pub fn normalize(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
                 Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
-            match (long_kind(cmd, name), value) {
-                (Some((canon, kind @ (Kind::Bool | Kind::Count))), Some(v)) => {
-                    match expand(&format!("--{canon}"), kind, v) {
-                        Some(expanded) => out.extend(expanded),
-                        None => out.push(arg),
-                    }
+            let found = long_arg(cmd, name);
+            match (found.map(|a| (a, kind_of(a.get_action()))), value) {
+                (Some((a, Kind::Bool | Kind::Count)), Some(v)) => {
+                    let long = a.get_long().unwrap_or(name);
+                    out.extend(expand(a, &format!("--{long}"), v)?);
                 }
                 (Some((_, Kind::Value)), None) => {
                     out.push(arg);
@@ -107,7 +118,7 @@ pub fn normalize(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
             continue;
         }
         if let Some(cluster) = text.strip_prefix('-').filter(|c| !c.is_empty()) {
-            out.extend(short_cluster(cmd, cluster, &mut iter));
+            out.extend(short_cluster(cmd, cluster, &mut iter)?);
             continue;
         }
         if let Some(sub) = cmd.find_subcommand(&text) {
@@ -115,7 +126,7 @@ pub fn normalize(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
         }
         out.push(arg);
     }
-    out
+    Ok(out)
 }
 
 /// One `-abc` argument as pflag reads it: boolean and count letters in a
@@ -125,16 +136,16 @@ fn short_cluster(
     cmd: &Command,
     cluster: &str,
     rest: &mut impl Iterator<Item = OsString>,
-) -> Vec<OsString> {
-    let whole = || vec![OsString::from(format!("-{cluster}"))];
+) -> Result<Vec<OsString>, String> {
+    let whole = || Ok(vec![OsString::from(format!("-{cluster}"))]);
     let chars: Vec<char> = cluster.chars().collect();
     let mut out = Vec::new();
     for (i, &c) in chars.iter().enumerate() {
-        let Some(kind) = short_kind(cmd, c) else {
+        let Some(arg) = short_arg(cmd, c) else {
             return whole();
         };
         let after: String = chars[i + 1..].iter().collect();
-        match kind {
+        match kind_of(arg.get_action()) {
             Kind::Value => {
                 out.push(OsString::from(format!("-{c}")));
                 if after.is_empty() {
@@ -142,22 +153,19 @@ fn short_cluster(
                 } else {
                     out.push(OsString::from(after.strip_prefix('=').unwrap_or(&after)));
                 }
-                return out;
+                return Ok(out);
             }
             Kind::Bool | Kind::Count => {
                 if let Some(value) = after.strip_prefix('=') {
-                    match expand(&format!("-{c}"), kind, value) {
-                        Some(expanded) => out.extend(expanded),
-                        None => return whole(),
-                    }
-                    return out;
+                    out.extend(expand(arg, &format!("-{c}"), value)?);
+                    return Ok(out);
                 }
                 out.push(OsString::from(format!("-{c}")));
             }
             Kind::Other => return whole(),
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -215,6 +223,7 @@ mod tests {
             .map(OsString::from)
             .collect();
         normalize(&cli(), args)
+            .unwrap()
             .into_iter()
             .skip(1)
             .map(|a| a.into_string().unwrap())
@@ -247,8 +256,15 @@ mod tests {
             norm(&["check", "--read-data=TRUE"]),
             ["check", "--read-data"]
         );
-        // Not a Go bool: left for clap to reject.
-        assert_eq!(norm(&["--json=yes"]), ["--json=yes"]);
+        // Not a Go bool: pflag's error.
+        assert_eq!(
+            normalize(&cli(), vec!["cairn".into(), "--json=yes".into()]).unwrap_err(),
+            "invalid argument \"yes\" for \"--json\" flag: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+        assert_eq!(
+            normalize(&cli(), vec!["cairn".into(), "-q=maybe".into()]).unwrap_err(),
+            "invalid argument \"maybe\" for \"-q, --quiet\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
     }
 
     #[test]
@@ -268,7 +284,11 @@ mod tests {
         );
         assert_eq!(norm(&["backup", "--verbose=0"]), ["backup"]);
         assert_eq!(norm(&["--verbose", "backup"]), ["--verbose", "backup"]);
-        assert_eq!(norm(&["--verbose=x"]), ["--verbose=x"]);
+        assert!(
+            normalize(&cli(), vec!["cairn".into(), "--verbose=x".into()])
+                .unwrap_err()
+                .contains("for \"-v, --verbose\" flag: strconv.ParseInt")
+        );
     }
 
     #[test]

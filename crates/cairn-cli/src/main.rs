@@ -153,18 +153,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// usage error ends the program as restic's do (exit 1, one line, JSON
 /// with `--json`).
 fn parse_command_line() -> Cli {
-    let args = argv::normalize(&Cli::command(), std::env::args_os().collect());
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Flags before a parse error still count in restic (pflag sets them
     // in order), so `--json` decides the error format even then.
-    let json = args
+    let json = raw
         .iter()
         .skip(1)
         .take_while(|a| *a != "--")
-        .any(|a| a == "--json");
+        .any(|a| a == "--json" || a == "--json=true");
     exit::set_json_errors(json);
+    let args = match argv::normalize(&Cli::command(), raw) {
+        Ok(args) => args,
+        Err(message) => {
+            exit::print_exit_error(exit::FATAL, &message);
+            std::process::exit(exit::FATAL);
+        }
+    };
     match Cli::try_parse_from(args) {
         Ok(cli) => {
             exit::set_json_errors(cli.global.json);
+            // restic checks this before every command.
+            if cli.global.quiet && cli.global.verbose > 0 {
+                let message = "Fatal: --quiet and --verbose cannot be specified at the same time";
+                exit::print_exit_error(exit::FATAL, message);
+                std::process::exit(exit::FATAL);
+            }
             cli
         }
         Err(e) => exit::usage_error(e),

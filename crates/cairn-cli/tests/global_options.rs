@@ -42,7 +42,10 @@ fn usage_errors_exit_1_with_restics_one_line_message() {
         (&["--nope=3", "snapshots"], "unknown flag: --nope"),
         (&["snapshots", "-Z"], "unknown shorthand flag: 'Z' in -Z"),
         (&["bogus"], "unknown command \"bogus\" for \"cairn\""),
-        (&["snapshots", "--json=maybe"], ""),
+        (
+            &["snapshots", "--json=maybe"],
+            "invalid argument \"maybe\" for \"--json\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax",
+        ),
         (&["--pack-size", "lots", "snapshots"], ""),
     ];
     for (args, message) in cases {
@@ -54,11 +57,22 @@ fn usage_errors_exit_1_with_restics_one_line_message() {
             assert_eq!(lines[0], message, "{}", run.describe());
         }
         // restic 0.14 also says it in one line and exits 1.
-        if message.starts_with("unknown flag") {
+        if message.starts_with("unknown flag") || message.starts_with("invalid argument") {
             let restic = f.restic(args);
             assert_eq!(restic.code, Some(1), "{}", restic.describe());
             assert!(restic.stderr.contains(message), "{}", restic.describe());
         }
+    }
+    // As restic checks before any command.
+    for tool in [Tool::Restic, Tool::Cairn] {
+        let run = f.run(tool, ["-q", "--verbose=1", "snapshots"]);
+        assert_eq!(run.code, Some(1), "{}", run.describe());
+        assert_eq!(
+            run.stderr.trim_end(),
+            "Fatal: --quiet and --verbose cannot be specified at the same time",
+            "{}",
+            run.describe()
+        );
     }
     // A missing argument is a usage error too.
     let run = f.cairn(["key", "remove"]);
