@@ -349,4 +349,53 @@ mod tests {
         assert!(o.insecure_tls);
         assert_eq!(o.cacerts, [PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
     }
+
+    #[test]
+    fn http_flags_reach_the_backend() {
+        let o = options(&[]);
+        assert_eq!(o.user_agent(), cairn_backend_default_agent());
+        assert_eq!(
+            o.stuck_request_timeout,
+            Some(std::time::Duration::from_secs(300))
+        );
+        let o = options(&[
+            "--http-user-agent",
+            "x/1",
+            "--stuck-request-timeout",
+            "1m30s",
+        ]);
+        assert_eq!(o.user_agent(), "x/1");
+        assert_eq!(
+            o.stuck_request_timeout,
+            Some(std::time::Duration::from_secs(90))
+        );
+        // 0 turns the watchdog off.
+        assert_eq!(
+            options(&["--stuck-request-timeout", "0"]).stuck_request_timeout,
+            None
+        );
+    }
+
+    fn cairn_backend_default_agent() -> String {
+        format!("cairn/{}", env!("CARGO_PKG_VERSION"))
+    }
+
+    #[test]
+    fn no_extra_verify_reaches_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let backend: Arc<dyn Backend> = Arc::new(cairn::LocalBackend::new(repo.clone()));
+        Repository::init(backend, "pw", &cairn::InitOptions::default()).unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "pw").unwrap();
+        let open = |extra: &[&str]| {
+            let mut args = vec!["cairn", "--no-cache", "-r", repo.to_str().unwrap()];
+            args.extend(["--password-file", pw.to_str().unwrap()]);
+            args.extend(extra);
+            let cli = Cli::try_parse_from(args).unwrap();
+            cli.global.open_repository().unwrap()
+        };
+        assert!(open(&[]).extra_verify());
+        assert!(!open(&["--no-extra-verify"]).extra_verify());
+    }
 }
