@@ -20,6 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 fi
 command -v moto_server >/dev/null || pip install 'moto[server]' || pip install --break-system-packages 'moto[server]'
+# resticpy: crates/cairn-cli/tests/wrappers_version.rs reads `cairn version` with it.
+python3 -c 'import restic' 2>/dev/null || pip install resticpy || pip install --break-system-packages resticpy
 # rustic 0.11.4, the other program that writes restic repositories:
 # crates/cairn-cli/tests/rustic_interop.rs checks it both ways (rustic
 # reads and checks what Cairn wrote). scripts/test.sh sets
