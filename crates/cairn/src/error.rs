@@ -98,15 +98,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A blob failed the check before upload (see
+    /// Data failed the check before upload (see
     /// [`crate::Repository::set_extra_verify`]): sealed, it did not open to
-    /// the data it was hashed from. Nothing damaged was uploaded.
-    #[error("Detected data corruption while saving blob {id}: {reason}\nCorrupted blobs are either caused by hardware issues or software bugs.")]
+    /// what was meant to be stored. Nothing damaged was uploaded.
+    #[error("Detected data corruption while saving {what}: {reason}\nCorrupted data is either caused by hardware issues or software bugs.")]
     CorruptedOnSave {
-        /// Blob type.
-        blob_type: BlobType,
-        /// Blob ID.
-        id: Id,
+        /// What was being saved (`blob <id>`, `file of type snapshot`).
+        what: String,
         /// What the check found.
         reason: String,
     },

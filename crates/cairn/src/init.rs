@@ -116,9 +116,17 @@ impl Repository {
     /// Encrypts (and in v2 compresses) an unpacked file (snapshot, index,
     /// lock), stores it under its SHA-256 and returns the ID.
     pub fn save_unpacked(&self, file_type: FileType, json: &[u8]) -> Result<Id> {
-        let sealed = self
-            .key()
-            .seal(&encode_unpacked(self.config().version, json));
+        let version = self.config().version;
+        let sealed = self.key().seal(&encode_unpacked(version, json));
+        if self.extra_verify() {
+            crate::write::verify::verify_unpacked(
+                self.key(),
+                version,
+                file_type.to_string().trim_end_matches('s'),
+                &sealed,
+                json,
+            )?;
+        }
         let id = Id::hash(&sealed);
         self.backend().write(file_type, &id.to_hex(), &sealed)?;
         Ok(id)

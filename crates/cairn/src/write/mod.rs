@@ -24,7 +24,7 @@
 pub(crate) mod buffers;
 mod pack;
 mod upload;
-mod verify;
+pub(crate) mod verify;
 
 pub use pack::PackBuilder;
 

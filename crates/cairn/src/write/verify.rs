@@ -18,8 +18,7 @@ pub(crate) fn verify_sealed(
     uncompressed_length: Option<u32>,
 ) -> Result<()> {
     let fail = |reason: String| Error::CorruptedOnSave {
-        blob_type,
-        id: *id,
+        what: format!("{blob_type} blob {id}"),
         reason,
     };
     let plain = key
@@ -32,6 +31,30 @@ pub(crate) fn verify_sealed(
     };
     if Id::hash(&plain) != *id {
         return Err(fail("hash mismatch".into()));
+    }
+    Ok(())
+}
+
+/// Checks that `sealed` opens with `key` to the unpacked file `expected`
+/// (a snapshot, index or key file's JSON) of a `repo_version` repository.
+pub(crate) fn verify_unpacked(
+    key: &MasterKey,
+    repo_version: u32,
+    file_type: &str,
+    sealed: &[u8],
+    expected: &[u8],
+) -> Result<()> {
+    let fail = |reason: String| Error::CorruptedOnSave {
+        what: format!("file of type {file_type}"),
+        reason,
+    };
+    let plain = key
+        .open(sealed)
+        .map_err(|e| fail(format!("decryption failed: {e}")))?;
+    let plain = cairn_format::decode_unpacked(repo_version, plain)
+        .map_err(|e| fail(format!("decompression failed: {e}")))?;
+    if plain != expected {
+        return Err(fail("data mismatch".into()));
     }
     Ok(())
 }
@@ -77,10 +100,26 @@ mod tests {
         let e = verify_sealed(&key, BlobType::Tree, &id, &other, None).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("Detected data corruption while saving blob"),
+                .starts_with("Detected data corruption while saving tree blob"),
             "{e}"
         );
         assert!(e.to_string().contains("hash mismatch"), "{e}");
+    }
+
+    #[test]
+    fn unpacked_files_are_checked_too() {
+        let key = MasterKey::generate();
+        let json = br#"{"time":"now"}"#;
+        for version in [1, 2] {
+            let sealed = key.seal(&cairn_format::encode_unpacked(version, json));
+            verify_unpacked(&key, version, "snapshot", &sealed, json).unwrap();
+            let e = verify_unpacked(&key, version, "snapshot", &sealed, b"{}").unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("file of type snapshot: data mismatch"),
+                "{e}"
+            );
+        }
     }
 
     /// Damage between sealing and upload: caught (and nothing stored) by
