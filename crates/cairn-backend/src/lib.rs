@@ -34,6 +34,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "s3")]
+mod assume_role;
 #[cfg(any(feature = "sftp", feature = "rclone"))]
 mod child;
 #[cfg(feature = "cloud")]
@@ -86,7 +88,8 @@ pub use nfs::{NfsBackend, NfsOptions};
 pub use object_store::{ObjectStoreBackend, DEFAULT_PART_SIZE};
 pub use open::{
     feature_for_scheme, is_known_option, open, open_wrapped, BackendOptions, ExtendedOption,
-    DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, EXTENDED_OPTIONS,
+    DEFAULT_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STUCK_REQUEST_TIMEOUT,
+    DEFAULT_USER_AGENT, EXTENDED_OPTIONS,
 };
 pub use ratelimit::RateLimitBackend;
 #[cfg(feature = "rest")]

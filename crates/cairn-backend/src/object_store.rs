@@ -78,7 +78,7 @@ pub(crate) fn with_client(op: Operator, client: reqwest::Client) -> Operator {
 pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
-        .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+        .user_agent(opts.user_agent())
         .connect_timeout(opts.connect_timeout)
         .timeout(
             opts.request_timeout
@@ -86,6 +86,9 @@ pub(crate) fn http_client(opts: &BackendOptions, connections: usize) -> Result<r
         )
         .pool_max_idle_per_host(connections.max(1))
         .tcp_keepalive(std::time::Duration::from_secs(30));
+    if let Some(stuck) = opts.stuck_request_timeout {
+        builder = builder.read_timeout(stuck);
+    }
     if !opts.cacerts.is_empty() {
         builder = builder.tls_built_in_root_certs(false);
         for c in crate::http_util::cacert_roots(opts)? {

@@ -32,6 +32,13 @@ pub struct BackendOptions {
     pub limit_upload: Option<u64>,
     /// Download limit in bytes per second (`--limit-download`, in KiB/s).
     pub limit_download: Option<u64>,
+    /// The `User-Agent` of HTTP requests (`--http-user-agent`); `None`
+    /// for Cairn's own.
+    pub user_agent: Option<String>,
+    /// A request that neither sends nor receives anything for this long is
+    /// given up (and retried), as restic's `--stuck-request-timeout`
+    /// (default 5 minutes); `None` for no such limit.
+    pub stuck_request_timeout: Option<Duration>,
 }
 
 impl Default for BackendOptions {
@@ -45,6 +52,8 @@ impl Default for BackendOptions {
             insecure_tls: false,
             limit_upload: None,
             limit_download: None,
+            user_agent: None,
+            stuck_request_timeout: Some(DEFAULT_STUCK_REQUEST_TIMEOUT),
         }
     }
 }
@@ -218,6 +227,19 @@ pub fn is_known_option(namespace: &str, name: &str) -> bool {
 /// Default longest time for one request, body included. Packs are a few
 /// MiB, so this allows for slow links yet ends a request that hangs.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// restic's default `--stuck-request-timeout`.
+pub const DEFAULT_STUCK_REQUEST_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The `User-Agent` Cairn sends unless told otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("cairn/", env!("CARGO_PKG_VERSION"));
+
+impl BackendOptions {
+    /// The `User-Agent` header to send.
+    pub fn user_agent(&self) -> &str {
+        self.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT)
+    }
+}
 
 /// restic's default number of concurrent connections for network backends.
 pub const DEFAULT_CONNECTIONS: usize = 5;

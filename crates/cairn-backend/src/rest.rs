@@ -20,10 +20,9 @@ use http::{request, Method, StatusCode};
 use {
     crate::http_util::{cacert_roots, chain},
     crate::location::RestLocation,
-    crate::runtime::outside_runtime,
+    crate::runtime::{outside_runtime, ClientRuntime},
     crate::{BackendOptions, DEFAULT_REQUEST_TIMEOUT},
-    reqwest::blocking::Client,
-    std::io::Read,
+    reqwest::Client,
     std::time::Duration,
 };
 
@@ -38,40 +37,48 @@ pub(crate) trait Transport: Send + Sync {
     fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response>;
 }
 
-/// reqwest's blocking client (which runs a tokio runtime of its own, so
-/// every use goes through [`outside_runtime`]).
+/// reqwest's async client, driven by a runtime of its own (so that its
+/// timers, the stuck-request watchdog's included, run); callers block on
+/// each request (see [`ClientRuntime`]).
 #[cfg(feature = "rest")]
-struct ReqwestTransport(Client);
+struct ReqwestTransport {
+    client: Client,
+    runtime: ClientRuntime,
+}
 
 #[cfg(feature = "rest")]
 impl Transport for ReqwestTransport {
     fn send(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
-        outside_runtime(|| self.send_here(request, context))
+        self.runtime.block_on(self.send_async(request, context))
     }
 }
 
 #[cfg(feature = "rest")]
 impl ReqwestTransport {
-    fn send_here(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
+    async fn send_async(&self, request: http::Request<Vec<u8>>, context: &str) -> Result<Response> {
         let head = request.method() == Method::HEAD;
-        let request = reqwest::blocking::Request::try_from(request)
+        let request = reqwest::Request::try_from(request)
             .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
         // The URL is in the context already (and never has credentials).
-        let mut resp = self
-            .0
+        let resp = self
+            .client
             .execute(request)
+            .await
             .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?;
         let mut answer = http::Response::builder().status(resp.status());
         for (name, value) in resp.headers() {
             answer = answer.header(name, value);
         }
-        let mut body = Vec::new();
         // A HEAD answer has no body, whatever its Content-Length says
         // (over HTTP/2, reading one is an error).
-        if !head {
-            resp.read_to_end(&mut body)
-                .map_err(|e| BackendError::transient(context, chain(&e)))?;
-        }
+        let body = if head {
+            Vec::new()
+        } else {
+            resp.bytes()
+                .await
+                .map_err(|e| BackendError::transient(context, chain(&e.without_url())))?
+                .to_vec()
+        };
         answer
             .body(body)
             .map_err(|e| BackendError::transient(context, e.to_string()))
@@ -116,14 +123,18 @@ impl RestBackend {
             .map_err(|e| BackendError::InvalidLocation(format!("invalid REST URL: {e}")))?;
         let mut builder = Client::builder()
             .use_rustls_tls()
-            .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
+            .user_agent(opts.user_agent())
             .connect_timeout(opts.connect_timeout)
-            .timeout(Some(
-                opts.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-            ))
+            .timeout(opts.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT))
             .pool_max_idle_per_host(connections.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(30));
+        // A request that receives nothing for `stuck_request_timeout`
+        // fails (as a transient error, so it is retried), as restic's
+        // watchdog does.
+        if let Some(stuck) = opts.stuck_request_timeout {
+            builder = builder.read_timeout(stuck);
+        }
         if !opts.cacerts.is_empty() {
             // As restic: the given roots replace the system's.
             builder = builder.tls_built_in_root_certs(false);
@@ -168,7 +179,10 @@ impl RestBackend {
             base,
             display: format!("rest:{}", location.display_url()),
             auth,
-            transport: Box::new(ReqwestTransport(client)),
+            transport: Box::new(ReqwestTransport {
+                client,
+                runtime: ClientRuntime::with_workers("cairn-rest", 2)?,
+            }),
         })
     }
 

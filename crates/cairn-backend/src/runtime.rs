@@ -2,7 +2,7 @@
 //!
 //! Backends are synchronous, but several drive async clients (object
 //! stores, SFTP, rclone) on tokio runtimes of their own, and the REST
-//! backend uses reqwest's blocking client, which does the same inside.
+//! backend drives reqwest's async client on a runtime of its own too.
 //! Blocking on a runtime, or dropping one, from a thread that is running a
 //! tokio runtime panics ("Cannot start a runtime from within a runtime").
 //! An embedder calling a backend from an async task is such a caller, so
@@ -32,6 +32,7 @@ pub(crate) fn outside_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// block on their requests through [`ClientRuntime::block_on`]. Dropping it
 /// gives running tasks a second to end, from wherever it is dropped.
 #[cfg(any(
+    feature = "rest",
     feature = "s3",
     feature = "cloud",
     feature = "sftp",
@@ -40,6 +41,7 @@ pub(crate) fn outside_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 pub(crate) struct ClientRuntime(Option<tokio::runtime::Runtime>);
 
 #[cfg(any(
+    feature = "rest",
     feature = "s3",
     feature = "cloud",
     feature = "sftp",
@@ -75,6 +77,7 @@ impl ClientRuntime {
 }
 
 #[cfg(any(
+    feature = "rest",
     feature = "s3",
     feature = "cloud",
     feature = "sftp",

@@ -23,10 +23,14 @@
 //! supported. `retries` is accepted and has no effect: Cairn's own retry
 //! policy applies to every backend. `--cacert` replaces the trusted roots.
 //!
+//! `RESTIC_AWS_ASSUME_ROLE_ARN` (and the rest of that family) trades the
+//! credentials for a role's, as restic does (see [`crate::assume_role`]).
+//!
 //! `init` creates a missing bucket (in the region, when it is not
 //! `us-east-1`); other commands report a missing bucket as a missing
 //! repository.
 
+use crate::assume_role::AssumeRole;
 use crate::object_store::{block_on, ObjectStoreBackend};
 use crate::{BackendError, BackendOptions, Result};
 use opendal::Operator;
@@ -157,10 +161,6 @@ pub(crate) fn open(
     if s.list_objects_v1 {
         b = b.disable_list_objects_v2();
     }
-    let op = Operator::new(b)
-        .map_err(|e| BackendError::InvalidOption(format!("{display}: {}", e.kind())))?
-        .finish();
-    let op = crate::object_store::with_client(op, client.clone());
     let mut aws = AwsConfig::default().from_profile().from_env();
     aws.region = Some(region.clone());
     if key.is_some() && secret.is_some() {
@@ -168,6 +168,20 @@ pub(crate) fn open(
         aws.secret_access_key = secret;
         aws.session_token = token;
     }
+    if let Some(role) = AssumeRole::from_env(env, &region) {
+        let temp = assume_role(&role, &client, &aws, &display)?;
+        b = b
+            .access_key_id(&temp.access_key_id)
+            .secret_access_key(&temp.secret_access_key)
+            .session_token(temp.session_token.as_deref().unwrap_or_default());
+        aws.access_key_id = Some(temp.access_key_id);
+        aws.secret_access_key = Some(temp.secret_access_key);
+        aws.session_token = temp.session_token;
+    }
+    let op = Operator::new(b)
+        .map_err(|e| BackendError::InvalidOption(format!("{display}: {}", e.kind())))?
+        .finish();
+    let op = crate::object_store::with_client(op, client.clone());
     let bucket_url = bucket_url(&s, &region);
     let what = display.clone();
     let make = move || {
@@ -180,6 +194,27 @@ pub(crate) fn open(
         ))
     };
     Ok(ObjectStoreBackend::new(op, display).with_create_container(Box::new(make)))
+}
+
+/// The role's temporary credentials, for the source credentials `aws`
+/// finds (see [`crate::assume_role`]).
+fn assume_role(
+    role: &AssumeRole,
+    client: &reqwest::Client,
+    aws: &AwsConfig,
+    display: &str,
+) -> Result<reqsign::AwsCredential> {
+    let source = block_on(AwsDefaultLoader::new(client.clone(), aws.clone()).load())
+        .map_err(|e| BackendError::Store {
+            context: format!("{display} AssumeRole"),
+            message: format!("cannot load AWS credentials: {e}").replace('\n', " "),
+        })?
+        .ok_or_else(|| {
+            BackendError::InvalidOption(format!(
+                "{display}: RESTIC_AWS_ASSUME_ROLE_ARN is set but no AWS credentials were found to assume the role with"
+            ))
+        })?;
+    block_on(role.credentials(client, &source))
 }
 
 /// The bucket's URL for `PUT` (create bucket), as opendal addresses it.

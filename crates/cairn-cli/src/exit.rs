@@ -1,5 +1,7 @@
 //! Exit codes and the one-line error report, as restic uses them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// A fatal error.
 pub const FATAL: i32 = 1;
 /// Some files could not be read; the command still finished (backup).
@@ -12,6 +14,75 @@ pub const LOCK_FAILED: i32 = 11;
 pub const WRONG_PASSWORD: i32 = 12;
 /// Interrupted by a signal.
 pub const INTERRUPTED: i32 = 130;
+
+/// Set once the command line is read: fatal errors are then printed as
+/// restic's `exit_error` JSON object (`--json`).
+static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`print_exit_error`] write JSON (restic's `--json`).
+pub fn set_json_errors(json: bool) {
+    JSON_ERRORS.store(json, Ordering::Relaxed);
+}
+
+/// Prints the message a command ends with, as restic's `printExitError`:
+/// the text on stderr, or with `--json` one line
+/// `{"message_type":"exit_error","code":N,"message":"..."}`.
+pub fn print_exit_error(code: i32, message: &str) {
+    if JSON_ERRORS.load(Ordering::Relaxed) {
+        let mut o = crate::output::JsonObject::default();
+        o.set("message_type", "exit_error")
+            .set("code", code)
+            .set("message", message);
+        eprintln!("{}", o.to_json());
+    } else {
+        eprintln!("{message}");
+    }
+}
+
+/// A command-line error (clap's), reported as restic reports cobra's:
+/// one line, exit 1. Help and version requests print as clap prints them.
+pub fn usage_error(err: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // restic prints the help of a command without action and exits 0.
+            let _ = err.print();
+            std::process::exit(0);
+        }
+        _ => {}
+    }
+    let context = |kind| match err.get(kind) {
+        Some(clap::error::ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg).or_else(|| context(ContextKind::InvalidSubcommand));
+    let message = match (err.kind(), arg) {
+        (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with("--") => {
+            format!("unknown flag: {}", arg.split('=').next().unwrap_or(&arg))
+        }
+        (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') => {
+            let letter = arg.chars().nth(1).unwrap_or('-');
+            format!("unknown shorthand flag: '{letter}' in {arg}")
+        }
+        (ErrorKind::InvalidSubcommand, Some(name)) => {
+            format!("unknown command {name:?} for \"cairn\"")
+        }
+        _ => {
+            // clap's text up to its usage or tip, as one line.
+            let text = err.render().to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            lines.join(" ").trim_start_matches("error: ").to_string()
+        }
+    };
+    print_exit_error(FATAL, &message);
+    std::process::exit(FATAL);
+}
 
 /// An error that carries its own exit code (for "done, but with errors").
 #[derive(Debug)]
@@ -45,7 +116,7 @@ pub fn report(result: anyhow::Result<()>) -> i32 {
     }
     if let Some(ExitCode(code, msg)) = err.downcast_ref::<ExitCode>() {
         if !msg.is_empty() {
-            eprintln!("{msg}");
+            print_exit_error(*code, msg);
         }
         return *code;
     }
@@ -65,7 +136,7 @@ pub fn report(result: anyhow::Result<()>) -> i32 {
             line.push_str(&cause);
         }
     }
-    eprintln!("Fatal: {}", line.replace('\n', " "));
+    print_exit_error(code, &format!("Fatal: {}", line.replace('\n', " ")));
     code
 }
 

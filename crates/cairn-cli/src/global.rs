@@ -1,9 +1,9 @@
 //! Options every command takes, and opening the repository they name.
 
+pub use crate::password::PasswordSource;
 use anyhow::{anyhow, bail, Context, Result};
 use cairn::{Backend, Repository};
 use clap::Args;
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -113,6 +113,29 @@ pub struct GlobalOptions {
     /// Retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)
     #[arg(long, global = true, value_name = "duration", value_parser = cairn::lock::parse_go_duration)]
     pub retry_lock: Option<std::time::Duration>,
+    /// Use an empty password for the repository, must be passed to every restic command (insecure)
+    #[arg(long, global = true)]
+    pub insecure_no_password: bool,
+    /// Skip additional verification of data before upload (see documentation)
+    #[arg(long, global = true)]
+    pub no_extra_verify: bool,
+    /// Set a http user agent for outgoing http requests
+    #[arg(
+        long,
+        env = "RESTIC_HTTP_USER_AGENT",
+        global = true,
+        value_name = "string"
+    )]
+    pub http_user_agent: Option<String>,
+    /// Duration after which to retry stuck requests
+    #[arg(
+        long,
+        global = true,
+        value_name = "duration",
+        default_value = "5m0s",
+        value_parser = cairn::lock::parse_go_duration
+    )]
+    pub stuck_request_timeout: std::time::Duration,
 }
 
 impl GlobalOptions {
@@ -139,12 +162,20 @@ impl GlobalOptions {
     /// The password, from (in restic's order) the password file, the
     /// password command, `RESTIC_PASSWORD`, or the terminal / standard input.
     pub fn password(&self) -> Result<String> {
-        password_from(
-            self.password_file.as_deref(),
-            self.password_command.as_deref(),
-            "RESTIC_PASSWORD",
-            "enter password for repository: ",
-        )
+        self.password_source()
+            .read("enter password for repository: ")
+    }
+
+    /// Where the repository password comes from (`--password-file`,
+    /// `--password-command`, `RESTIC_PASSWORD`, `--insecure-no-password`).
+    pub fn password_source(&self) -> PasswordSource<'_> {
+        PasswordSource {
+            file: self.password_file.as_deref(),
+            command: self.password_command.as_deref(),
+            env_var: "RESTIC_PASSWORD",
+            insecure_no_password: self.insecure_no_password,
+            insecure_flag: "--insecure-no-password",
+        }
     }
 
     /// Opens the backend the location names.
@@ -163,6 +194,8 @@ impl GlobalOptions {
             insecure_tls: self.insecure_tls,
             limit_upload: kib(self.limit_upload),
             limit_download: kib(self.limit_download),
+            user_agent: self.http_user_agent.clone().filter(|a| !a.is_empty()),
+            stuck_request_timeout: Some(self.stuck_request_timeout).filter(|t| !t.is_zero()),
             ..Default::default()
         };
         opts.set_extended(&self.options)?;
@@ -173,11 +206,9 @@ impl GlobalOptions {
     pub fn open_repository(&self) -> Result<Repository> {
         let backend = self.backend()?;
         let password = self.password()?;
-        if password.is_empty() {
-            bail!("an empty password is not allowed by default");
-        }
         let mut repo =
             Repository::open_with_key_hint(backend, &password, self.key_hint.as_deref())?;
+        repo.set_extra_verify(!self.no_extra_verify);
         crate::commands::cache::attach(self, &mut repo);
         Ok(repo)
     }
@@ -239,61 +270,6 @@ impl GlobalOptions {
         opts.on_wait = (!self.json).then_some(announce as fn(std::time::Duration));
         opts
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").to_string()
-}
-
-/// A password from, in restic's order: a file, a shell command, the
-/// environment variable `env_var`, or else the terminal (asking with
-/// `prompt`) or standard input.
-pub fn password_from(
-    file: Option<&std::path::Path>,
-    command: Option<&str>,
-    env_var: &str,
-    prompt: &str,
-) -> Result<String> {
-    if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("unable to read password file {}", f.display()))?;
-        return Ok(first_line(&text));
-    }
-    if let Some(cmd) = command {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("password command could not be run")?;
-        if !out.status.success() {
-            bail!("password command exited with {}", out.status);
-        }
-        return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
-    }
-    if let Ok(p) = std::env::var(env_var) {
-        return Ok(p);
-    }
-    prompt_password(prompt)
-}
-
-/// Asks for a password on the terminal, or reads the first line of
-/// standard input when it is not a terminal.
-pub fn prompt_password(prompt: &str) -> Result<String> {
-    if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password(prompt).context("unable to read password");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("unable to read password from stdin")?;
-    Ok(first_line(&line))
-}
-
-/// Parses a restic repository string into a backend.
-pub fn open_backend(location: &str) -> Result<Arc<dyn Backend>> {
-    open_backend_with(location, &cairn::BackendOptions::default())
 }
 
 /// Parses a restic repository string and opens its backend with `opts`,
@@ -366,5 +342,54 @@ mod tests {
         let o = options(&["--insecure-tls", "--cacert", "a.pem,b.pem"]);
         assert!(o.insecure_tls);
         assert_eq!(o.cacerts, [PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
+    }
+
+    #[test]
+    fn http_flags_reach_the_backend() {
+        let o = options(&[]);
+        assert_eq!(o.user_agent(), cairn_backend_default_agent());
+        assert_eq!(
+            o.stuck_request_timeout,
+            Some(std::time::Duration::from_secs(300))
+        );
+        let o = options(&[
+            "--http-user-agent",
+            "x/1",
+            "--stuck-request-timeout",
+            "1m30s",
+        ]);
+        assert_eq!(o.user_agent(), "x/1");
+        assert_eq!(
+            o.stuck_request_timeout,
+            Some(std::time::Duration::from_secs(90))
+        );
+        // 0 turns the watchdog off.
+        assert_eq!(
+            options(&["--stuck-request-timeout", "0"]).stuck_request_timeout,
+            None
+        );
+    }
+
+    fn cairn_backend_default_agent() -> String {
+        format!("cairn/{}", env!("CARGO_PKG_VERSION"))
+    }
+
+    #[test]
+    fn no_extra_verify_reaches_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let backend: Arc<dyn Backend> = Arc::new(cairn::LocalBackend::new(repo.clone()));
+        Repository::init(backend, "pw", &cairn::InitOptions::default()).unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "pw").unwrap();
+        let open = |extra: &[&str]| {
+            let mut args = vec!["cairn", "--no-cache", "-r", repo.to_str().unwrap()];
+            args.extend(["--password-file", pw.to_str().unwrap()]);
+            args.extend(extra);
+            let cli = Cli::try_parse_from(args).unwrap();
+            cli.global.open_repository().unwrap()
+        };
+        assert!(open(&[]).extra_verify());
+        assert!(!open(&["--no-extra-verify"]).extra_verify());
     }
 }

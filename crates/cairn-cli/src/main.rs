@@ -3,6 +3,7 @@
 //! This binary only parses arguments, opens the repository and prints
 //! results; all work is done by library functions.
 
+mod argv;
 mod commands;
 mod confirming_lock;
 mod exit;
@@ -10,7 +11,10 @@ mod global;
 mod interruptible_read;
 mod output;
 mod panics;
+mod password;
 mod progress;
+mod secondary_repo;
+mod self_update;
 mod signals;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -74,6 +78,9 @@ enum Command {
     Restore(Box<commands::restore::Args>),
     /// Rewrite snapshots to exclude files or change metadata
     Rewrite(Box<commands::rewrite::Args>),
+    /// Update the restic binary (not available: cairn is updated as it was installed)
+    #[command(name = "self-update")]
+    SelfUpdate(self_update::Args),
     /// Serve repositories over HTTP like rest-server
     Serve(Box<commands::serve::Args>),
     /// List all snapshots
@@ -92,7 +99,7 @@ fn main() {
     signals::ignore_sighup();
     drop_empty_restic_variables();
     apply_restic_features();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     let serve = matches!(cli.command, Command::Serve(_));
     // `cairn serve` handles its own signals (graceful shutdown, SIGHUP
     // reload) and keeps serving when one request panics.
@@ -132,12 +139,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RebuildIndex(a) => commands::repair::run_index(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, *a),
         Command::Rewrite(a) => commands::rewrite::run(&cli.global, *a),
+        Command::SelfUpdate(a) => self_update::run(a),
         Command::Serve(a) => commands::serve::run(&cli.global, *a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Stats(a) => commands::stats::run(&cli.global, a),
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
+    }
+}
+
+/// Parses the command line with restic's flag syntax (see [`argv`]); a
+/// usage error ends the program as restic's do (exit 1, one line, JSON
+/// with `--json`).
+fn parse_command_line() -> Cli {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Flags before a parse error still count in restic (pflag sets them
+    // in order), so `--json` decides the error format even then.
+    let json = raw
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json" || a == "--json=true");
+    exit::set_json_errors(json);
+    let args = match argv::normalize(&Cli::command(), raw) {
+        Ok(args) => args,
+        Err(message) => {
+            exit::print_exit_error(exit::FATAL, &message);
+            std::process::exit(exit::FATAL);
+        }
+    };
+    match Cli::try_parse_from(args) {
+        Ok(cli) => {
+            exit::set_json_errors(cli.global.json);
+            // restic checks this before every command.
+            if cli.global.quiet && cli.global.verbose > 0 {
+                let message = "Fatal: --quiet and --verbose cannot be specified at the same time";
+                exit::print_exit_error(exit::FATAL, message);
+                std::process::exit(exit::FATAL);
+            }
+            cli
+        }
+        Err(e) => exit::usage_error(e),
     }
 }
 

@@ -143,10 +143,21 @@ fn damaged_repositories_exit_one() {
     assert!(summary["num_errors"].as_u64().unwrap() >= 1);
     assert_eq!(summary["broken_packs"], serde_json::json!([id]));
     assert_eq!(summary["suggest_repair_index"], false);
-    for line in json.stderr.lines().filter(|l| l.starts_with('{')) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let lines: Vec<serde_json::Value> = json
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, errors) = lines.split_last().unwrap();
+    for v in errors {
         assert_eq!(v["message_type"], "error");
     }
+    // restic 0.19 ends with the fatal error as an exit_error object.
+    assert_eq!(
+        *last,
+        serde_json::json!({"message_type": "exit_error", "code": 1, "message": "Fatal: repository contains errors"})
+    );
     std::fs::write(pack, original).unwrap();
 
     // A deleted index file: the trees it listed are gone.

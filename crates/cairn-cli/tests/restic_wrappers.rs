@@ -12,6 +12,9 @@
 //!   and once with `cairn` found as `restic` on `PATH`, and the metrics that
 //!   count things must be equal.
 //!
+//! resticpy also reads `cairn version` (JSON and, as for restic before
+//! 0.17, the plain text with its regex) as restic 0.19.1.
+//!
 //! Both wrappers missing is a failure, not a skip: the install script puts
 //! them on every machine that runs the tests.
 
@@ -225,4 +228,36 @@ fn runrestic_parses_cairn_output_like_restic_output() {
             .is_some_and(|&n| n > 0.0),
         "runrestic read no prune figures from cairn: {ours:?}"
     );
+}
+
+/// resticpy's `version()` (JSON), then its plain-text regex on `cairn version`.
+const VERSION_SCRIPT: &str = r#"
+import json, sys
+import restic
+from restic.internal import version as v
+restic.binary_path = sys.argv[1]
+out = {"json": restic.version()}
+import subprocess
+text = subprocess.run([sys.argv[1], "version"], capture_output=True, text=True, check=True).stdout
+out["plain"] = v._parse_plaintext(text)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn resticpy_reads_restic_0_19_1_from_cairn_version() {
+    require_python_module("restic");
+    let out = Command::new("python3")
+        .args(["-c", VERSION_SCRIPT, env!("CARGO_BIN_EXE_cairn")])
+        .output()
+        .expect("python3 is needed (with resticpy: scripts/install-deps.sh)");
+    assert!(
+        out.status.success(),
+        "resticpy failed (is it installed? scripts/install-deps.sh):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for form in ["json", "plain"] {
+        assert_eq!(v[form]["restic_version"], "0.19.1", "{v}");
+        assert_eq!(v[form]["platform_version"], std::env::consts::OS, "{v}");
+    }
 }

@@ -98,6 +98,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Data failed the check before upload (see
+    /// [`crate::Repository::set_extra_verify`]): sealed, it did not open to
+    /// what was meant to be stored. Nothing damaged was uploaded.
+    #[error("Detected data corruption while saving {what}: {reason}\nCorrupted data is either caused by hardware issues or software bugs.")]
+    CorruptedOnSave {
+        /// What was being saved (`blob <id>`, `file of type snapshot`).
+        what: String,
+        /// What the check found.
+        reason: String,
+    },
     /// No snapshot matches an ID, prefix or filter.
     #[error("no matching ID found for prefix {0:?}")]
     SnapshotNotFound(String),

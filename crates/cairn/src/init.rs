@@ -75,11 +75,9 @@ impl Repository {
                 opts.version
             )));
         }
-        if password.is_empty() {
-            return Err(Error::InvalidArgument(
-                "an empty password is not allowed".into(),
-            ));
-        }
+        // An empty password is allowed, as in restic's repository package:
+        // refusing it unless asked (`--insecure-no-password`) is the caller's
+        // policy.
         let polynomial = match opts.chunker_polynomial {
             Some(p) if !cairn_chunker::Polynomial(p).is_irreducible() => {
                 return Err(Error::InvalidArgument(format!(
@@ -118,9 +116,17 @@ impl Repository {
     /// Encrypts (and in v2 compresses) an unpacked file (snapshot, index,
     /// lock), stores it under its SHA-256 and returns the ID.
     pub fn save_unpacked(&self, file_type: FileType, json: &[u8]) -> Result<Id> {
-        let sealed = self
-            .key()
-            .seal(&encode_unpacked(self.config().version, json));
+        let version = self.config().version;
+        let sealed = self.key().seal(&encode_unpacked(version, json));
+        if self.extra_verify() {
+            crate::write::verify::verify_unpacked(
+                self.key(),
+                version,
+                file_type.to_string().trim_end_matches('s'),
+                &sealed,
+                json,
+            )?;
+        }
         let id = Id::hash(&sealed);
         self.backend().write(file_type, &id.to_hex(), &sealed)?;
         Ok(id)

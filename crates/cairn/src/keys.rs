@@ -64,11 +64,9 @@ impl Repository {
     /// under `lock`, shared or exclusive.
     pub fn add_key(&self, lock: &LockGuard, password: &str, opts: &KeyOptions) -> Result<Id> {
         lock.allows(self, "key add", false)?;
-        if password.is_empty() {
-            return Err(Error::InvalidArgument(
-                "an empty password is not allowed".into(),
-            ));
-        }
+        // An empty password is allowed, as in restic's repository package:
+        // refusing it unless asked (`--insecure-no-password`) is the caller's
+        // policy.
         let pick = |given: &Option<String>, default: fn() -> String| match given {
             Some(name) if !name.is_empty() => name.clone(),
             _ => default(),

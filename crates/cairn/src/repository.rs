@@ -36,6 +36,8 @@ pub struct Repository {
     cache: Option<Arc<crate::cache::Cache>>,
     /// See [`Repository::set_strict_listings`].
     strict_listings: bool,
+    /// See [`Repository::set_extra_verify`].
+    extra_verify: bool,
 }
 
 impl std::fmt::Debug for Repository {
@@ -102,6 +104,7 @@ pub(crate) fn open_in(
         index_listed_strictly: false,
         cache: None,
         strict_listings: false,
+        extra_verify: true,
     })
 }
 
@@ -197,6 +200,20 @@ impl Repository {
     /// check, switch this on at their start.
     pub fn set_strict_listings(&mut self, strict: bool) {
         self.strict_listings = strict;
+    }
+
+    /// restic's extra verification before upload, on by default: every
+    /// blob a [`crate::write::BlobWriter`] seals is opened, decompressed
+    /// and hashed again before it joins a pack, and a mismatch fails with
+    /// [`Error::CorruptedOnSave`]. `false` is restic's `--no-extra-verify`.
+    pub fn set_extra_verify(&mut self, on: bool) {
+        self.extra_verify = on;
+    }
+
+    /// Whether blobs are verified before upload (see
+    /// [`Repository::set_extra_verify`]).
+    pub fn extra_verify(&self) -> bool {
+        self.extra_verify
     }
 
     /// Whether listings are strict (see

@@ -9,11 +9,11 @@
 
 use super::init::SecondaryRepo;
 use super::FilterArgs;
-use crate::global::{open_backend_with, GlobalOptions};
+use crate::global::GlobalOptions;
 use crate::output::go_time_string;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use cairn::copy::{copy_snapshots, CopyOptions, CopyProgress};
-use cairn::{Id, Repository, StoredSnapshot};
+use cairn::{Id, StoredSnapshot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -32,23 +32,16 @@ pub struct Args {
 
 /// Copies the snapshots and prints restic's lines.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
-    if args.from.from_repo.is_none() && args.from.from_repository_file.is_none() {
-        bail!(
-            "Please specify a source repository location (--from-repo or --from-repository-file)"
-        );
-    }
-    let src_location = args.from.location()?;
-    let src_password = args.from.password()?;
-    if src_password.is_empty() {
-        bail!("an empty password is not allowed by default");
-    }
-    let mut src = Repository::open_with_key_hint(
-        open_backend_with(&src_location, &global.backend_options()?)?,
-        &src_password,
-        args.from.from_key_hint.as_deref(),
-    )?;
-    crate::commands::cache::attach(global, &mut src);
-    let mut dst = global.open_repository()?;
+    crate::secondary_repo::warn_deprecated(std::env::args());
+    let other = args.from.resolve("destination")?;
+    // `--from-*` names the source; the old `--repo2` names the destination.
+    let (mut src, mut dst) = if other.is_from_repo {
+        let src = other.open(global)?;
+        (src, global.open_repository()?)
+    } else {
+        let src = global.open_repository()?;
+        (src, other.open(global)?)
+    };
     let _src_lock = global.lock(&src, false)?;
     let dst_lock = global.lock_always(&dst, false)?;
 

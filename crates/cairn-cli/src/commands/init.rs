@@ -1,11 +1,10 @@
 //! `cairn init`.
 
-use crate::global::{open_backend, password_from, prompt_password, GlobalOptions};
+use crate::global::GlobalOptions;
 use crate::output::JsonObject;
-use anyhow::{anyhow, bail, Context, Result};
+pub use crate::secondary_repo::SecondaryRepo;
+use anyhow::{anyhow, bail, Result};
 use cairn::{BackendError, InitOptions, Repository};
-use std::io::IsTerminal;
-use std::path::PathBuf;
 
 /// Arguments of `init`.
 #[derive(clap::Args, Debug)]
@@ -18,87 +17,6 @@ pub struct Args {
     pub repository_version: String,
     #[command(flatten)]
     pub from: SecondaryRepo,
-}
-
-/// The source repository options (`--from-*`), as restic's `init` and
-/// `copy` take them.
-#[derive(clap::Args, Debug, Default)]
-pub struct SecondaryRepo {
-    /// Source repository to copy chunker parameters from
-    #[arg(long, env = "RESTIC_FROM_REPOSITORY", hide_env_values = true)]
-    pub from_repo: Option<String>,
-    /// File from which to read the source repository location to copy chunker parameters from
-    #[arg(long, env = "RESTIC_FROM_REPOSITORY_FILE", hide_env_values = true)]
-    pub from_repository_file: Option<PathBuf>,
-    /// File to read the source repository password from
-    #[arg(long, env = "RESTIC_FROM_PASSWORD_FILE", hide_env_values = true)]
-    pub from_password_file: Option<PathBuf>,
-    /// Shell command to obtain the source repository password from
-    #[arg(long, env = "RESTIC_FROM_PASSWORD_COMMAND", hide_env_values = true)]
-    pub from_password_command: Option<String>,
-    /// Key ID of key to try decrypting the source repository first
-    #[arg(long, env = "RESTIC_FROM_KEY_HINT")]
-    pub from_key_hint: Option<String>,
-}
-
-impl SecondaryRepo {
-    fn given(&self) -> bool {
-        self.from_repo.is_some()
-            || self.from_repository_file.is_some()
-            || self.from_password_file.is_some()
-            || self.from_password_command.is_some()
-            || self.from_key_hint.is_some()
-    }
-
-    pub(crate) fn location(&self) -> Result<String> {
-        match (&self.from_repo, &self.from_repository_file) {
-            (Some(_), Some(_)) => bail!("Options --from-repo and --from-repository-file are mutually exclusive, please specify only one"),
-            (Some(r), None) => Ok(r.clone()),
-            (None, Some(f)) => {
-                let text = std::fs::read_to_string(f)
-                    .with_context(|| format!("unable to read repository file {}", f.display()))?;
-                Ok(text.trim_end_matches(['\n', '\r']).to_string())
-            }
-            (None, None) => bail!(
-                "Please specify a source repository location (--from-repo or --from-repository-file)"
-            ),
-        }
-    }
-
-    /// The source password: file, command, `RESTIC_FROM_PASSWORD`, then
-    /// the terminal or standard input.
-    pub(crate) fn password(&self) -> Result<String> {
-        password_from(
-            self.from_password_file.as_deref(),
-            self.from_password_command.as_deref(),
-            "RESTIC_FROM_PASSWORD",
-            "enter password for source repository: ",
-        )
-    }
-
-    /// Opens the source repository.
-    fn open(&self) -> Result<Repository> {
-        let backend = open_backend(&self.location()?)?;
-        let password = self.password()?;
-        Ok(Repository::open_with_key_hint(
-            backend,
-            &password,
-            self.from_key_hint.as_deref(),
-        )?)
-    }
-}
-
-/// A new password: asked twice on a terminal (restic's prompts), once
-/// from a pipe.
-pub fn read_new_password(prompt1: &str, prompt2: &str) -> Result<String> {
-    let first = prompt_password(prompt1)?;
-    if std::io::stdin().is_terminal() {
-        let second = prompt_password(prompt2)?;
-        if first != second {
-            bail!("passwords do not match");
-        }
-    }
-    Ok(first)
 }
 
 /// The repository version `--repository-version` names.
@@ -117,31 +35,22 @@ fn parse_version(text: &str) -> Result<u32> {
 
 /// Creates a repository and prints its ID.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
+    crate::secondary_repo::warn_deprecated(std::env::args());
     let version = parse_version(&args.repository_version)?;
     let chunker_polynomial = if args.copy_chunker_params {
-        Some(args.from.open()?.config().chunker_polynomial)
-    } else if args.from.given() {
+        let other = args.from.resolve("secondary")?;
+        Some(other.open(global)?.config().chunker_polynomial)
+    } else if args.from.names_location() {
         bail!("Secondary repository must only be specified when copying the chunker parameters");
     } else {
         None
     };
     let location = cairn::strip_password(&global.location()?);
     let backend = global.backend()?;
-    let password = if global.password_file.is_some()
-        || global.password_command.is_some()
-        || std::env::var_os("RESTIC_PASSWORD").is_some()
-        || !std::io::stdin().is_terminal()
-    {
-        global.password()?
-    } else {
-        read_new_password(
-            "enter password for new repository: ",
-            "enter password again: ",
-        )?
-    };
-    if password.is_empty() {
-        bail!("an empty password is not allowed by default");
-    }
+    let password = global.password_source().read_twice(
+        "enter password for new repository: ",
+        "enter password again: ",
+    )?;
     let opts = InitOptions {
         version,
         chunker_polynomial,

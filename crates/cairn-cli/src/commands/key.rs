@@ -1,6 +1,5 @@
 //! `cairn key list|add|remove|passwd`.
 
-use super::init::read_new_password;
 use crate::global::GlobalOptions;
 use crate::output::{local_time, print_table, JsonObject};
 use anyhow::{bail, Context, Result};
@@ -42,20 +41,37 @@ pub struct NewKeyArgs {
     /// The hostname for new key
     #[arg(long)]
     pub host: Option<String>,
+    /// Add an empty password for the repository (insecure)
+    #[arg(long)]
+    pub new_insecure_no_password: bool,
 }
 
 impl NewKeyArgs {
     /// The new password: the whole file, trimmed (as restic reads it), or
     /// asked twice.
     fn password(&self) -> Result<String> {
-        let pw = match &self.new_password_file {
-            Some(f) => load_password_file(f)?,
-            None => read_new_password("enter new password: ", "enter password again: ")?,
-        };
-        if pw.is_empty() {
-            bail!("an empty password is not allowed by default");
+        if self.new_insecure_no_password {
+            if self.new_password_file.is_some() {
+                bail!("only either --new-password-file or --new-insecure-no-password may be specified");
+            }
+            return Ok(String::new());
         }
-        Ok(pw)
+        if let Some(f) = &self.new_password_file {
+            let pw = load_password_file(f)?;
+            if pw.is_empty() {
+                bail!("an empty password is not allowed by default. Pass the flag `--new-insecure-no-password` to restic to disable this check");
+            }
+            return Ok(pw);
+        }
+        // Asked anew: no file, command or variable of the repository's own.
+        crate::global::PasswordSource {
+            file: None,
+            command: None,
+            env_var: "",
+            insecure_no_password: false,
+            insecure_flag: "--new-insecure-no-password",
+        }
+        .read_twice("enter new password: ", "enter password again: ")
     }
 
     fn key_options(&self) -> KeyOptions {

@@ -129,6 +129,15 @@ impl<'a> Packer<'a> {
             _ => (plain.to_vec(), None),
         };
         let sealed = self.repo.key().seal(&payload);
+        if self.repo.extra_verify() {
+            crate::write::verify::verify_sealed(
+                self.repo.key(),
+                blob_type,
+                &id,
+                &sealed,
+                uncompressed,
+            )?;
+        }
         if sealed.len() as u64 >= self.pack_size {
             let mut own = PackBuilder::new();
             own.add(blob_type, id, &sealed, uncompressed)?;

@@ -24,6 +24,7 @@
 pub(crate) mod buffers;
 mod pack;
 mod upload;
+pub(crate) mod verify;
 
 pub use pack::PackBuilder;
 
@@ -214,6 +215,8 @@ pub struct BlobWriter {
     open: [Mutex<PackBuilder>; 2],
     uploader: Uploader,
     counters: Counters,
+    /// See [`Repository::set_extra_verify`].
+    extra_verify: bool,
 }
 
 impl BlobWriter {
@@ -241,6 +244,7 @@ impl BlobWriter {
             ],
             uploader,
             counters: Counters::default(),
+            extra_verify: repo.extra_verify(),
         })
     }
 
@@ -279,6 +283,10 @@ impl BlobWriter {
         // the stored size.
         let store = |bytes: &[u8], uncompressed_length: Option<u32>| {
             buffers::with_sealed(&self.key, bytes, |sealed| {
+                let sealed = &*verify::damage_for_test(sealed);
+                if self.extra_verify {
+                    verify::verify_sealed(&self.key, blob_type, &id, sealed, uncompressed_length)?;
+                }
                 self.append(blob_type, id, sealed, uncompressed_length)
                     .map(|()| sealed.len() as u64)
             })
