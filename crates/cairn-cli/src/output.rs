@@ -339,6 +339,12 @@ pub fn format_node(path: &[u8], node: &Node, long: bool) -> Vec<u8> {
     if !long {
         return path.to_vec();
     }
+    format_long_node(path, node, &format!("{:6}", node.size))
+}
+
+/// restic's long listing of a node with its size already formatted (a
+/// right-aligned number, or the human form of `--human-readable`).
+pub fn format_long_node(path: &[u8], node: &Node, size: &str) -> Vec<u8> {
     let type_bits: u32 = match node.node_type {
         NodeType::Dir => 1 << 31,
         NodeType::Symlink => 1 << 27,
@@ -349,11 +355,11 @@ pub fn format_node(path: &[u8], node: &Node, long: bool) -> Vec<u8> {
         _ => 0,
     };
     let mut line = format!(
-        "{} {:5} {:5} {:6} {} ",
+        "{} {:5} {:5} {} {} ",
         mode_string(type_bits | node.mode),
         node.uid,
         node.gid,
-        node.size,
+        size,
         local_time(&node.mtime),
     )
     .into_bytes();

@@ -20,13 +20,7 @@ fn run_without_password(f: &Fixture, tool: Tool, args: &[&str], env: &[(&str, &s
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    Run {
-        tool,
-        args: args.iter().map(Into::into).collect(),
-        code: out.status.code(),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::run_from_output(tool, args.iter().map(Into::into).collect(), out)
 }
 
 fn stderr_json(run: &Run) -> Value {

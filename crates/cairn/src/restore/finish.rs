@@ -159,14 +159,7 @@ impl Finisher<'_> {
             }
         }
         if let Some(node) = &dir.node {
-            let owned;
-            let node = match self.owners {
-                Some(o) => {
-                    owned = o.apply(node);
-                    &owned
-                }
-                None => node,
-            };
+            let node = &self.owned(node);
             let restored = match &fd {
                 Some(fd) if !self.dry_run => restore_dir_metadata(node, fd, self.xattrs),
                 _ => Ok(()),
@@ -178,18 +171,19 @@ impl Finisher<'_> {
         }
     }
 
+    /// `node` with the owner and group `--ownership-by-name` gives it.
+    fn owned<'n>(&self, node: &'n Node) -> std::borrow::Cow<'n, Node> {
+        match self.owners {
+            Some(o) => std::borrow::Cow::Owned(o.apply(node)),
+            None => std::borrow::Cow::Borrowed(node),
+        }
+    }
+
     fn metadata(&self, d: usize, fd: Option<&File>, node: &Node) -> bool {
         let Some(fd) = fd.filter(|_| !self.dry_run) else {
             return true;
         };
-        let owned;
-        let node = match self.owners {
-            Some(o) => {
-                owned = o.apply(node);
-                &owned
-            }
-            None => node,
-        };
+        let node = &self.owned(node);
         match restore_metadata(node, fd, self.xattrs) {
             Ok(()) => true,
             Err(e) => {

@@ -1,7 +1,7 @@
 //! How `ls` prints nodes: text, JSON lines, or ncdu's export format, each
 //! optionally sorted (`--sort`, `--reverse`), as restic 0.19 does.
 
-use crate::output::{format_node, local_time, mode_string, node_json, JsonObject};
+use crate::output::{format_long_node, format_node, node_json, JsonObject};
 use cairn::{Node, NodeType};
 use std::io::Write;
 
@@ -57,30 +57,7 @@ pub fn node_line(path: &[u8], node: &Node, long: bool, human: bool) -> Vec<u8> {
     if !long || !human {
         return format_node(path, node, long);
     }
-    let type_bits: u32 = match node.node_type {
-        NodeType::Dir => 1 << 31,
-        NodeType::Symlink => 1 << 27,
-        NodeType::Dev => 1 << 26,
-        NodeType::Chardev => (1 << 26) | (1 << 21),
-        NodeType::Fifo => 1 << 25,
-        NodeType::Socket => 1 << 24,
-        _ => 0,
-    };
-    let mut line = format!(
-        "{} {:5} {:5} {} {} ",
-        mode_string(type_bits | node.mode),
-        node.uid,
-        node.gid,
-        human_bytes(node.size),
-        local_time(&node.mtime),
-    )
-    .into_bytes();
-    line.extend_from_slice(path);
-    if node.node_type == NodeType::Symlink {
-        line.extend_from_slice(b" -> ");
-        line.extend_from_slice(&node.link_target);
-    }
-    line
+    format_long_node(path, node, &human_bytes(node.size))
 }
 
 /// Where nodes go.
