@@ -31,7 +31,7 @@ done
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 echo "== library examples (crates/cairn/examples)"
 for example in crates/cairn/examples/*.rs; do
     name=$(basename "$example" .rs)
