@@ -89,7 +89,7 @@ fn a_hundred_thousand_levels_walk_without_overflow() {
     let f = chain_fixture(100_000);
     let stats = f.cairn(["stats", "latest"]).ok();
     assert!(
-        stats.stdout_str().contains("Total File Count:   100002"),
+        stats.stdout_str().contains("Total File Count:  100002"),
         "{}",
         stats.describe()
     );

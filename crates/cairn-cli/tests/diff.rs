@@ -31,7 +31,13 @@ fn same_output(what: &str, run: &dyn Fn(Tool, &[String]) -> Run, args: &[String]
         r.describe(),
         c.describe()
     );
-    assert_same_text(&what, &r.stdout, &c.stdout);
+    // `stats` prints restic 0.19's layout; compare it in 0.14's words.
+    let cairn = if args.first().is_some_and(|a| a == "stats") {
+        common::stats_as_restic_014(&c.stdout)
+    } else {
+        c.stdout.clone()
+    };
+    assert_same_text(&what, &r.stdout, &cairn);
     r
 }
 

@@ -1,6 +1,6 @@
 //! `stats` against the real restic 0.14 on the fixture repositories, byte
 //! for byte once restic 0.19's layout is mapped back to 0.14's (see
-//! [`as_restic_014`]): every counting mode, text and `--json`, all
+//! [`common::stats_as_restic_014`]): every counting mode, text and `--json`, all
 //! snapshots or some (IDs, prefixes, `latest`, duplicates), snapshot
 //! filters, and restic's warnings and errors for bad input. restic 0.19's
 //! compression fields of the raw-data mode are checked on their own. (The repository restic writes from a
@@ -9,7 +9,7 @@
 #[macro_use]
 mod common;
 
-use common::{assert_same_text, src, Fixture, Run, Tool};
+use common::{assert_same_text, src, stats_as_restic_014, Fixture, Run, Tool};
 
 const MODES: [&str; 4] = [
     "restore-size",
@@ -18,57 +18,13 @@ const MODES: [&str; 4] = [
     "blobs-per-file",
 ];
 
-/// restic 0.19's compression lines and JSON fields, which restic 0.14
-/// does not print.
-const COMPRESSION_LINES: [&str; 4] = [
-    " Total Uncompressed Size:",
-    "    Compression Progress:",
-    "       Compression Ratio:",
-    "Compression Space Saving:",
-];
+/// restic 0.19's compression JSON fields, which restic 0.14 does not print.
 const COMPRESSION_FIELDS: [&str; 4] = [
     "total_uncompressed_size",
     "compression_ratio",
     "compression_progress",
     "compression_space_saving",
 ];
-
-/// Cairn's (restic 0.19's) output in restic 0.14's words: 0.19 widened the
-/// labels, added the compression lines and fields, leaves out a zero
-/// `total_file_count` in JSON, and words the "Ignoring" warnings
-/// differently.
-fn as_restic_014(out: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(out);
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str(&text) {
-        // restic 0.14's fields, in its order.
-        let mut fields = vec![format!("\"total_size\":{}", o["total_size"])];
-        let files = o.get("total_file_count").cloned().unwrap_or(0.into());
-        fields.push(format!("\"total_file_count\":{files}"));
-        if let Some(b) = o.get("total_blob_count") {
-            fields.push(format!("\"total_blob_count\":{b}"));
-        }
-        fields.push(format!("\"snapshots_count\":{}", o["snapshots_count"]));
-        return format!("{{{}}}\n", fields.join(",")).into_bytes();
-    }
-    let mut lines = Vec::new();
-    for line in text.split_inclusive('\n') {
-        if COMPRESSION_LINES.iter().any(|p| line.starts_with(p)) {
-            continue;
-        }
-        let line = line
-            .replace("     Snapshots processed:  ", "Snapshots processed:   ")
-            .replace("        Total Blob Count:  ", "   Total Blob Count:   ")
-            .replace("        Total File Count:  ", "   Total File Count:   ")
-            .replace("              Total Size:  ", "         Total Size:   ")
-            .replace("\": no snapshot matched", "\", no snapshot matched")
-            .replace(
-                "Ignoring \"filters\": explicit snapshot ids are given",
-                "Ignoring filters as there are explicit snapshot ids given",
-            );
-        lines.push(line);
-    }
-    lines.concat().into_bytes()
-}
 
 /// Runs `stats <args>` with both tools; exit code, stdout and stderr must
 /// be identical (cairn's mapped to restic 0.14's words).
@@ -80,11 +36,11 @@ fn compare(fx: &Fixture, args: &[&str]) -> Run {
     c.assert_no_panic();
     let what = format!("{}: {}", fx.name, full.join(" "));
     assert_eq!(r.code, c.code, "{what}\n{}\n{}", r.describe(), c.describe());
-    assert_same_text(&what, &r.stdout, &as_restic_014(&c.stdout));
+    assert_same_text(&what, &r.stdout, &stats_as_restic_014(&c.stdout));
     assert_same_text(
         &what,
         r.stderr.as_bytes(),
-        &as_restic_014(c.stderr.as_bytes()),
+        &stats_as_restic_014(c.stderr.as_bytes()),
     );
     r
 }
@@ -205,7 +161,7 @@ fn raw_data_reports_compression_as_restic_0_19() {
     let progress = o["compression_progress"].as_f64().unwrap();
     assert!(progress > 0.0 && progress <= 100.0, "{text}");
     let t = fx.cairn(["stats", "--mode", "raw-data"]).ok().stdout_str();
-    for line in COMPRESSION_LINES {
+    for line in common::STATS_COMPRESSION_LINES {
         assert!(t.contains(line), "{line}: {t}");
     }
     assert!(t.contains(&format!("{:.2}x", o["compression_ratio"].as_f64().unwrap())));
