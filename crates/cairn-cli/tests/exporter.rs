@@ -39,7 +39,11 @@ fn group_of(sn: &Value) -> (String, String, String) {
         v.sort();
         v.join(",")
     };
-    (sn["hostname"].as_str().unwrap().into(), sorted("paths"), sorted("tags"))
+    (
+        sn["hostname"].as_str().unwrap().into(),
+        sorted("paths"),
+        sorted("tags"),
+    )
 }
 
 #[test]
@@ -118,29 +122,59 @@ fn figures_equal_snapshots_json_and_pass_promtool() {
             value(&all, "cairn_repository_snapshots", &labels),
             snaps.len() as f64
         );
-        let ts = value(&all, "cairn_repository_newest_snapshot_timestamp_seconds", &labels);
+        let ts = value(
+            &all,
+            "cairn_repository_newest_snapshot_timestamp_seconds",
+            &labels,
+        );
         assert!((ts - unix_seconds(newest["time"].as_str().unwrap())).abs() < 1e-3);
         let size = values(&all, "cairn_repository_newest_snapshot_size_bytes", &labels);
         let files = values(&all, "cairn_repository_newest_snapshot_files", &labels);
         match newest.get("summary") {
             Some(summary) => {
-                assert_eq!(size[0].2, summary["total_bytes_processed"].as_f64().unwrap());
-                assert_eq!(files[0].2, summary["total_files_processed"].as_f64().unwrap());
+                assert_eq!(
+                    size[0].2,
+                    summary["total_bytes_processed"].as_f64().unwrap()
+                );
+                assert_eq!(
+                    files[0].2,
+                    summary["total_files_processed"].as_f64().unwrap()
+                );
             }
             None => assert!(size.is_empty() && files.is_empty(), "{host} {paths}"),
         }
     }
-    let ours = [("repository", label), ("host", "metrics-host"), ("tags", "a,b")];
-    assert_eq!(value(&all, "cairn_repository_newest_snapshot_files", &ours), 2.0);
-    assert_eq!(value(&all, "cairn_repository_newest_snapshot_size_bytes", &ours), 5011.0);
+    let ours = [
+        ("repository", label),
+        ("host", "metrics-host"),
+        ("tags", "a,b"),
+    ];
+    assert_eq!(
+        value(&all, "cairn_repository_newest_snapshot_files", &ours),
+        2.0
+    );
+    assert_eq!(
+        value(&all, "cairn_repository_newest_snapshot_size_bytes", &ours),
+        5011.0
+    );
 
     // Repository figures: packs and their sizes, the lock and its age.
     let packs = f.repo_files("data");
     let bytes: u64 = packs.iter().map(|p| p.metadata().unwrap().len()).sum();
-    assert_eq!(value(&all, "cairn_repository_packs", &repo_label), packs.len() as f64);
-    assert_eq!(value(&all, "cairn_repository_size_bytes", &repo_label), bytes as f64);
+    assert_eq!(
+        value(&all, "cairn_repository_packs", &repo_label),
+        packs.len() as f64
+    );
+    assert_eq!(
+        value(&all, "cairn_repository_size_bytes", &repo_label),
+        bytes as f64
+    );
     assert_eq!(value(&all, "cairn_repository_locks", &repo_label), 1.0);
-    let age = value(&all, "cairn_repository_oldest_lock_age_seconds", &repo_label);
+    let age = value(
+        &all,
+        "cairn_repository_oldest_lock_age_seconds",
+        &repo_label,
+    );
     assert!((3600.0..3700.0).contains(&age), "{age}");
 
     // No lock: 0 locks and age 0; and the exporter never left one.
@@ -149,7 +183,14 @@ fn figures_equal_snapshots_json_and_pass_promtool() {
     }
     let all = samples(&exporter.metrics());
     assert_eq!(value(&all, "cairn_repository_locks", &repo_label), 0.0);
-    assert_eq!(value(&all, "cairn_repository_oldest_lock_age_seconds", &repo_label), 0.0);
+    assert_eq!(
+        value(
+            &all,
+            "cairn_repository_oldest_lock_age_seconds",
+            &repo_label
+        ),
+        0.0
+    );
     assert!(f.repo_files("locks").is_empty());
     let password = std::fs::read_to_string(&f.password_file).unwrap();
     assert!(!exporter.log_text().contains(password.trim()));
@@ -158,16 +199,28 @@ fn figures_equal_snapshots_json_and_pass_promtool() {
 #[test]
 fn failing_repository_beside_a_working_one_and_no_secrets() {
     let f = Fixture::new("v2");
-    let password = std::fs::read_to_string(&f.password_file).unwrap();
-    let password = password.trim();
+    // A password of its own (the fixture's is also part of its paths).
+    let password = "exporter-pw-9183";
+    let password_file = f.dir.path().join("exporter-password");
+    std::fs::write(&password_file, password).unwrap();
+    f.cairn([
+        "key".as_ref(),
+        "add".as_ref(),
+        "--new-password-file".as_ref(),
+        password_file.as_os_str(),
+    ])
+    .ok();
     // The same repository served over REST, opened with a wrong password
     // and a URL that carries credentials.
     let server = CairnServer::start();
     copy_tree(&f.repo, &server.dir().join("b"));
-    let url = format!("rest:http://someone:url-secret-42@127.0.0.1:{}/b/", server.port);
+    let url = format!(
+        "rest:http://someone:url-secret-42@127.0.0.1:{}/b/",
+        server.port
+    );
     let config = f.dir.path().join("exporter.json");
     let entries = serde_json::json!({"repositories": [
-        {"name": "good", "repository": f.repo, "password-file": f.password_file},
+        {"name": "good", "repository": f.repo, "password-file": password_file},
         {"repository": url, "password-env": "CAIRN_TEST_WRONG_PASSWORD"},
     ]});
     std::fs::write(&config, entries.to_string()).unwrap();
@@ -265,8 +318,17 @@ fn prometheus_alerts_on_a_stale_backup_and_clears_after_a_new_one() {
          time() - cairn_repository_newest_snapshot_timestamp_seconds{host=\"alert-host\"} > 6\n",
     )
     .unwrap();
-    let check = Command::new(&promtool).arg("check").arg("rules").arg(&rules).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let check = Command::new(&promtool)
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -284,7 +346,10 @@ fn prometheus_alerts_on_a_stale_backup_and_clears_after_a_new_one() {
     let _prometheus = KillOnDrop(
         Command::new(&prometheus)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&prom_log).unwrap())
@@ -304,16 +369,20 @@ fn prometheus_alerts_on_a_stale_backup_and_clears_after_a_new_one() {
         }
     });
     // Backups stop: the alert fires.
-    poll(limit, "the alert firing", || match alert_state(port, "CairnBackupTooOld")? {
-        Some(s) if s == "firing" => Ok(()),
-        other => Err(format!("{other:?}")),
+    poll(limit, "the alert firing", || {
+        match alert_state(port, "CairnBackupTooOld")? {
+            Some(s) if s == "firing" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
     });
     // A new backup: the exporter refreshes, the alert clears.
     backup();
     let cleared_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    poll(limit, "the alert clearing", || match alert_state(port, "CairnBackupTooOld")? {
-        None => Ok(()),
-        other => Err(format!("{other:?} since {cleared_at:?}")),
+    poll(limit, "the alert clearing", || {
+        match alert_state(port, "CairnBackupTooOld")? {
+            None => Ok(()),
+            other => Err(format!("{other:?} since {cleared_at:?}")),
+        }
     });
     assert!(f.repo_files("locks").is_empty());
     drop(exporter);

@@ -37,7 +37,12 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
                     LocationSpec::Location(l) => l,
                     LocationSpec::File(f) => read_location_file(&f)?,
                 };
-                targets.push(target(global, entry.name, location, Password::Spec(entry.password))?);
+                targets.push(target(
+                    global,
+                    entry.name,
+                    location,
+                    Password::Spec(entry.password),
+                )?);
             }
             targets
         }

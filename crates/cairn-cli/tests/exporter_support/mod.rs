@@ -78,7 +78,10 @@ pub type Sample = (String, BTreeMap<String, String>, f64);
 /// The samples of a text-format exposition (comments skipped).
 pub fn samples(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (series, value) = line.rsplit_once(' ').expect("name and value");
         let value: f64 = value.parse().expect("a number");
         let (name, mut rest) = match series.split_once('{') {

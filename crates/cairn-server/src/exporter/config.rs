@@ -77,21 +77,24 @@ pub fn parse_config(text: &str) -> Result<Vec<RepositoryEntry>, Error> {
     }
     let mut entries = Vec::new();
     for (n, raw) in file.repositories.into_iter().enumerate() {
-        let at = |what: &str| Error::Config(format!("exporter configuration, entry {}: {what}", n + 1));
+        let at =
+            |what: &str| Error::Config(format!("exporter configuration, entry {}: {what}", n + 1));
         let location = match (raw.repository, raw.repository_file) {
             (Some(r), None) if !r.is_empty() => LocationSpec::Location(r),
             (None, Some(f)) => LocationSpec::File(f),
-            _ => return Err(at("give exactly one of \"repository\" and \"repository-file\"")),
+            _ => {
+                return Err(at(
+                    "give exactly one of \"repository\" and \"repository-file\"",
+                ))
+            }
         };
         let password = match (raw.password_file, raw.password_command, raw.password_env) {
             (Some(f), None, None) => PasswordSpec::File(f),
             (None, Some(c), None) => PasswordSpec::Command(c),
             (None, None, Some(v)) => PasswordSpec::Env(v),
-            _ => {
-                return Err(at(
-                    "give exactly one of \"password-file\", \"password-command\" and \"password-env\"",
-                ))
-            }
+            _ => return Err(at(
+                "give exactly one of \"password-file\", \"password-command\" and \"password-env\"",
+            )),
         };
         if let Some(name) = &raw.name {
             if entries

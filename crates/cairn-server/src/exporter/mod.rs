@@ -36,7 +36,9 @@ pub struct Target {
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target").field("label", &self.label).finish()
+        f.debug_struct("Target")
+            .field("label", &self.label)
+            .finish()
     }
 }
 

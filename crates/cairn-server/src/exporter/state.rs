@@ -122,9 +122,6 @@ impl Watched {
                 line = line.replace(secret.as_str(), "***");
             }
         }
-        eprintln!(
-            "cairn exporter: repository {}: {line}",
-            self.target.label
-        );
+        eprintln!("cairn exporter: repository {}: {line}", self.target.label);
     }
 }

@@ -51,6 +51,9 @@ pub struct SnapshotGroup {
     pub newest: StoredSnapshot,
 }
 
+/// Host, sorted paths, sorted tags.
+type GroupKey = (String, Vec<String>, Vec<String>);
+
 impl SnapshotCatalog {
     /// An empty catalog.
     pub fn new() -> SnapshotCatalog {
@@ -113,8 +116,7 @@ impl SnapshotCatalog {
     /// The snapshots grouped by host, sorted paths and sorted tags, in the
     /// order of those keys.
     pub fn groups(&self) -> Vec<SnapshotGroup> {
-        let mut groups: BTreeMap<(String, Vec<String>, Vec<String>), (usize, Id)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, (usize, Id)> = BTreeMap::new();
         for (id, sn) in &self.snapshots {
             let mut paths = sn.paths.clone();
             paths.sort();

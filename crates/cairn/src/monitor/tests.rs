@@ -76,7 +76,8 @@ fn save(repo: &Repository, host: &str, paths: &[&str], tags: &[&str], secs: u64)
     sn.hostname = host.into();
     sn.paths = paths.iter().map(|p| p.to_string()).collect();
     sn.tags = tags.iter().map(|t| t.to_string()).collect();
-    repo.save_unpacked(FileType::Snapshot, &sn.to_json()).unwrap()
+    repo.save_unpacked(FileType::Snapshot, &sn.to_json())
+        .unwrap()
 }
 
 #[test]
@@ -90,7 +91,11 @@ fn second_refresh_reads_only_new_snapshots() {
     assert_eq!((first.loaded, reads()), (2, 2));
 
     let unchanged = catalog.refresh(&repo).unwrap();
-    assert_eq!((unchanged.loaded, reads()), (0, 2), "nothing new, nothing read");
+    assert_eq!(
+        (unchanged.loaded, reads()),
+        (0, 2),
+        "nothing new, nothing read"
+    );
 
     let newest = save(&repo, "a", &["/x"], &[], 300);
     let third = catalog.refresh(&repo).unwrap();
