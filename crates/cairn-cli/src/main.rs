@@ -45,6 +45,8 @@ enum Command {
     Diff(commands::diff::Args),
     /// Print the contents of a file or directory of a snapshot
     Dump(commands::dump::Args),
+    /// Serve Prometheus metrics about repositories on /metrics
+    Exporter(commands::exporter::Args),
     /// Print list of feature flags
     Features(commands::features::Args),
     /// Find files in snapshots
@@ -100,8 +102,8 @@ fn main() {
     drop_empty_restic_variables();
     apply_restic_features();
     let cli = parse_command_line();
-    let serve = matches!(cli.command, Command::Serve(_));
-    // `cairn serve` handles its own signals (graceful shutdown, SIGHUP
+    let serve = matches!(cli.command, Command::Serve(_) | Command::Exporter(_));
+    // `cairn serve` and `cairn exporter` handle their own signals (graceful shutdown, SIGHUP
     // reload) and keeps serving when one request panics.
     if !serve {
         signals::install_interrupt_handler();
@@ -123,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Copy(a) => commands::copy::run(&cli.global, a),
         Command::Diff(a) => commands::diff::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
+        Command::Exporter(a) => commands::exporter::run(&cli.global, a),
         Command::Features(a) => commands::features::run(a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::Forget(a) => commands::forget::run(&cli.global, *a),

@@ -25,6 +25,7 @@ mod access_log;
 mod auth;
 mod config;
 mod error;
+pub mod exporter;
 mod handler;
 mod metrics;
 mod range;
@@ -90,7 +91,7 @@ pub async fn run(config: ServerConfig) -> Result<(), Error> {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -38,7 +38,7 @@ impl std::fmt::Debug for Server {
 
 /// Binds `listen`: `:PORT` means every interface (IPv6 and IPv4 if
 /// possible, else IPv4), anything else is resolved as `host:port`.
-async fn bind_listener(listen: &str) -> Result<TcpListener, Error> {
+pub(crate) async fn bind_listener(listen: &str) -> Result<TcpListener, Error> {
     let err = |source| Error::Listen {
         addr: listen.to_string(),
         source,

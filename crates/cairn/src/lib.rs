@@ -42,6 +42,7 @@ pub mod interrupt;
 mod keys;
 pub mod lock;
 pub mod migrate;
+pub mod monitor;
 mod open;
 pub mod pack_contents;
 pub mod progress;

@@ -7,6 +7,7 @@ pub mod check;
 pub mod copy;
 pub mod diff;
 pub mod dump;
+pub mod exporter;
 pub mod features;
 pub mod find;
 pub mod forget;
