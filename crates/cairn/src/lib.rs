@@ -41,6 +41,7 @@ mod init;
 pub mod interrupt;
 mod keys;
 pub mod lock;
+pub mod metrics;
 pub mod migrate;
 mod open;
 pub mod pack_contents;
