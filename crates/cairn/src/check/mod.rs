@@ -340,7 +340,11 @@ impl Repository {
                 total: candidates.len() as u64,
             });
             report.packs_read = read::read_packs(self, &loaded.index, &selected, &present, &sink)?;
-            report.bytes_read = report.packs_read.iter().filter_map(|id| present.get(id)).sum();
+            report.bytes_read = report
+                .packs_read
+                .iter()
+                .filter_map(|id| present.get(id))
+                .sum();
             progress.phase_done();
         }
 

@@ -18,12 +18,20 @@ pub fn backup_figures(summary: &BackupSummary) -> Vec<Figure> {
             ("unmodified", s.files_unmodified, s.dirs_unmodified),
         ] {
             out.push(
-                Figure::new("cairn_backup_files", "Files the backup found, by state.", files as f64)
-                    .with_label("state", state),
+                Figure::new(
+                    "cairn_backup_files",
+                    "Files the backup found, by state.",
+                    files as f64,
+                )
+                .with_label("state", state),
             );
             out.push(
-                Figure::new("cairn_backup_dirs", "Directories the backup found, by state.", dirs as f64)
-                    .with_label("state", state),
+                Figure::new(
+                    "cairn_backup_dirs",
+                    "Directories the backup found, by state.",
+                    dirs as f64,
+                )
+                .with_label("state", state),
             );
         }
         out.push(Figure::new(
@@ -76,12 +84,20 @@ pub fn prune_figures(stats: &PruneStats) -> Vec<Figure> {
     let packs = "Packs prune removed or repacked, by action.";
     let bytes = "Bytes of the packs prune removed or repacked, by action.";
     vec![
-        Figure::new("cairn_prune_packs", packs, (stats.packs_remove + stats.packs_unreferenced) as f64)
-            .with_label("action", "remove"),
+        Figure::new(
+            "cairn_prune_packs",
+            packs,
+            (stats.packs_remove + stats.packs_unreferenced) as f64,
+        )
+        .with_label("action", "remove"),
         Figure::new("cairn_prune_packs", packs, stats.packs_repack as f64)
             .with_label("action", "repack"),
-        Figure::new("cairn_prune_bytes", bytes, (stats.remove.bytes + stats.unreferenced_bytes) as f64)
-            .with_label("action", "remove"),
+        Figure::new(
+            "cairn_prune_bytes",
+            bytes,
+            (stats.remove.bytes + stats.unreferenced_bytes) as f64,
+        )
+        .with_label("action", "remove"),
         Figure::new("cairn_prune_bytes", bytes, stats.repack.bytes as f64)
             .with_label("action", "repack"),
     ]
@@ -125,8 +141,16 @@ pub fn copy_figures(report: &CopyReport) -> Vec<Figure> {
 /// A restore's figures: files written, their size, and errors.
 pub fn restore_figures(summary: &RestoreSummary) -> Vec<Figure> {
     vec![
-        Figure::new("cairn_restore_files", "Files restore wrote.", summary.files as f64),
-        Figure::new("cairn_restore_bytes", "Bytes of the files restore wrote.", summary.bytes as f64),
+        Figure::new(
+            "cairn_restore_files",
+            "Files restore wrote.",
+            summary.files as f64,
+        ),
+        Figure::new(
+            "cairn_restore_bytes",
+            "Bytes of the files restore wrote.",
+            summary.bytes as f64,
+        ),
         Figure::new(
             "cairn_restore_errors",
             "Items restore could not restore.",

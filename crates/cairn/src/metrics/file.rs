@@ -23,7 +23,10 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
 
 /// `PATH` with `suffix` appended to its file name.
 fn with_suffix(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     path.with_file_name(format!("{prefix}{name}{suffix}"))
 }
 

@@ -27,9 +27,9 @@ mod file;
 #[cfg(feature = "rest")]
 mod push;
 mod run;
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 
 pub use figures::{
     backup_figures, check_figures, copy_figures, forget_figures, prune_figures, restore_figures,
@@ -125,7 +125,10 @@ impl MetricSet {
     /// Adds one series to family `name` (created with `help` and `kind`
     /// if new; an existing family keeps its help and type).
     pub fn add(&mut self, name: &str, help: &str, kind: MetricKind, sample: Sample) {
-        match self.families.binary_search_by(|f| f.name.as_str().cmp(name)) {
+        match self
+            .families
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+        {
             Ok(i) => self.families[i].samples.push(sample),
             Err(i) => self.families.insert(
                 i,

@@ -26,7 +26,11 @@ pub fn pushgateway_url(base: &str, run: &CommandRun) -> String {
     for (name, value) in &run.identity {
         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
         // An empty value is written `=` (the Pushgateway's convention).
-        let encoded = if encoded.is_empty() { "=".to_string() } else { encoded };
+        let encoded = if encoded.is_empty() {
+            "=".to_string()
+        } else {
+            encoded
+        };
         url.push_str(&format!("/{name}@base64/{encoded}"));
     }
     url
@@ -63,7 +67,10 @@ pub fn push_to_gateway(base: &str, run: &CommandRun, metrics: &MetricSet) -> Res
     if !status.is_success() {
         let body = response.text().unwrap_or_default();
         let body: String = body.chars().take(200).collect();
-        return Err(fail("", &format!("Pushgateway answered {status}: {}", body.trim())));
+        return Err(fail(
+            "",
+            &format!("Pushgateway answered {status}: {}", body.trim()),
+        ));
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! One run of a command: what identifies it, when it ran, how it ended,
 //! and its figures; turned into a [`MetricSet`].
 
-use super::{MetricKind, MetricSet, Sample, DURATION, END, EXIT_CODE, LAST_SUCCESS, START, SUCCESS};
+use super::{
+    MetricKind, MetricSet, Sample, DURATION, END, EXIT_CODE, LAST_SUCCESS, START, SUCCESS,
+};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The labels that identify a run: a new run replaces the series of the
@@ -154,11 +156,31 @@ impl CommandRun {
             set.add(name, help, MetricKind::Gauge, sample);
         };
         let general = [
-            (SUCCESS, "1 if the latest run of the command succeeded, 0 if not.", f64::from(u8::from(success))),
-            (EXIT_CODE, "Exit code of the latest run of the command (restic's codes).", f64::from(self.exit_code)),
-            (START, "Start time of the latest run of the command (Unix seconds).", secs(self.start)),
-            (END, "End time of the latest run of the command (Unix seconds).", secs(self.end)),
-            (DURATION, "Duration of the latest run of the command in seconds.", duration),
+            (
+                SUCCESS,
+                "1 if the latest run of the command succeeded, 0 if not.",
+                f64::from(u8::from(success)),
+            ),
+            (
+                EXIT_CODE,
+                "Exit code of the latest run of the command (restic's codes).",
+                f64::from(self.exit_code),
+            ),
+            (
+                START,
+                "Start time of the latest run of the command (Unix seconds).",
+                secs(self.start),
+            ),
+            (
+                END,
+                "End time of the latest run of the command (Unix seconds).",
+                secs(self.end),
+            ),
+            (
+                DURATION,
+                "Duration of the latest run of the command in seconds.",
+                duration,
+            ),
         ];
         for (name, help, value) in general {
             add(name, help, &[], value);

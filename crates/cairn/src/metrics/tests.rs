@@ -35,7 +35,14 @@ fn parser_takes_timestamps_comments_and_special_values() {
     let set = parse_text(text).unwrap();
     assert!(set.family("x").unwrap().samples[0].value.is_nan());
     assert_eq!(set.family("y").unwrap().kind, MetricKind::Untyped);
-    for bad in ["x{a=1} 1", "x{a=\"1\" 1", "x", "1x 2", "x 1 2 3", "x{a=\"1\",a=\"2\"} 1"] {
+    for bad in [
+        "x{a=1} 1",
+        "x{a=\"1\" 1",
+        "x",
+        "1x 2",
+        "x 1 2 3",
+        "x{a=\"1\",a=\"2\"} 1",
+    ] {
         assert!(parse_text(bad).is_err(), "{bad:?} parsed");
     }
 }
@@ -55,13 +62,18 @@ fn run_metrics_hold_success_exit_code_times_and_figures() {
     assert_eq!(one("cairn_backup_errors").label("paths"), "/a,/b");
     assert_eq!(one("cairn_backup_errors").label("tags"), "t1,t2");
     let ok = run("check", "/srv/repo", 0).to_metrics(Some(5.0));
-    assert_eq!(ok.family(LAST_SUCCESS).unwrap().samples[0].value, 1_700_000_002.5);
+    assert_eq!(
+        ok.family(LAST_SUCCESS).unwrap().samples[0].value,
+        1_700_000_002.5
+    );
 }
 
 #[test]
 fn merge_replaces_the_same_run_and_keeps_the_others() {
     let mut backup = run("backup", "/r1", 0);
-    backup.figures.push(Figure::new("cairn_backup_errors", "h", 0.0));
+    backup
+        .figures
+        .push(Figure::new("cairn_backup_errors", "h", 0.0));
     let check = run("check", "/r1", 0);
     let other_repo = run("backup", "/r2", 0);
     let mut set = MetricSet::default();
@@ -81,17 +93,29 @@ fn merge_replaces_the_same_run_and_keeps_the_others() {
             .unwrap()
             .value
     };
-    assert_eq!((of("backup", "/r1"), of("check", "/r1"), of("backup", "/r2")), (0.0, 1.0, 1.0));
-    assert!(set.family("cairn_backup_errors").is_none(), "the failed run's figures replace the old");
+    assert_eq!(
+        (of("backup", "/r1"), of("check", "/r1"), of("backup", "/r2")),
+        (0.0, 1.0, 1.0)
+    );
+    assert!(
+        set.family("cairn_backup_errors").is_none(),
+        "the failed run's figures replace the old"
+    );
     assert_eq!(set.family(LAST_SUCCESS).unwrap().samples.len(), 3);
 }
 
 #[test]
 fn locations_lose_passwords_and_queries() {
     for (given, want) in [
-        ("rest:https://user:secret@host:8000/repo/", "rest:https://user@host:8000/repo/"),
+        (
+            "rest:https://user:secret@host:8000/repo/",
+            "rest:https://user@host:8000/repo/",
+        ),
         ("rest:http://:secret@host/", "rest:http://host/"),
-        ("s3:https://s3.example/bucket?sig=secret#x", "s3:https://s3.example/bucket"),
+        (
+            "s3:https://s3.example/bucket?sig=secret#x",
+            "s3:https://s3.example/bucket",
+        ),
         ("sftp:user@host:/srv/repo", "sftp:user@host:/srv/repo"),
         ("/srv/repo", "/srv/repo"),
     ] {
@@ -132,22 +156,32 @@ fn label_value() -> impl Strategy<Value = String> {
 fn metric_set() -> impl Strategy<Value = MetricSet> {
     let sample = (
         proptest::collection::btree_map("[a-z_][a-z0-9_]{0,5}", label_value(), 0..4),
-        prop_oneof![any::<f64>().prop_filter("not NaN", |v| !v.is_nan()), Just(f64::INFINITY)],
+        prop_oneof![
+            any::<f64>().prop_filter("not NaN", |v| !v.is_nan()),
+            Just(f64::INFINITY)
+        ],
     )
         .prop_map(|(labels, value)| Sample {
             labels: labels.into_iter().collect(),
             value,
         });
-    proptest::collection::vec(("[a-z_:][a-z0-9_:]{0,8}", "[ -~]{0,20}", proptest::collection::vec(sample, 1..4)), 0..5)
-        .prop_map(|families| {
-            let mut set = MetricSet::default();
-            for (name, help, samples) in families {
-                for s in samples {
-                    set.add(&name, help.trim(), MetricKind::Gauge, s);
-                }
+    proptest::collection::vec(
+        (
+            "[a-z_:][a-z0-9_:]{0,8}",
+            "[ -~]{0,20}",
+            proptest::collection::vec(sample, 1..4),
+        ),
+        0..5,
+    )
+    .prop_map(|families| {
+        let mut set = MetricSet::default();
+        for (name, help, samples) in families {
+            for s in samples {
+                set.add(&name, help.trim(), MetricKind::Gauge, s);
             }
-            set
-        })
+        }
+        set
+    })
 }
 
 proptest! {

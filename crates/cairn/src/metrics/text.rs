@@ -178,7 +178,9 @@ pub fn parse_text(text: &str) -> Result<MetricSet, ParseError> {
                 let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
                 helps.push((name.to_string(), unescape(help)));
             } else if let Some(rest) = comment.strip_prefix("TYPE ") {
-                let (name, kind) = rest.split_once(' ').ok_or_else(|| err("TYPE without type"))?;
+                let (name, kind) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| err("TYPE without type"))?;
                 let kind = match kind.trim() {
                     "gauge" => MetricKind::Gauge,
                     "counter" => MetricKind::Counter,
@@ -216,4 +218,3 @@ pub fn parse_text(text: &str) -> Result<MetricSet, ParseError> {
     }
     Ok(set)
 }
-
