@@ -117,7 +117,10 @@ fn parse_value(s: &str) -> Option<f64> {
 }
 
 /// Reads `{name="value",...}` off the front of `s` (which starts at `{`).
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+/// Labels read, and the text after them.
+type LabelsAndRest<'a> = (Vec<(String, String)>, &'a str);
+
+fn parse_labels(mut s: &str) -> Result<LabelsAndRest<'_>, String> {
     s = &s[1..];
     let mut labels = Vec::new();
     loop {
