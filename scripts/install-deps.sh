@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a bare Debian machine: the real restic
-# (interop is tested against it), attr (xattr tools for fixtures), and
+# (interop is tested against it), attr (xattr tools for fixtures),
+# Prometheus's promtool and Pushgateway (metrics tests), and
 # cargo-fuzz for the fuzz smoke runs; optionally (see below) rustic.
 # Safe to run again.
 set -euo pipefail
@@ -11,6 +12,10 @@ command -v rclone >/dev/null || need+=(rclone)
 command -v curl >/dev/null || need+=(curl)
 command -v setpriv >/dev/null || need+=(util-linux)
 [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null || need+=(openssh-server openssh-client)
+# promtool validates the metrics files and alert rules; a real Pushgateway
+# receives `--metrics-push` (crates/cairn-cli/tests/metrics_file.rs).
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-pushgateway >/dev/null || need+=(prometheus-pushgateway)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need root to apt-get install ${need[*]}" >&2

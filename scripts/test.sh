@@ -15,6 +15,8 @@ bash scripts/install-deps.sh
 export CARGO_INCREMENTAL=0
 # The rustic interop tests must run, not skip (install-deps.sh installs it).
 export CAIRN_REQUIRE_RUSTIC="${CAIRN_REQUIRE_RUSTIC:-1}"
+# The metrics tests must run too (promtool, prometheus-pushgateway).
+export CAIRN_REQUIRE_PROMETHEUS="${CAIRN_REQUIRE_PROMETHEUS:-1}"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

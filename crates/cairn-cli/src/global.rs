@@ -136,6 +136,18 @@ pub struct GlobalOptions {
         value_parser = cairn::lock::parse_go_duration
     )]
     pub stuck_request_timeout: std::time::Duration,
+    /// Write Prometheus metrics of backup, forget, prune, check, copy and restore to this file (merged with the other commands' latest runs, replaced atomically; for node_exporter's textfile collector)
+    #[arg(long, env = "CAIRN_METRICS_FILE", global = true, value_name = "file")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the same metrics to a Prometheus Pushgateway at this URL (job "cairn"; a failed push only warns)
+    #[arg(
+        long,
+        env = "CAIRN_METRICS_PUSH",
+        global = true,
+        hide_env_values = true,
+        value_name = "url"
+    )]
+    pub metrics_push: Option<String>,
 }
 
 impl GlobalOptions {

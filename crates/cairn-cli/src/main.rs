@@ -9,6 +9,7 @@ mod confirming_lock;
 mod exit;
 mod global;
 mod interruptible_read;
+mod metrics;
 mod output;
 mod panics;
 mod password;
@@ -109,7 +110,10 @@ fn main() {
         signals::install_interrupt_handler();
     }
     panics::install_hook(!serve);
+    metrics::start(&cli.global, command_name(&cli.command));
     let code = panics::run(|| run(cli));
+    // Written on every outcome, with the exit code the command ends with.
+    metrics::finish(code, true);
     // Normally nothing is held by now; a guard leaked by a thread that
     // outlives the command is released here.
     signals::release_locks();
@@ -149,6 +153,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(a) => commands::tag::run(&cli.global, a),
         Command::Unlock(a) => commands::unlock::run(&cli.global, a),
         Command::Version => commands::version::run(&cli.global),
+    }
+}
+
+/// The name of the command that reports metrics (see [`metrics`]), or ""
+/// for the others.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Backup(_) => "backup",
+        Command::Check(_) => "check",
+        Command::Copy(_) => "copy",
+        Command::Forget(_) => "forget",
+        Command::Prune(_) => "prune",
+        Command::Restore(_) => "restore",
+        _ => "",
     }
 }
 

@@ -98,5 +98,7 @@ pub fn release_locks() {
 /// the grace period, a panic on another thread.
 pub fn forced_exit(code: i32) -> ! {
     release_locks();
+    // The metrics file still tells of the run; no push (it may take long).
+    crate::metrics::finish(code, false);
     std::process::exit(code)
 }

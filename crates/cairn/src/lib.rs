@@ -41,6 +41,7 @@ mod init;
 pub mod interrupt;
 mod keys;
 pub mod lock;
+pub mod metrics;
 pub mod migrate;
 pub mod monitor;
 mod open;

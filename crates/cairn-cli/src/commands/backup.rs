@@ -329,6 +329,11 @@ fn go_list(paths: &[PathBuf]) -> String {
 /// 3 if some sources or files could not be read.
 pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut opts = options(global, &args)?;
+    let set_paths = match &opts.stdin {
+        Some(stdin) => vec![PathBuf::from("/").join(&stdin.filename)],
+        None => opts.paths.clone(),
+    };
+    crate::metrics::set_backup_set(opts.host.as_deref(), &set_paths, &opts.tags);
     let verbosity = crate::progress::verbosity(global);
     let interval = crate::progress::interval(global);
     let sources_missing = if opts.stdin.is_none() {
@@ -400,6 +405,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         lock.confirmed()?;
     }
     let summary = result?;
+    crate::metrics::add(cairn::metrics::backup_figures(&summary));
     out.finish();
     print_summary(global, &args, &summary, started.elapsed(), verbosity);
     if !summary.errors.is_empty() || sources_missing {

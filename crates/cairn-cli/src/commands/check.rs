@@ -86,6 +86,10 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         lock.confirmed()?;
     }
     let report = report?;
+    crate::metrics::add(cairn::metrics::check_figures(
+        &report,
+        printer.early_errors.len(),
+    ));
     if global.json {
         let mut o = JsonObject::default();
         o.set("message_type", "summary");

@@ -59,7 +59,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         packs: AtomicU64::new(0),
         started: Mutex::new((Instant::now(), 0)),
     };
-    copy_snapshots(&mut src, &mut dst, &dst_lock, &opts, &printer)?;
+    let report = copy_snapshots(&mut src, &mut dst, &dst_lock, &opts, &printer)?;
+    crate::metrics::add(cairn::metrics::copy_figures(&report));
     Ok(())
 }
 

@@ -178,6 +178,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     };
     let verbose = !global.quiet && !global.json;
     let plan = repo.plan_forget(&opts)?;
+    crate::metrics::add(cairn::metrics::forget_figures(&plan));
     if opts.ids.is_empty() && verbose {
         println!("Applying Policy: {}", opts.policy.describe());
     }

@@ -331,6 +331,7 @@ pub fn run_with_repo(
     }
     let printer = Printer { level };
     let plan = repo.plan_prune(opts, &printer)?;
+    crate::metrics::add(cairn::metrics::prune_figures(&plan.stats));
     if opts.dry_run && level > 0 {
         println!("\nWould have made the following changes:");
     }

@@ -156,6 +156,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         &out,
     )?;
     out.finish(&summary);
+    crate::metrics::add(cairn::metrics::restore_figures(&summary));
     if !summary.errors.is_empty() {
         return Err(ExitCode(
             crate::exit::FATAL,

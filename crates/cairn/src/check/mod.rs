@@ -202,6 +202,8 @@ pub struct CheckReport {
     pub trees: usize,
     /// Packs whose data was read, sorted.
     pub packs_read: Vec<Id>,
+    /// Bytes of the packs read (their file sizes).
+    pub bytes_read: u64,
     /// Blobs in the index that no snapshot uses (with `check_unused`),
     /// sorted.
     pub unused_blobs: Vec<(BlobType, Id)>,
@@ -338,6 +340,11 @@ impl Repository {
                 total: candidates.len() as u64,
             });
             report.packs_read = read::read_packs(self, &loaded.index, &selected, &present, &sink)?;
+            report.bytes_read = report
+                .packs_read
+                .iter()
+                .filter_map(|id| present.get(id))
+                .sum();
             progress.phase_done();
         }
 
