@@ -51,10 +51,13 @@ pub struct ExporterOptions {
     pub interval: Duration,
 }
 
-/// The label for a repository location: [`cairn::strip_password`]'s form,
-/// and the password it removed (to mask in logs), if any.
+/// The label for a repository location, and the password it removed (to
+/// mask in logs), if any. The label is [`cairn::metrics::redact_location`]'s
+/// form, the one `--metrics-file` writes, so that the exporter's series and
+/// a metrics file's series for one repository carry the same `repository`
+/// label (alert rules can join them).
 pub fn location_label(location: &str) -> (String, Option<String>) {
-    let label = cairn::strip_password(location);
+    let label = cairn::metrics::redact_location(location);
     if label == location {
         return (label, None);
     }
@@ -96,5 +99,10 @@ mod tests {
         let (label, secret) = location_label("rest:https://user:s3cr%40t@host:8000/repo/");
         assert!(!label.contains("s3cr"), "{label}");
         assert_eq!(secret.as_deref(), Some("s3cr%40t"));
+        assert_eq!(label, "rest:https://user@host:8000/repo/");
+        assert_eq!(
+            label,
+            cairn::metrics::redact_location("rest:https://user:s3cr%40t@host:8000/repo/")
+        );
     }
 }
