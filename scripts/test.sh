@@ -15,6 +15,9 @@ bash scripts/install-deps.sh
 export CARGO_INCREMENTAL=0
 # The rustic interop tests must run, not skip (install-deps.sh installs it).
 export CAIRN_REQUIRE_RUSTIC="${CAIRN_REQUIRE_RUSTIC:-1}"
+# The mount tests (crates/cairn-cli/tests/mount.rs) use real FUSE: fail,
+# not skip, where /dev/fuse or fusermount3 is missing.
+export CAIRN_REQUIRE_FUSE="${CAIRN_REQUIRE_FUSE:-1}"
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
