@@ -386,7 +386,10 @@ impl Filesystem for CairnFs {
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
             Err(e) => {
-                log_error(&format!("opening {}", String::from_utf8_lossy(&node.name)), &e);
+                log_error(
+                    &format!("opening {}", String::from_utf8_lossy(&node.name)),
+                    &e,
+                );
                 reply.error(Errno::EIO);
             }
         }
@@ -443,7 +446,12 @@ impl Filesystem for CairnFs {
             Err(e) => return reply.error(e),
         };
         for (i, (child, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(*child), i as u64 + 1, *kind, OsStr::from_bytes(name)) {
+            if reply.add(
+                INodeNo(*child),
+                i as u64 + 1,
+                *kind,
+                OsStr::from_bytes(name),
+            ) {
                 break;
             }
         }

@@ -98,9 +98,7 @@ impl Tree {
                     if time_suffix.is_empty() {
                         continue;
                     }
-                    let newer = latest
-                        .get(&p)
-                        .is_none_or(|t| !before(&sn.snapshot.time, t));
+                    let newer = latest.get(&p).is_none_or(|t| !before(&sn.snapshot.time, t));
                     if newer {
                         tree.mount(
                             &clean(&format!("{p}/latest")),
@@ -237,7 +235,10 @@ impl Layout {
     /// An empty layout; [`Layout::refresh`] fills it.
     pub fn new(path_templates: Vec<String>, time_template: String, filter: SnapshotFilter) -> Self {
         let path_templates = if path_templates.is_empty() {
-            DEFAULT_PATH_TEMPLATES.iter().map(|s| s.to_string()).collect()
+            DEFAULT_PATH_TEMPLATES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         } else {
             path_templates
         };

@@ -12,7 +12,10 @@ fn snap(n: u8, time: &str, host: &str, tags: &[&str]) -> Arc<SnapshotEntry> {
 }
 
 fn defaults() -> Vec<String> {
-    DEFAULT_PATH_TEMPLATES.iter().map(|s| s.to_string()).collect()
+    DEFAULT_PATH_TEMPLATES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn names(tree: &Tree, path: &str) -> Vec<String> {
@@ -24,7 +27,11 @@ fn restic_default_layout() {
     let a = snap(1, "2024-01-01T10:00:00Z", "alpha", &["daily", "a/b"]);
     let b = snap(2, "2024-01-01T10:00:00Z", "beta", &[]);
     let c = snap(3, "2024-02-01T10:00:00+02:00", "alpha", &["daily"]);
-    let tree = Tree::build(&[a.clone(), b, c.clone()], &defaults(), time_template::DEFAULT_TIME_TEMPLATE);
+    let tree = Tree::build(
+        &[a.clone(), b, c.clone()],
+        &defaults(),
+        time_template::DEFAULT_TIME_TEMPLATE,
+    );
     assert_eq!(names(&tree, ""), ["hosts", "ids", "snapshots", "tags"]);
     assert_eq!(
         names(&tree, "/snapshots"),
@@ -36,13 +43,20 @@ fn restic_default_layout() {
         ]
     );
     let latest = tree.get("/snapshots/latest").unwrap();
-    assert_eq!(latest.link_target.as_deref(), Some("2024-02-01T10:00:00+02:00"));
+    assert_eq!(
+        latest.link_target.as_deref(),
+        Some("2024-02-01T10:00:00+02:00")
+    );
     assert_eq!(latest.snapshot.as_ref().unwrap().id, c.id);
     assert_eq!(names(&tree, "/hosts"), ["alpha", "beta"]);
     assert_eq!(names(&tree, "/tags"), ["a_b", "daily"]);
     assert_eq!(
         names(&tree, "/tags/daily"),
-        ["2024-01-01T10:00:00Z", "2024-02-01T10:00:00+02:00", "latest"]
+        [
+            "2024-01-01T10:00:00Z",
+            "2024-02-01T10:00:00+02:00",
+            "latest"
+        ]
     );
     let short = a.id.to_hex()[..8].to_string();
     assert!(names(&tree, "/ids").contains(&short));
