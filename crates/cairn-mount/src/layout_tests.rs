@@ -69,7 +69,7 @@ fn restic_default_layout() {
 fn custom_templates_and_hostile_values() {
     let a = snap(1, "2024-01-01T10:00:00Z", "../..", &[]);
     let templates = vec!["by/%h/%u/%I".to_string(), "plain".to_string()];
-    let tree = Tree::build(&[a.clone()], &templates, "2006");
+    let tree = Tree::build(std::slice::from_ref(&a), &templates, "2006");
     assert_eq!(names(&tree, ""), ["by", "plain"]);
     assert_eq!(names(&tree, "/by"), [".._.."]);
     assert_eq!(names(&tree, "/by/.._../_"), [a.id.to_hex()]);
