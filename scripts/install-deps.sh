@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a bare Debian machine: the real restic
 # (interop is tested against it), attr (xattr tools for fixtures),
-# Prometheus's promtool and Pushgateway (metrics tests), and
+# Prometheus's promtool and Pushgateway (metrics tests), fuse3
+# (fusermount3, for the real FUSE tests of `cairn mount`), and
 # cargo-fuzz for the fuzz smoke runs; optionally (see below) rustic.
 # Safe to run again.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v setfattr >/dev/null || need+=(attr)
 command -v rclone >/dev/null || need+=(rclone)
 command -v curl >/dev/null || need+=(curl)
 command -v setpriv >/dev/null || need+=(util-linux)
+command -v fusermount3 >/dev/null || need+=(fuse3)
 [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null || need+=(openssh-server openssh-client)
 # promtool validates the metrics files and alert rules; a real Pushgateway
 # receives `--metrics-push` (crates/cairn-cli/tests/metrics_file.rs).

@@ -17,6 +17,12 @@ export CARGO_INCREMENTAL=0
 export CAIRN_REQUIRE_RUSTIC="${CAIRN_REQUIRE_RUSTIC:-1}"
 # The metrics tests must run too (promtool, prometheus-pushgateway).
 export CAIRN_REQUIRE_PROMETHEUS="${CAIRN_REQUIRE_PROMETHEUS:-1}"
+# The mount tests (crates/cairn-cli/tests/mount.rs) use real FUSE: where
+# the machine has /dev/fuse they must run (fail, not skip, if fusermount3
+# is missing); only a machine without /dev/fuse skips them.
+if [ -e /dev/fuse ]; then
+    export CAIRN_REQUIRE_FUSE="${CAIRN_REQUIRE_FUSE:-1}"
+fi
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -66,6 +66,8 @@ enum Command {
     Ls(commands::ls::Args),
     /// Apply migrations
     Migrate(commands::migrate::Args),
+    /// Mount the repository
+    Mount(commands::mount::Args),
     /// Print list of extended options
     Options(commands::options::Args),
     /// Remove unneeded data from the repository
@@ -104,9 +106,10 @@ fn main() {
     apply_restic_features();
     let cli = parse_command_line();
     let serve = matches!(cli.command, Command::Serve(_) | Command::Exporter(_));
-    // `cairn serve` and `cairn exporter` handle their own signals (graceful shutdown, SIGHUP
-    // reload) and keeps serving when one request panics.
-    if !serve {
+    // `cairn serve` and `cairn exporter` handle their own signals (graceful
+    // shutdown, SIGHUP reload) and keep serving when one request panics;
+    // `cairn mount` unmounts on a signal and ends normally, as restic's does.
+    if !serve && !matches!(cli.command, Command::Mount(_)) {
         signals::install_interrupt_handler();
     }
     panics::install_hook(!serve);
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(a) => commands::list::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Migrate(a) => commands::migrate::run(&cli.global, a),
+        Command::Mount(a) => commands::mount::run(&cli.global, a),
         Command::Options(a) => commands::options::run(a),
         Command::Prune(a) => commands::prune::run(&cli.global, *a),
         Command::Recover(a) => commands::recover::run(&cli.global, a),

@@ -33,6 +33,7 @@ pub mod copy;
 pub mod diff;
 pub mod dump;
 mod error;
+pub mod file_reader;
 pub mod filter;
 pub mod forget;
 pub mod host;

@@ -17,6 +17,7 @@ pub mod key;
 pub mod list;
 pub mod ls;
 pub mod migrate;
+pub mod mount;
 pub mod options;
 pub mod prune;
 pub mod recover;
