@@ -4,7 +4,7 @@
 //! [`SnapshotCatalog`] keeps the snapshots read so far and, on each
 //! refresh, lists `snapshots/` and reads only the files it has not seen:
 //! snapshot files are content-addressed, so a known ID never changes.
-//! [`Repository::status`] summarises packs and locks from listings and
+//! [`Repository::status`](crate::Repository::status) summarises packs and locks from listings and
 //! lock files. Neither takes a lock.
 
 mod catalog;
