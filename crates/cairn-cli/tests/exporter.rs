@@ -3,13 +3,12 @@
 //! Prometheus alerting on a stale backup.
 
 mod common;
-mod exporter_support;
 
 use cairn::format::{GoTime, Lock};
 use cairn::FileType;
 use common::process::{free_port, wait_for_port, CairnServer};
+use common::prometheus::*;
 use common::{copy_tree, open_fixture_repo, Fixture};
-use exporter_support::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};

@@ -14,57 +14,13 @@
 mod common;
 
 use cairn::metrics::{parse_text, MetricSet, Sample};
+use common::prometheus::{prometheus_tool, promtool_check_metrics};
 use common::{Fixture, Tool};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A Prometheus program from PATH, or `None` (the test then skips) unless
-/// CAIRN_REQUIRE_PROMETHEUS=1 asks for a failure.
-fn prometheus_tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let msg = format!(
-            "{name} not found (Debian packages prometheus, prometheus-pushgateway; \
-             scripts/install-deps.sh installs them)"
-        );
-        if std::env::var("CAIRN_REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
-            panic!("{msg}, and CAIRN_REQUIRE_PROMETHEUS=1");
-        }
-        eprintln!("skipping: {msg}");
-    }
-    found
-}
-
-/// `promtool check metrics` on `text`: panics with promtool's complaint.
-fn promtool_check_metrics(promtool: &Path, text: &str) {
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn read_metrics(path: &Path) -> (String, MetricSet) {
     let text = std::fs::read_to_string(path).unwrap();

@@ -9,6 +9,7 @@
 
 pub mod crafted;
 pub mod process;
+pub mod prometheus;
 pub mod tree;
 
 use std::collections::BTreeMap;

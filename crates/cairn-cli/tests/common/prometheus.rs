@@ -1,5 +1,6 @@
-//! Helpers of the exporter tests: a running `cairn exporter`, plain HTTP
-//! GETs, a parser for the text format's samples, and Prometheus' tools.
+//! Helpers of the monitoring tests (exporter.rs, metrics_file.rs): a
+//! running `cairn exporter`, plain HTTP GETs, a parser for the text
+//! format's samples, and Prometheus' tools.
 
 use crate::common::process::{free_port, wait_for_port};
 use crate::common::Fixture;
@@ -142,9 +143,13 @@ pub fn prometheus_tool(name: &str) -> Option<PathBuf> {
     if found.is_none() {
         assert!(
             std::env::var("CAIRN_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-            "{name} is not installed (Debian package prometheus) and CAIRN_REQUIRE_PROMETHEUS=1"
+            "{name} is not installed (Debian packages prometheus, prometheus-pushgateway) \
+             and CAIRN_REQUIRE_PROMETHEUS=1"
         );
-        eprintln!("SKIPPED: {name} is not installed (Debian package prometheus)");
+        eprintln!(
+            "SKIPPED: {name} is not installed (Debian packages prometheus, \
+             prometheus-pushgateway; scripts/install-deps.sh installs them)"
+        );
     }
     found
 }
