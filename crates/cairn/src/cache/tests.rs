@@ -3,85 +3,15 @@
 
 use super::*;
 use crate::restore::{restore, RestoreOptions};
+use crate::testing::{CountingBackend, ReadCounts};
 use crate::{CheckOptions, Repository};
-use cairn_backend::{Backend, FileInfo, FileType, LocalBackend};
+use cairn_backend::{Backend, FileType, LocalBackend};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::Arc;
 use tempfile::TempDir;
 
 const PASSWORD: &str = "cairn-fixture";
-
-/// Counts the reads that reach the wrapped backend, per type and file.
-#[derive(Default)]
-struct Counts(Mutex<HashMap<(FileType, String), usize>>);
-
-impl Counts {
-    fn of_type(&self, t: FileType) -> usize {
-        let m = self.0.lock().unwrap();
-        m.iter()
-            .filter(|((ft, _), _)| *ft == t)
-            .map(|(_, n)| n)
-            .sum()
-    }
-
-    fn of_file(&self, t: FileType, name: &str) -> usize {
-        let m = self.0.lock().unwrap();
-        m.get(&(t, name.to_string())).copied().unwrap_or(0)
-    }
-}
-
-struct CountingBackend {
-    inner: LocalBackend,
-    counts: Arc<Counts>,
-}
-
-impl CountingBackend {
-    fn count(&self, t: FileType, name: &str) {
-        *self
-            .counts
-            .0
-            .lock()
-            .unwrap()
-            .entry((t, name.into()))
-            .or_default() += 1;
-    }
-}
-
-impl Backend for CountingBackend {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn create(&self) -> cairn_backend::Result<()> {
-        self.inner.create()
-    }
-    fn list(&self, t: FileType) -> cairn_backend::Result<Vec<FileInfo>> {
-        self.inner.list(t)
-    }
-    fn read(&self, t: FileType, name: &str) -> cairn_backend::Result<Vec<u8>> {
-        self.count(t, name);
-        self.inner.read(t, name)
-    }
-    fn read_range(
-        &self,
-        t: FileType,
-        name: &str,
-        offset: u64,
-        length: u64,
-    ) -> cairn_backend::Result<Vec<u8>> {
-        self.count(t, name);
-        self.inner.read_range(t, name, offset, length)
-    }
-    fn write(&self, t: FileType, name: &str, data: &[u8]) -> cairn_backend::Result<()> {
-        self.inner.write(t, name, data)
-    }
-    fn remove(&self, t: FileType, name: &str) -> cairn_backend::Result<()> {
-        self.inner.remove(t, name)
-    }
-    fn stat(&self, t: FileType, name: &str) -> cairn_backend::Result<FileInfo> {
-        self.inner.stat(t, name)
-    }
-}
 
 /// A copy of the v2 fixture repository and a cache folder beside it.
 struct Setup {
@@ -105,12 +35,8 @@ impl Setup {
     }
 
     /// Opens the repository through a counting backend, with the cache.
-    fn open(&self) -> (Repository, Arc<Counts>) {
-        let counts = Arc::new(Counts::default());
-        let backend = CountingBackend {
-            inner: LocalBackend::new(self.repo_dir()),
-            counts: counts.clone(),
-        };
+    fn open(&self) -> (Repository, Arc<ReadCounts>) {
+        let (backend, counts) = CountingBackend::new(Arc::new(LocalBackend::new(self.repo_dir())));
         let mut repo = Repository::open(Arc::new(backend), PASSWORD).unwrap();
         let cache = Cache::open(&self.cache_base(), &repo.config().id).unwrap();
         repo.use_cache(Arc::new(cache));

@@ -1,70 +1,26 @@
 //! The catalog reads each snapshot file once; status counts packs and locks.
 
 use super::*;
-use crate::testing::small_scrypt;
+use crate::testing::{small_scrypt, CountingBackend, ReadCounts};
 use crate::{InitOptions, LocalBackend, Repository};
-use cairn_backend::{Backend, FileInfo, FileType};
+use cairn_backend::FileType;
 use cairn_format::gotime::GoTime;
 use cairn_format::{Id, Snapshot};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A local store that counts reads of snapshot files.
-struct Counting {
-    inner: LocalBackend,
-    snapshot_reads: AtomicUsize,
-}
-
-impl Counting {
-    fn count(&self, t: FileType) {
-        if t == FileType::Snapshot {
-            self.snapshot_reads.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Backend for Counting {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn create(&self) -> cairn_backend::Result<()> {
-        self.inner.create()
-    }
-    fn list(&self, t: FileType) -> cairn_backend::Result<Vec<FileInfo>> {
-        self.inner.list(t)
-    }
-    fn read(&self, t: FileType, n: &str) -> cairn_backend::Result<Vec<u8>> {
-        self.count(t);
-        self.inner.read(t, n)
-    }
-    fn read_range(&self, t: FileType, n: &str, o: u64, l: u64) -> cairn_backend::Result<Vec<u8>> {
-        self.count(t);
-        self.inner.read_range(t, n, o, l)
-    }
-    fn write(&self, t: FileType, n: &str, d: &[u8]) -> cairn_backend::Result<()> {
-        self.inner.write(t, n, d)
-    }
-    fn remove(&self, t: FileType, n: &str) -> cairn_backend::Result<()> {
-        self.inner.remove(t, n)
-    }
-    fn stat(&self, t: FileType, n: &str) -> cairn_backend::Result<FileInfo> {
-        self.inner.stat(t, n)
-    }
-}
-
-fn setup() -> (tempfile::TempDir, Arc<Counting>, Repository) {
+/// A new repository on a local store whose reads are counted.
+fn setup() -> (tempfile::TempDir, Arc<ReadCounts>, Repository) {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(Counting {
-        inner: LocalBackend::new(dir.path().join("repo")),
-        snapshot_reads: AtomicUsize::new(0),
-    });
+    let (backend, counts) =
+        CountingBackend::new(Arc::new(LocalBackend::new(dir.path().join("repo"))));
+    let backend = Arc::new(backend);
     let opts = InitOptions {
         scrypt: Some(small_scrypt()),
         ..InitOptions::default()
     };
-    let repo = Repository::init(backend.clone(), "pw", &opts).unwrap();
-    (dir, backend, repo)
+    let repo = Repository::init(backend, "pw", &opts).unwrap();
+    (dir, counts, repo)
 }
 
 fn at(secs: u64) -> GoTime {
@@ -82,8 +38,8 @@ fn save(repo: &Repository, host: &str, paths: &[&str], tags: &[&str], secs: u64)
 
 #[test]
 fn second_refresh_reads_only_new_snapshots() {
-    let (_dir, backend, repo) = setup();
-    let reads = || backend.snapshot_reads.load(Ordering::SeqCst);
+    let (_dir, counts, repo) = setup();
+    let reads = || counts.of_type(FileType::Snapshot);
     save(&repo, "a", &["/x"], &[], 100);
     save(&repo, "a", &["/x"], &[], 200);
     let mut catalog = SnapshotCatalog::new();
@@ -107,7 +63,7 @@ fn second_refresh_reads_only_new_snapshots() {
 
 #[test]
 fn removed_snapshots_leave_the_catalog() {
-    let (dir, _backend, repo) = setup();
+    let (dir, _counts, repo) = setup();
     let old = save(&repo, "a", &["/x"], &[], 100);
     let kept = save(&repo, "a", &["/x"], &[], 50);
     let mut catalog = SnapshotCatalog::new();
@@ -121,7 +77,7 @@ fn removed_snapshots_leave_the_catalog() {
 
 #[test]
 fn groups_are_host_sorted_paths_and_sorted_tags() {
-    let (_dir, _backend, repo) = setup();
+    let (_dir, _counts, repo) = setup();
     save(&repo, "a", &["/y", "/x"], &["t2", "t1"], 100);
     let newer = save(&repo, "a", &["/x", "/y"], &["t1", "t2"], 200);
     save(&repo, "a", &["/x"], &[], 300);
@@ -147,7 +103,7 @@ fn groups_are_host_sorted_paths_and_sorted_tags() {
 
 #[test]
 fn unreadable_snapshot_is_a_problem_and_retried() {
-    let (dir, _backend, repo) = setup();
+    let (dir, _counts, repo) = setup();
     let id = save(&repo, "a", &["/x"], &[], 100);
     let path = dir.path().join("repo/snapshots").join(id.to_hex());
     let good = std::fs::read(&path).unwrap();
@@ -163,7 +119,7 @@ fn unreadable_snapshot_is_a_problem_and_retried() {
 
 #[test]
 fn status_counts_packs_and_the_oldest_lock() {
-    let (dir, _backend, repo) = setup();
+    let (dir, _counts, repo) = setup();
     let none = repo.status(SystemTime::now()).unwrap();
     assert_eq!((none.packs, none.pack_bytes, none.locks), (0, 0, 0));
     assert_eq!(none.oldest_lock_age, None);

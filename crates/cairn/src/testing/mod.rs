@@ -31,11 +31,13 @@
 //! ```
 
 mod bomb;
+mod counting;
 #[cfg(test)]
 mod tests;
 mod untouched;
 
 pub use bomb::{BombRepeat, INDEX_BOMB_UNIT, SNAPSHOT_TAGS_UNIT};
+pub use counting::{CountingBackend, ReadCounts};
 pub use untouched::{fingerprint, fingerprint_tree};
 
 use crate::write::{BlobWriter, WriteOptions};
