@@ -396,3 +396,78 @@ fn bad_mountpoints_and_missing_fusermount_fail_with_one_line() {
         assert_eq!(lock_files(&f), 0);
     }
 }
+
+/// `cat PATH` as the unprivileged user 65534 (nobody): the bytes, or
+/// cat's complaint.
+fn read_as_nobody(path: &Path) -> Result<Vec<u8>, String> {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+        .arg(path)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// restic's `--allow-other` (other users may enter the mount, the
+/// snapshot's modes apply) and `--no-default-permissions` (with it, the
+/// modes are not checked).
+#[test]
+fn allow_other_and_no_default_permissions_as_restic() {
+    if !fuse_available() {
+        return;
+    }
+    // SAFETY: geteuid(2) only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: reading as another user needs root");
+        return;
+    }
+    let (f, src) = cairn_written();
+    // Let user 65534 reach the mount points (temp dirs are 0700).
+    std::fs::set_permissions(f.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let in_latest = |mnt: &Path, name: &str| {
+        mnt.join("snapshots/latest")
+            .join(src.strip_prefix("/").unwrap())
+            .join(name)
+    };
+    let big = std::fs::read(src.join("big.bin")).unwrap();
+    // big.bin is 0644; small.txt is 0640, root's.
+    for (name, flags, big_readable, small_readable) in [
+        ("plain", &[][..], false, false),
+        ("allow", &["--allow-other"][..], true, false),
+        (
+            "nodefault",
+            &["--allow-other", "--no-default-permissions"][..],
+            true,
+            true,
+        ),
+    ] {
+        let mnt = f.scratch(&format!("mnt-{name}"));
+        std::fs::set_permissions(&mnt, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _m = Mounted::start(&f, &mnt, flags);
+        // root always reads through its own mount.
+        assert_eq!(std::fs::read(in_latest(&mnt, "big.bin")).unwrap(), big);
+        let denied = |got: &Result<Vec<u8>, String>| {
+            got.as_ref().is_err_and(|e| e.contains("Permission denied"))
+        };
+        let got_big = read_as_nobody(&in_latest(&mnt, "big.bin"));
+        if big_readable {
+            assert_eq!(got_big.as_ref(), Ok(&big), "{name}: big.bin");
+        } else {
+            assert!(denied(&got_big), "{name}: big.bin: {got_big:?}");
+        }
+        let got_small = read_as_nobody(&in_latest(&mnt, "small.txt"));
+        if small_readable {
+            assert_eq!(
+                got_small,
+                Ok(b"hello mount\n".to_vec()),
+                "{name}: small.txt"
+            );
+        } else {
+            assert!(denied(&got_small), "{name}: small.txt: {got_small:?}");
+        }
+    }
+}
