@@ -103,9 +103,12 @@ pub fn write_metrics_file(path: &Path, run: &CommandRun) -> Result<()> {
     let merged = merge_run(read_existing(path)?, run);
     let temp = with_suffix(path, ".", &format!(".{}.tmp", std::process::id()));
     let result = (|| {
+        // A stale temporary file of a killed process with this PID goes
+        // first; then O_EXCL creation never follows a symlink planted in
+        // a shared directory.
+        let _ = std::fs::remove_file(&temp);
         let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .write(true)
             .mode(0o644)
             .open(&temp)?;

@@ -139,6 +139,23 @@ fn the_file_is_merged_under_its_lock() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+#[test]
+fn a_symlink_at_the_temporary_name_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.prom");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let temp = dir
+        .path()
+        .join(format!(".cairn.prom.{}.tmp", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &temp).unwrap();
+    write_metrics_file(&path, &run("check", "/r", 0)).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+    let set = parse_text(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(set.family(SUCCESS).unwrap().samples.len(), 1);
+}
+
 #[cfg(feature = "rest")]
 #[test]
 fn push_urls_encode_every_group_label() {
