@@ -62,10 +62,12 @@ pub fn start(global: &GlobalOptions, command: &str) {
 /// Identifies a backup run by its set: the host it is recorded for, its
 /// paths (made absolute as in the snapshot) and tags.
 pub fn set_backup_set(host: Option<&str>, paths: &[PathBuf], tags: &[String]) {
-    let cwd = std::env::current_dir().unwrap_or_default();
     let paths: Vec<String> = paths
         .iter()
-        .map(|p| cairn::clean_path(&cwd.join(p).to_string_lossy()))
+        .map(|p| {
+            let abs = cairn::backup::absolute_path(p).unwrap_or_else(|_| p.clone());
+            abs.to_string_lossy().into_owned()
+        })
         .collect();
     with_recording(|r| {
         if let Some(host) = host {
