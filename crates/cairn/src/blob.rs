@@ -23,6 +23,14 @@ pub(crate) fn check_claim(loc: &BlobLocation) -> Result<()> {
 }
 
 impl Repository {
+    /// Where the index says a blob is stored; [`Error::BlobNotFound`] if
+    /// the index does not know it.
+    pub fn locate_blob(&self, blob_type: BlobType, id: &Id) -> Result<BlobLocation> {
+        self.index()
+            .lookup(blob_type, id)
+            .ok_or(Error::BlobNotFound { blob_type, id: *id })
+    }
+
     /// Turns the stored bytes of a blob into its verified plaintext.
     pub fn decode_blob(&self, loc: &BlobLocation, mut stored: Vec<u8>) -> Result<Vec<u8>> {
         let fail = |reason: String| Error::BadBlob {

@@ -288,14 +288,7 @@ fn write_zip(repo: &Repository, tree: &Id, prefix: &[u8], out: &mut dyn Write) -
 fn content_length(repo: &Repository, node: &Node) -> Result<u64> {
     let mut total = 0;
     for id in node.content.as_deref().unwrap_or(&[]) {
-        let loc = repo
-            .index()
-            .lookup(BlobType::Data, id)
-            .ok_or(Error::BlobNotFound {
-                blob_type: BlobType::Data,
-                id: *id,
-            })?;
-        total += loc.plain_length();
+        total += repo.locate_blob(BlobType::Data, id)?.plain_length();
     }
     Ok(total)
 }

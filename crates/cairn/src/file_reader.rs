@@ -194,14 +194,7 @@ impl FileReader {
         let mut extents = Vec::with_capacity(content.len());
         let mut start = 0u64;
         for id in content {
-            let loc = repo
-                .index()
-                .lookup(BlobType::Data, id)
-                .ok_or(Error::BlobNotFound {
-                    blob_type: BlobType::Data,
-                    id: *id,
-                })?;
-            let len = loc.plain_length();
+            let len = repo.locate_blob(BlobType::Data, id)?.plain_length();
             extents.push(Extent {
                 id: *id,
                 start,

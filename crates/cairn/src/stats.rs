@@ -225,14 +225,7 @@ impl<'a> Counter<'a> {
                 }
             };
             if seen.insert(*blob) {
-                let loc =
-                    self.repo
-                        .index()
-                        .lookup(BlobType::Data, blob)
-                        .ok_or(Error::BlobNotFound {
-                            blob_type: BlobType::Data,
-                            id: *blob,
-                        })?;
+                let loc = self.repo.locate_blob(BlobType::Data, blob)?;
                 self.report.total_size += loc.plain_length();
                 self.report.total_blob_count += 1;
             }
@@ -270,11 +263,8 @@ impl<'a> Counter<'a> {
         if self.mode == CountMode::RawData {
             // restic counts compression only where it can exist.
             let compression_counted = self.repo.config().version >= 2;
-            let index = self.repo.index();
             for &(blob_type, id) in &self.blobs {
-                let loc = index
-                    .lookup(blob_type, &id)
-                    .ok_or(Error::BlobNotFound { blob_type, id })?;
+                let loc = self.repo.locate_blob(blob_type, &id)?;
                 self.report.total_size += u64::from(loc.length);
                 self.report.total_blob_count += 1;
                 if compression_counted {

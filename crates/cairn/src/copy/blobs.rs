@@ -143,14 +143,7 @@ impl<'a> Copier<'a> {
     fn locate(&self, data: HashSet<Id>) -> Result<BTreeMap<Id, Vec<BlobLocation>>> {
         let mut packs: BTreeMap<Id, Vec<BlobLocation>> = BTreeMap::new();
         for id in data {
-            let loc = self
-                .src
-                .index()
-                .lookup(BlobType::Data, &id)
-                .ok_or(Error::BlobNotFound {
-                    blob_type: BlobType::Data,
-                    id,
-                })?;
+            let loc = self.src.locate_blob(BlobType::Data, &id)?;
             packs.entry(loc.pack).or_default().push(loc);
         }
         for blobs in packs.values_mut() {
