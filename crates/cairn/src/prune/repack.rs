@@ -14,7 +14,7 @@ use crate::repository::Repository;
 use crate::write::{Compression, PackBuilder, WriteOptions};
 use crate::{Error, Result};
 use cairn_backend::FileType;
-use cairn_format::{compress_blob, BlobType, Id, IndexBlob, IndexPack};
+use cairn_format::{BlobType, Id, IndexBlob, IndexPack};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -114,17 +114,18 @@ impl<'a> Packer<'a> {
 
     /// Encodes and appends one blob; writes the pack when it is full.
     pub(crate) fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
-        let level = match (self.repo.config().version, blob_type) {
-            (1, _) => None,
-            (_, BlobType::Tree) => Compression::Auto.zstd_level(),
-            (_, BlobType::Data) => self.compression.zstd_level(),
+        let mode = match (self.repo.config().version, blob_type) {
+            (1, _) => Compression::Off,
+            (_, BlobType::Tree) => Compression::Auto,
+            (_, BlobType::Data) => self.compression,
         };
         // An empty blob cannot be marked compressed (length 0 means raw).
-        let (payload, uncompressed) = match level {
-            Some(level) if !plain.is_empty() => {
+        let (payload, uncompressed) = match mode {
+            Compression::Off => (plain.to_vec(), None),
+            _ if !plain.is_empty() => {
                 let n = u32::try_from(plain.len())
                     .map_err(|_| Error::InvalidArgument(format!("blob {id} is too large")))?;
-                (compress_blob(plain, level), Some(n))
+                (crate::write::compress_once(plain, mode), Some(n))
             }
             _ => (plain.to_vec(), None),
         };

@@ -22,8 +22,8 @@
 //! raised the backup's peak memory by as much, for a few thousand faults
 //! per pack.
 
+use super::Compression;
 use cairn_crypto::MasterKey;
-use cairn_format::compress_blob;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
@@ -158,13 +158,38 @@ pub(crate) fn with_sealed<R>(key: &MasterKey, plain: &[u8], f: impl FnOnce(&[u8]
     })
 }
 
-/// One zstd context per thread and level, with its output buffer:
+/// A zstd context set up for `mode` (its level, clamped to zstd's range,
+/// and its hash log), or `None` for [`Compression::Off`] or a context
+/// zstd cannot make.
+fn new_context(mode: Compression) -> Option<zstd::bulk::Compressor<'static>> {
+    let range = zstd::compression_level_range();
+    let level = mode.zstd_level()?.clamp(*range.start(), *range.end());
+    let mut context = zstd::bulk::Compressor::new(level).ok()?;
+    if let Some(log) = mode.zstd_hash_log() {
+        context
+            .set_parameter(zstd::zstd_safe::CParameter::HashLog(log))
+            .ok()?;
+    }
+    Some(context)
+}
+
+/// zstd-compresses a blob as `mode` says into a single frame without
+/// checksum, with a context of its own. The bytes are exactly what
+/// [`with_compressed`] gives. Panics for [`Compression::Off`].
+pub(crate) fn compress_once(plain: &[u8], mode: Compression) -> Vec<u8> {
+    let mut context = new_context(mode).expect("a zstd context for a compressing mode");
+    context
+        .compress(plain)
+        .expect("zstd compression into memory cannot fail")
+}
+
+/// One zstd context per thread and mode, with its output buffer:
 /// creating a context per blob costs an allocation of about a megabyte and
 /// its zeroing, and a fresh output buffer per blob its page faults. The
 /// buffer keeps the capacity of the largest blob this thread compressed
 /// (at most about one 8 MiB chunk).
 struct ThreadCompressor {
-    level: i32,
+    mode: Compression,
     context: zstd::bulk::Compressor<'static>,
     out: Vec<u8>,
 }
@@ -173,25 +198,21 @@ thread_local! {
     static COMPRESSOR: RefCell<Option<ThreadCompressor>> = const { RefCell::new(None) };
 }
 
-/// zstd-compresses a blob at `level` with this thread's context and
+/// zstd-compresses a blob as `mode` says with this thread's context and
 /// buffer, and hands the result to `f`. The bytes are exactly what
-/// [`compress_blob`] gives.
-pub(crate) fn with_compressed<R>(plain: &[u8], level: i32, f: impl FnOnce(&[u8]) -> R) -> R {
-    let range = zstd::compression_level_range();
-    let level = level.clamp(*range.start(), *range.end());
+/// [`compress_once`] gives. Panics for [`Compression::Off`].
+pub(crate) fn with_compressed<R>(plain: &[u8], mode: Compression, f: impl FnOnce(&[u8]) -> R) -> R {
     COMPRESSOR.with(|cell| {
         let Ok(mut slot) = cell.try_borrow_mut() else {
             // Only if `f` compresses again on this thread: one-shot then.
-            return f(&compress_blob(plain, level));
+            return f(&compress_once(plain, mode));
         };
-        if slot.as_ref().is_none_or(|c| c.level != level) {
-            *slot = zstd::bulk::Compressor::new(level)
-                .ok()
-                .map(|context| ThreadCompressor {
-                    level,
-                    context,
-                    out: Vec::new(),
-                });
+        if slot.as_ref().is_none_or(|c| c.mode != mode) {
+            *slot = new_context(mode).map(|context| ThreadCompressor {
+                mode,
+                context,
+                out: Vec::new(),
+            });
         }
         if let Some(c) = slot.as_mut() {
             c.out.clear();
@@ -201,7 +222,7 @@ pub(crate) fn with_compressed<R>(plain: &[u8], level: i32, f: impl FnOnce(&[u8])
             }
         }
         // A context that cannot be made or used: the one-shot path.
-        f(&compress_blob(plain, level))
+        f(&compress_once(plain, mode))
     })
 }
 
@@ -214,10 +235,12 @@ mod tests {
         #[test]
         fn same_bytes_as_one_shot_compression(
             blobs in proptest::collection::vec(proptest::collection::vec(0u8..4, 1..5000), 1..6),
-            level in prop_oneof![Just(1), Just(3), Just(7)],
+            mode in prop_oneof![Just(Compression::Fastest), Just(Compression::Auto), Just(Compression::Better)],
         ) {
             for b in &blobs {
-                prop_assert_eq!(with_compressed(b, level, <[u8]>::to_vec), compress_blob(b, level));
+                let once = compress_once(b, mode);
+                prop_assert_eq!(with_compressed(b, mode, <[u8]>::to_vec), once.clone());
+                prop_assert_eq!(cairn_format::decompress_blob(&once, b.len() as u32).unwrap(), b.clone());
             }
         }
     }
@@ -258,13 +281,40 @@ mod tests {
     }
 
     #[test]
-    fn switching_levels_reuses_nothing_wrong() {
+    fn switching_modes_reuses_nothing_wrong() {
         let data = vec![7u8; 100_000];
-        for level in [3, 19, 3, 1] {
+        for mode in [
+            Compression::Auto,
+            Compression::Max,
+            Compression::Auto,
+            Compression::Fastest,
+        ] {
             assert_eq!(
-                with_compressed(&data, level, <[u8]>::to_vec),
-                compress_blob(&data, level)
+                with_compressed(&data, mode, <[u8]>::to_vec),
+                compress_once(&data, mode)
             );
         }
+    }
+
+    #[test]
+    fn auto_sets_its_hash_log_on_top_of_its_level() {
+        // Text whose repeats sit far apart: a bigger match table finds
+        // more of them, so the setting must show in the output.
+        let mut text = Vec::new();
+        let mut x = 1u64;
+        while text.len() < 2 << 20 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.extend_from_slice(format!("word{} ", (x >> 33) % 200_000).as_bytes());
+        }
+        let auto = compress_once(&text, Compression::Auto);
+        let level_only =
+            zstd::bulk::compress(&text, Compression::Auto.zstd_level().unwrap()).unwrap();
+        assert_ne!(auto, level_only);
+        assert_eq!(
+            cairn_format::decompress_blob(&auto, text.len() as u32).unwrap(),
+            text
+        );
     }
 }
