@@ -1,5 +1,6 @@
 //! A lock whose second look for conflicting locks runs on its own thread,
-//! so that `check` and `backup` work during the lock's 200 ms wait.
+//! so that `check`, `backup`, `forget` and `prune` work (read and plan)
+//! during the lock's 200 ms wait.
 //!
 //! [`ConfirmingLock::start`] writes the lock file and returns at once; a
 //! thread makes the second look ([`cairn::Repository::confirm_lock`]) and,
@@ -18,7 +19,8 @@ pub struct ConfirmingLock {
     outcome: Arc<Outcome>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Declared last: dropped (the lock file removed) after the thread.
-    guard: Arc<cairn::LockGuard>,
+    /// `None` only inside [`ConfirmingLock::release`].
+    guard: Option<Arc<cairn::LockGuard>>,
 }
 
 impl ConfirmingLock {
@@ -39,13 +41,13 @@ impl ConfirmingLock {
         Ok(ConfirmingLock {
             outcome,
             thread: Some(thread),
-            guard,
+            guard: Some(guard),
         })
     }
 
     /// The lock, for the library calls that change the repository.
     pub fn guard(&self) -> &cairn::LockGuard {
-        &self.guard
+        self.guard.as_ref().expect("held until released")
     }
 
     /// Waits for the confirmation; a conflict becomes restic's lock error
@@ -69,6 +71,22 @@ impl ConfirmingLock {
             } else {
                 Ok(())
             }
+        }
+    }
+}
+
+impl ConfirmingLock {
+    /// Waits for the confirmation thread, then removes the lock file,
+    /// reporting a failure to remove it (dropping ignores that).
+    pub fn release(mut self) -> Result<()> {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        // The thread held the only other reference, and it has ended; if
+        // another were left, its drop would remove the lock instead.
+        match self.guard.take().map(Arc::try_unwrap) {
+            Some(Ok(guard)) => Ok(guard.release()?),
+            _ => Ok(()),
         }
     }
 }

@@ -73,3 +73,28 @@ fn an_exclusive_lock_taken_during_the_lock_wait_stops_backup() {
     // The other process's lock is still there; restic checks beside it.
     f.restic(["--no-lock", "check"]).ok();
 }
+
+/// `forget` and `prune` plan while their lock waits for the second look
+/// for conflicting locks. A lock taken in that moment stops them with exit
+/// 11 before anything is removed or written.
+#[test]
+fn a_lock_taken_during_the_lock_wait_stops_forget_and_prune() {
+    let f = Fixture::new("v2");
+    let weekly = f.snapshot_with_tag("weekly");
+    let state = |f: &Fixture| ["snapshots", "index", "data"].map(|dir| f.repo_files(dir));
+    let before = state(&f);
+    for (args, exclusive) in [
+        (vec!["forget", "--prune", weekly.as_str()], false),
+        (vec!["prune", "--max-unused", "0"], false),
+        (vec!["forget", "--keep-last", "1"], true),
+    ] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        common::assert_stopped_by_a_lock_taken_meanwhile(&f, &args, exclusive);
+        assert_eq!(state(&f), before, "{args:?} changed the repository");
+        // Remove the other process's lock before the next round.
+        for lock in f.repo_files("locks") {
+            std::fs::remove_file(lock).unwrap();
+        }
+    }
+    f.restic(["check"]).ok();
+}

@@ -2,6 +2,7 @@
 
 use super::snapshots::print_table_with_reasons;
 use super::tag::{warn_filters_ignored, warn_ignored};
+use crate::confirming_lock::ConfirmingLock;
 use crate::global::GlobalOptions;
 use crate::output::{go_json, snapshot_json};
 use anyhow::{bail, Result};
@@ -174,10 +175,16 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let lock = if args.dry_run && global.no_lock {
         None
     } else {
-        Some(global.lock_always(&repo, true)?)
+        // The second look for other locks runs while the policy applies.
+        Some(ConfirmingLock::start(global, &repo, true)?)
     };
     let verbose = !global.quiet && !global.json;
-    let plan = repo.plan_forget(&opts)?;
+    let plan = repo.plan_forget(&opts);
+    // A conflicting lock interrupts the planning: report the lock first.
+    if let Some(lock) = &lock {
+        lock.confirmed()?;
+    }
+    let plan = plan?;
     crate::metrics::add(cairn::metrics::forget_figures(&plan));
     if opts.ids.is_empty() && verbose {
         println!("Applying Policy: {}", opts.policy.describe());
@@ -216,7 +223,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         } else {
             let start = std::time::Instant::now();
             let lock = lock.as_ref().expect("locked unless a dry run");
-            repo.remove_snapshots(lock, &plan.remove)?;
+            repo.remove_snapshots(lock.guard(), &plan.remove)?;
             if verbose {
                 let n = plan.remove.len();
                 println!(
@@ -241,14 +248,15 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         // process can slip in between the two.
         let unlocked;
         let guard = match &lock {
-            Some(lock) => lock,
+            Some(lock) => lock.guard(),
             // `--dry-run --no-lock`: the prune only plans.
             None => {
                 unlocked = cairn::LockGuard::unlocked(&repo);
                 &unlocked
             }
         };
-        super::prune::run_with_repo(global, &mut repo, guard, &prune_opts)?;
+        // Confirmed above.
+        super::prune::run_with_repo(global, &mut repo, guard, &|| Ok(()), &prune_opts)?;
         if let Some(lock) = lock {
             lock.release()?;
         }

@@ -1,6 +1,7 @@
 //! `cairn prune`: remove data no snapshot needs, with restic's flags and
 //! output.
 
+use crate::confirming_lock::ConfirmingLock;
 use crate::global::GlobalOptions;
 use crate::output::format_bytes;
 use anyhow::Result;
@@ -297,7 +298,8 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     let mut opts = args.options(global)?;
     let mut repo = global.open_repository()?;
     opts.validate(repo.config().version)?;
-    let lock = global.lock_always(&repo, true)?;
+    // The second look for other locks runs while the prune plans.
+    let lock = ConfirmingLock::start(global, &repo, true)?;
     let recover = &args.unsafe_recover_no_free_space;
     if !recover.is_empty() {
         // restic insists on the full repository ID: the mode is unsafe.
@@ -307,18 +309,21 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         }
         opts.unsafe_recovery = true;
     }
-    run_with_repo(global, &mut repo, &lock, &opts)?;
-    lock.release()?;
-    Ok(())
+    run_with_repo(global, &mut repo, lock.guard(), &|| lock.confirmed(), &opts)?;
+    lock.release()
 }
 
 /// Plans the prune, prints restic's statistics, then carries it out, on a
 /// repository the caller has opened and exclusively locked (so that
-/// `forget --prune` prunes under the lock it forgot under).
+/// `forget --prune` prunes under the lock it forgot under). `confirmed`
+/// is called once the plan is made, before anything is printed or
+/// changed: the lock's second look for other locks
+/// ([`ConfirmingLock::confirmed`]), which may run while the plan is made.
 pub fn run_with_repo(
     global: &GlobalOptions,
     repo: &mut Repository,
     lock: &cairn::LockGuard,
+    confirmed: &dyn Fn() -> Result<()>,
     opts: &PruneOptions,
 ) -> Result<()> {
     let level = verbosity(global);
@@ -330,7 +335,10 @@ pub fn run_with_repo(
         println!("loading indexes...");
     }
     let printer = Printer { level };
-    let plan = repo.plan_prune(opts, &printer)?;
+    let plan = repo.plan_prune(opts, &printer);
+    // A conflicting lock interrupts the planning: report the lock first.
+    confirmed()?;
+    let plan = plan?;
     crate::metrics::add(cairn::metrics::prune_figures(&plan.stats));
     if opts.dry_run && level > 0 {
         println!("\nWould have made the following changes:");
