@@ -209,6 +209,31 @@ impl MasterKey {
         Ok(plaintext)
     }
 
+    /// Like [`open`](Self::open), but decrypts into `out`, so one buffer
+    /// serves message after message without a fresh allocation. `out`
+    /// only grows (never zeroed more than once); the plaintext returned is
+    /// its first `sealed.len() - 32` bytes. The tag is checked on `sealed`
+    /// before anything is decrypted, and the keystream is applied while
+    /// copying, so the ciphertext is not copied and then rewritten.
+    ///
+    /// # Errors
+    /// The same as [`open`](Self::open); nothing is written to `out`.
+    pub fn open_into<'o>(
+        &self,
+        sealed: &[u8],
+        out: &'o mut Vec<u8>,
+    ) -> Result<&'o [u8], CryptoError> {
+        let nonce = self.verify(sealed)?;
+        let ciphertext = &sealed[NONCE_LEN..sealed.len() - TAG_LEN];
+        if out.len() < ciphertext.len() {
+            out.resize(ciphertext.len(), 0);
+        }
+        let plain = &mut out[..ciphertext.len()];
+        let mut cipher = Aes256Ctr::new(&self.encrypt.into(), &nonce.into());
+        cipher.apply_keystream_b2b(ciphertext, plain);
+        Ok(plain)
+    }
+
     /// Like [`open`](Self::open), but decrypts inside `sealed`'s own buffer.
     /// On success the vector holds only the plaintext; on error it is left
     /// unchanged.
@@ -314,6 +339,27 @@ mod tests {
         let mut buf = k.seal(b"some plaintext bytes");
         k.open_in_place(&mut buf).unwrap();
         assert_eq!(buf, b"some plaintext bytes");
+    }
+
+    #[test]
+    fn open_into_reuses_the_buffer_and_checks_the_tag() {
+        let k = key();
+        let mut out = b"much longer leftover contents".to_vec();
+        assert_eq!(k.open_into(&k.seal(b"short"), &mut out).unwrap(), b"short");
+        let long = b"a message longer than the leftover contents";
+        assert_eq!(k.open_into(&k.seal(long), &mut out).unwrap(), long);
+        let before = out.clone();
+        let mut bad = k.seal(b"abc");
+        bad[20] ^= 1;
+        assert!(matches!(
+            k.open_into(&bad, &mut out),
+            Err(CryptoError::BadMac)
+        ));
+        assert!(matches!(
+            k.open_into(&[1u8; 31], &mut out),
+            Err(CryptoError::TooShort { len: 31 })
+        ));
+        assert_eq!(out, before, "nothing is written on error");
     }
 
     #[test]

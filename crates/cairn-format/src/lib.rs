@@ -71,6 +71,6 @@ pub use snapshot::{Snapshot, SnapshotSummary};
 pub use tree::Tree;
 pub use unknown::UnknownFields;
 pub use unpacked::{
-    compress_blob, decode_unpacked, decode_unpacked_limited, decompress_blob, decompress_bounded,
-    encode_unpacked, COMPRESSED_MARKER, MAX_UNPACKED_SIZE,
+    compress_blob, decode_unpacked, decode_unpacked_limited, decompress_blob, decompress_blob_into,
+    decompress_bounded, encode_unpacked, COMPRESSED_MARKER, MAX_UNPACKED_SIZE,
 };

@@ -95,6 +95,37 @@ pub fn decompress_blob(data: &[u8], uncompressed_length: u32) -> Result<Vec<u8>,
     }
 }
 
+/// Like [`decompress_blob`], but decodes into `out` so that one buffer
+/// serves blob after blob: no allocation, and no fresh pages to fault in,
+/// per blob. `out` only grows, and is never zeroed more than once; the
+/// plaintext returned is its first `uncompressed_length` bytes, and the
+/// rest of `out` is unspecified (as is all of it after an error). The
+/// errors are those of [`decompress_blob`].
+pub fn decompress_blob_into<'o>(
+    data: &[u8],
+    uncompressed_length: u32,
+    out: &'o mut Vec<u8>,
+) -> Result<&'o [u8], FormatError> {
+    let want = uncompressed_length as usize;
+    if want > ONE_PASS_LIMIT || data.is_empty() {
+        *out = decompress_blob(data, uncompressed_length)?;
+        return Ok(out);
+    }
+    if out.len() < want {
+        out.resize(want, 0);
+    }
+    // A slice of exactly `want` bytes bounds the output as the exact
+    // capacity does in `decompress_one_pass`.
+    let room = &mut out[..want];
+    let result = DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        dctx.decompress(&mut *room, data)
+    });
+    one_pass_outcome(result, want)?;
+    Ok(&out[..want])
+}
+
 /// Largest blob [`decompress_blob`] decodes in one pass (32 MiB).
 const ONE_PASS_LIMIT: usize = 32 << 20;
 
@@ -116,8 +147,13 @@ fn decompress_one_pass(data: &[u8], want: usize) -> Result<Vec<u8>, FormatError>
         let dctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
         dctx.decompress(&mut out, data)
     });
+    one_pass_outcome(result, want).map(|()| out)
+}
+
+/// The outcome of a one-pass decode into room for exactly `want` bytes.
+fn one_pass_outcome(result: zstd::zstd_safe::SafeResult, want: usize) -> Result<(), FormatError> {
     match result {
-        Ok(n) if n == want => Ok(out),
+        Ok(n) if n == want => Ok(()),
         Ok(n) => Err(FormatError::LengthMismatch {
             expected: want,
             actual: n,
@@ -254,5 +290,27 @@ mod tests {
         assert_eq!(decompress_bounded(&c, 300_000).unwrap(), plain);
         assert_eq!(decompress_blob(&compress_blob(b"", 3), 0).unwrap(), b"");
         assert!(decompress_blob(b"not zstd", 5).is_err());
+    }
+
+    /// A reused buffer gives the same results and errors as a fresh one,
+    /// whatever it held before: a blob longer than its claim is caught
+    /// even when the buffer has room for more.
+    #[test]
+    fn into_a_reused_buffer() {
+        let plain = vec![7u8; 300_000];
+        let c = compress_blob(&plain, 3);
+        let mut out = vec![1u8; 1_000_000];
+        assert_eq!(decompress_blob_into(&c, 300_000, &mut out).unwrap(), plain);
+        for claim in [299_999, 300_001] {
+            let mut big = vec![0u8; 1_000_000];
+            let got = decompress_blob_into(&c, claim, &mut big).unwrap_err();
+            let want = decompress_blob(&c, claim).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string());
+            assert!(matches!(got, FormatError::LengthMismatch { .. }), "{claim}");
+        }
+        let ab = compress_blob(b"ab", 3);
+        assert_eq!(decompress_blob_into(&ab, 2, &mut out).unwrap(), b"ab");
+        assert!(decompress_blob_into(b"not zstd", 5, &mut out).is_err());
+        assert!(decompress_blob_into(b"", 5, &mut out).is_err());
     }
 }

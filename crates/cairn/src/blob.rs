@@ -6,7 +6,7 @@ use crate::reread;
 use crate::{Error, Result};
 use cairn_backend::FileType;
 use cairn_format::limits::check_blob_claim;
-use cairn_format::{decompress_blob, BlobType, Id, Tree};
+use cairn_format::{decompress_blob, decompress_blob_into, BlobType, Id, Tree};
 
 /// Checks the lengths the index claims for a blob against the limits of
 /// [`cairn_format::limits`]; call it before reading or allocating for the
@@ -20,6 +20,16 @@ pub(crate) fn check_claim(loc: &BlobLocation) -> Result<()> {
             reason: e.to_string(),
         }
     })
+}
+
+/// The buffers [`Repository::verify_blob_in`] decodes into, kept from one
+/// blob to the next.
+#[derive(Default)]
+pub(crate) struct DecodeBuffers {
+    /// The decrypted (possibly still compressed) blob.
+    decrypted: Vec<u8>,
+    /// The decompressed plaintext of a compressed blob.
+    plain: Vec<u8>,
 }
 
 impl Repository {
@@ -48,6 +58,43 @@ impl Repository {
             None => stored,
         };
         let actual = Id::hash(&plain);
+        if actual != loc.id {
+            return Err(fail(format!("content has SHA-256 {actual}")));
+        }
+        Ok(plain)
+    }
+
+    /// Verifies the stored bytes of a blob exactly as [`decode_blob`]
+    /// does (claimed lengths, MAC, decompression, SHA-256 against the ID,
+    /// with the same errors), but decodes into `bufs`, which are reused
+    /// from one blob to the next: no allocation and no fresh pages per
+    /// blob, and `stored` is not copied before it is decrypted. Returns
+    /// the verified plaintext, borrowed from `bufs`.
+    ///
+    /// [`decode_blob`]: Repository::decode_blob
+    pub(crate) fn verify_blob_in<'b>(
+        &self,
+        loc: &BlobLocation,
+        stored: &[u8],
+        bufs: &'b mut DecodeBuffers,
+    ) -> Result<&'b [u8]> {
+        let fail = |reason: String| Error::BadBlob {
+            pack: loc.pack,
+            blob_type: loc.blob_type,
+            id: loc.id,
+            reason,
+        };
+        check_claim(loc)?;
+        let decrypted = self
+            .key()
+            .open_into(stored, &mut bufs.decrypted)
+            .map_err(|e| fail(e.to_string()))?;
+        let plain: &[u8] = match loc.uncompressed_length {
+            Some(n) => decompress_blob_into(decrypted, n, &mut bufs.plain)
+                .map_err(|e| fail(e.to_string()))?,
+            None => decrypted,
+        };
+        let actual = Id::hash(plain);
         if actual != loc.id {
             return Err(fail(format!("content has SHA-256 {actual}")));
         }

@@ -1,6 +1,7 @@
 //! Stage 5: reading packs and verifying every byte of them.
 
 use super::{CheckIssue, Sink, Stage};
+use crate::blob::DecodeBuffers;
 use crate::index::{BlobLocation, Index};
 use crate::repository::Repository;
 use crate::Result;
@@ -25,13 +26,20 @@ pub(crate) fn read_packs(
     for loc in index.iter().filter(|l| wanted.contains(&l.pack)) {
         blobs.entry(loc.pack).or_default().push(loc);
     }
-    let jobs: Vec<(Id, Vec<BlobLocation>)> = selected
-        .iter()
+    // Largest packs first: the last pack a worker takes is then a small
+    // one, and the other core does not sit idle while it finishes.
+    let mut by_size: Vec<&(Id, u64)> = selected.iter().collect();
+    by_size.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    let jobs: Vec<(Id, Vec<BlobLocation>)> = by_size
+        .into_iter()
         .map(|(id, _)| (*id, blobs.remove(id).unwrap_or_default()))
         .collect();
     drop(blobs);
+    // `par_bridge` hands the packs out in this order as workers become
+    // free (largest first), where splitting the list would not.
     let read: Vec<Option<Id>> = jobs
-        .into_par_iter()
+        .into_iter()
+        .par_bridge()
         .map(|(id, blobs)| {
             if sink.cancel.is_cancelled() || !present.contains_key(&id) {
                 sink.progress.advance();
@@ -99,6 +107,7 @@ pub(crate) fn check_pack(
             crate::reread::note(reads)
         )));
     }
+    let mut bufs = DecodeBuffers::default();
     for b in &blobs {
         let blob_issue = |msg: String| issue(msg).blob(b.blob_type, b.id);
         let start = b.offset as usize;
@@ -112,7 +121,7 @@ pub(crate) fn check_pack(
             )));
             continue;
         };
-        if let Err(e) = repo.decode_blob(b, stored.to_vec()) {
+        if let Err(e) = repo.verify_blob_in(b, stored, &mut bufs) {
             let reason = match e {
                 crate::Error::BadBlob { reason, .. } => reason,
                 other => other.to_string(),
