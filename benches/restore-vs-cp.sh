@@ -98,7 +98,7 @@ if [ "${STRACE:-0}" = 1 ]; then
         echo "== syscalls of $tool (strace -c -f; top 12 by count, then the total)"
         sort -k4 -n -r <(grep -E '^ *[0-9]' "$work/$tool.strace" | grep -v total) | head -12 |
             awk '{ printf "   %-16s %9d\n", $NF, $4 }'
-        grep total "$work/$tool.strace" | awk '{ printf "   %-16s %9d\n", "total", $3 }'
+        grep total "$work/$tool.strace" | awk '{ printf "   %-16s %9d\n", "total", $4 }'
     done
 fi
 
