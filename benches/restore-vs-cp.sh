@@ -5,7 +5,7 @@
 # one run, interleaved.
 #
 #     benches/restore-vs-cp.sh [SRC] [RUNS]
-#         # defaults: ~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu 2
+#         # defaults: ~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu 5
 #
 # 1. Backs SRC up once with cairn (--no-cache) into a fresh repository.
 # 2. RUNS rounds; each round runs every tool once into a fresh target,
@@ -20,7 +20,10 @@
 # past each of them, so creating 50k files right after deleting 50k costs
 # several times the system time it costs otherwise (`perf` shows
 # __ext4_new_inode -> find_inode_bit -> recently_deleted). Every tool gets
-# the same wait.
+# the same wait. Even so, the first tool of a round was seen paying up to
+# twice the system time of the others (the freed inodes are not all out
+# of the window yet): with the order rotating, RUNS at least the number
+# of tools (the default, 5) gives every tool every place once.
 #
 # Environment: CAIRN (default: builds target/release/cairn), CAIRN_BASE
 # (optional second cairn binary, e.g. an older build, timed as
@@ -28,7 +31,7 @@
 # new temp directory), KEEP=1 keeps WORK.
 set -euo pipefail
 src=${1:-$HOME/.rustup/toolchains/stable-x86_64-unknown-linux-gnu}
-runs=${2:-2}
+runs=${2:-5}
 size_mb=0
 . "$(dirname "$0")/lib.sh"
 grace=${GRACE:-90}
