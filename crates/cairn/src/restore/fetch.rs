@@ -8,7 +8,9 @@
 //! `READERS + QUEUE + 1` ranges are in memory at once.
 
 use super::dirs::{DirFds, DirTree};
-use super::files::{open_for_write, write_blob};
+use super::files::{create_new, open_for_write, prepare_file, write_blob};
+use super::meta::{restore_file_metadata, XattrFilter};
+use super::owners::Owners;
 use super::plan::{FileAction, FileItem};
 use super::{RestoreError, RestoreProgress, Stop};
 use crate::index::BlobLocation;
@@ -18,8 +20,10 @@ use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Mutex, OnceLock};
 
 /// Largest single read from a pack.
 pub(crate) const MAX_RANGE: u64 = 4 << 20;
@@ -87,6 +91,22 @@ pub(crate) const OK: u8 = 0;
 pub(crate) const DAMAGED: u8 = 1;
 /// The file could not be created.
 pub(crate) const MISSING: u8 = 2;
+
+/// Per file, whether its metadata was restored while writing: not (the
+/// last pass does it).
+pub(crate) const META_LATER: u8 = 0;
+/// Restored right after the last write, through the open handle.
+pub(crate) const META_DONE: u8 = 1;
+/// Tried after the last write and failed (the error is recorded).
+pub(crate) const META_FAILED: u8 = 2;
+
+/// How a file's metadata is restored as soon as its content is complete
+/// (not with `--verify`, whose reads would disturb the access times).
+pub(crate) struct EarlyMeta<'a> {
+    pub xattrs: &'a XattrFilter,
+    /// Name lookups for `--ownership-by-name`, `None` to use the IDs.
+    pub owners: Option<&'a Owners>,
+}
 
 /// Everything to fetch, and per file how many writes are outstanding.
 #[derive(Debug, Default)]
@@ -226,6 +246,14 @@ pub(crate) struct Writer<'a> {
     pub pending: Vec<AtomicUsize>,
     pub bytes_written: AtomicU64,
     pub errors: Mutex<Vec<RestoreError>>,
+    /// Remove a directory in a file's place (`--delete`).
+    pub remove_dirs: bool,
+    /// Restore a file's metadata right after its last write, if set.
+    pub early_meta: Option<EarlyMeta<'a>>,
+    /// Per file: [`META_LATER`], [`META_DONE`] or [`META_FAILED`].
+    pub meta: Vec<AtomicU8>,
+    /// Per file, set once it is created or resized (true if that worked).
+    prepared: Vec<OnceLock<bool>>,
 }
 
 impl<'a> Writer<'a> {
@@ -251,7 +279,64 @@ impl<'a> Writer<'a> {
             pending: plan.pending.iter().map(|&n| AtomicUsize::new(n)).collect(),
             bytes_written: AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
+            remove_dirs: false,
+            early_meta: None,
+            meta: files.iter().map(|_| AtomicU8::new(META_LATER)).collect(),
+            prepared: files.iter().map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// Whether file `i` is new and gets exactly one dense write, which
+    /// gives it its length: it is then created empty, not sized first.
+    fn filled_by_one_write(&self, i: usize) -> bool {
+        matches!(self.files[i].action, FileAction::Write(None))
+            && self.plan.pending[i] == 1
+            && !self.plan.sparse[i]
+    }
+
+    /// Creates or resizes file `i` once, whoever needs it first (others
+    /// wait); returns the open handle to the caller that did it. A
+    /// failure is recorded and marks the file [`MISSING`]. With `sized`,
+    /// the length is set even where one write would set it.
+    fn prepare(&self, i: usize, sized: bool) -> Option<File> {
+        let mut handle = None;
+        self.prepared[i].get_or_init(|| {
+            let f = &self.files[i];
+            let len = if sized || !self.filled_by_one_write(i) {
+                f.node.size
+            } else {
+                0
+            };
+            let new = matches!(f.action, FileAction::Write(None));
+            let made = self.fds.get(self.tree, f.dir).and_then(|dir| {
+                // A file planned as new is usually still absent: one
+                // exclusive create. Anything in the way gets the full
+                // treatment.
+                match new.then(|| create_new(&dir, &f.node.name, len)) {
+                    Some(Ok(Some(h))) => Ok(h),
+                    Some(Err(e)) => Err(e),
+                    None | Some(Ok(None)) => {
+                        prepare_file(&dir, &f.node.name, f.node.size, self.remove_dirs)
+                    }
+                }
+            });
+            match made {
+                Ok(h) => {
+                    self.progress.bytes_done(self.plan.present[i]);
+                    if self.plan.pending[i] == 0 {
+                        self.progress.file_done(f.node.size);
+                    }
+                    handle = Some(h);
+                    true
+                }
+                Err(e) => {
+                    let path = self.tree.path(f.dir, Some(&f.node.name));
+                    self.fail(i, None, Error::io(&path, e), MISSING);
+                    false
+                }
+            }
+        });
+        handle
     }
 
     fn fail(&self, file: usize, blob: Option<Id>, error: Error, status: u8) {
@@ -264,29 +349,20 @@ impl<'a> Writer<'a> {
         self.errors.lock().expect("no panics while held").push(err);
     }
 
-    /// Creates or resizes every file to be written (in parallel), then
-    /// fetches and writes all blobs. Stops early (leaving the rest
-    /// undone) once `stop` says so.
-    pub(crate) fn run(&self, remove_dirs: bool) {
+    /// Creates or resizes (in parallel) every file to be written that
+    /// gets no blob, then fetches and writes all blobs; the other files
+    /// are created at their first write, so that a small file is
+    /// created, written and finished through one descriptor. Stops early
+    /// (leaving the rest undone) once `stop` says so.
+    pub(crate) fn run(&self) {
         self.files.par_iter().enumerate().for_each(|(i, f)| {
-            if !matches!(f.action, FileAction::Write(_)) || (self.stop)() {
+            if !matches!(f.action, FileAction::Write(_))
+                || self.plan.pending[i] != 0
+                || (self.stop)()
+            {
                 return;
             }
-            let prepared = self.fds.get(self.tree, f.dir).and_then(|dir| {
-                super::files::prepare_file(&dir, &f.node.name, f.node.size, remove_dirs)
-            });
-            match prepared {
-                Ok(()) => {
-                    self.progress.bytes_done(self.plan.present[i]);
-                    if self.plan.pending[i] == 0 {
-                        self.progress.file_done(f.node.size);
-                    }
-                }
-                Err(e) => {
-                    let path = self.tree.path(f.dir, Some(&f.node.name));
-                    self.fail(i, None, Error::io(&path, e), MISSING)
-                }
-            }
+            self.prepare(i, true);
         });
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<u8>>)>(QUEUE);
@@ -354,6 +430,8 @@ impl<'a> Writer<'a> {
                     let mut files: Vec<usize> = b.targets.iter().map(|t| t.file).collect();
                     files.dedup();
                     for file in files {
+                        // The file is still there, at its full length.
+                        drop(self.prepare(file, true));
                         self.fail(file, Some(b.loc.id), same_error(&e), DAMAGED);
                     }
                     for t in &b.targets {
@@ -371,29 +449,80 @@ impl<'a> Writer<'a> {
             let file = b.targets[i].file;
             let same = b.targets[i..].iter().take_while(|t| t.file == file).count();
             let f = &self.files[file];
+            let mut handle = None;
             if self.status[file].load(Ordering::Relaxed) != MISSING {
-                let sparse = self.plan.sparse[file];
-                let dir = self.fds.get(self.tree, f.dir);
-                let result = dir
-                    .and_then(|d| open_for_write(&d, &f.node.name))
-                    .and_then(|h| {
-                        for t in &b.targets[i..i + same] {
-                            let n = write_blob(&h, plain, t.offset, sparse)?;
-                            self.bytes_written.fetch_add(n, Ordering::Relaxed);
-                            self.progress.bytes_done(plain.len() as u64);
-                        }
-                        Ok(())
-                    });
-                if let Err(e) = result {
-                    let path = self.tree.path(f.dir, Some(&f.node.name));
-                    self.fail(file, Some(b.loc.id), Error::io(&path, e), DAMAGED);
+                match self.write_file(file, &b.targets[i..i + same], plain) {
+                    Ok(h) => handle = h,
+                    Err(e) => {
+                        let path = self.tree.path(f.dir, Some(&f.node.name));
+                        self.fail(file, Some(b.loc.id), Error::io(&path, e), DAMAGED);
+                    }
                 }
             }
-            for _ in 0..same {
-                self.done_one(file);
+            if self.pending[file].fetch_sub(same, Ordering::AcqRel) == same {
+                self.progress.file_done(f.node.size);
+                if let (Some(h), Some(meta)) = (handle, &self.early_meta) {
+                    self.finish_file(file, &h, meta);
+                }
             }
             i += same;
         }
+    }
+
+    /// Writes `plain` at the `targets` (all in one file), creating the
+    /// file first if this is its first write; returns the handle, if the
+    /// file exists.
+    fn write_file(
+        &self,
+        file: usize,
+        targets: &[Target],
+        plain: &[u8],
+    ) -> io::Result<Option<File>> {
+        let f = &self.files[file];
+        let h = match self.prepare(file, false) {
+            Some(h) => h,
+            None if self.status[file].load(Ordering::Relaxed) == MISSING => return Ok(None),
+            None => open_for_write(&*self.fds.get(self.tree, f.dir)?, &f.node.name)?,
+        };
+        let sparse = self.plan.sparse[file];
+        for t in targets {
+            let n = write_blob(&h, plain, t.offset, sparse)?;
+            self.bytes_written.fetch_add(n, Ordering::Relaxed);
+            self.progress.bytes_done(plain.len() as u64);
+        }
+        // Created empty for this write: a blob shorter than the recorded
+        // size leaves the file as long as a sized file would be.
+        if self.filled_by_one_write(file) && (plain.len() as u64) < f.node.size {
+            h.set_len(f.node.size)?;
+        }
+        Ok(Some(h))
+    }
+
+    /// Restores the metadata of file `file`, whose content is complete,
+    /// through its open handle, so the last pass need not open it again.
+    fn finish_file(&self, file: usize, h: &File, meta: &EarlyMeta<'_>) {
+        let f = &self.files[file];
+        let node = match meta.owners {
+            Some(o) => std::borrow::Cow::Owned(o.apply(&f.node)),
+            None => std::borrow::Cow::Borrowed(&f.node),
+        };
+        let state = match restore_file_metadata(&node, h, meta.xattrs) {
+            Ok(()) => META_DONE,
+            Err(e) => {
+                let name = Some(f.node.name.as_slice());
+                let path = self.tree.path(f.dir, name);
+                let err = RestoreError::new(
+                    &self.tree.location(f.dir, name),
+                    &path,
+                    None,
+                    Error::io(&path, e),
+                );
+                self.progress.error(&err);
+                self.errors.lock().expect("no panics while held").push(err);
+                META_FAILED
+            }
+        };
+        self.meta[file].store(state, Ordering::Relaxed);
     }
 
     fn done_one(&self, file: usize) {

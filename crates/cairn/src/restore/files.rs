@@ -25,7 +25,7 @@ pub(crate) fn prepare_file(
     name: &[u8],
     size: u64,
     remove_dirs: bool,
-) -> io::Result<()> {
+) -> io::Result<File> {
     let replace = match sys::stat_at(dir, name)? {
         Some(st) => !sys::is_file(&st) || st.st_nlink > 1,
         None => false,
@@ -53,7 +53,24 @@ pub(crate) fn prepare_file(
     if meta.len() != size {
         file.set_len(size)?;
     }
-    Ok(())
+    Ok(file)
+}
+
+/// Creates the file `name` in `dir` if nothing is there (`O_EXCL`, so
+/// nothing is followed or reused) and sets its length to `len`; `None`
+/// if something is in the way (then [`prepare_file`] deals with it).
+/// One call instead of a lookup, a create and a status check for the
+/// usual case of a restore into a new or empty directory.
+pub(crate) fn create_new(dir: &File, name: &[u8], len: u64) -> io::Result<Option<File>> {
+    let file = match open(dir, name, OFlags::CREATE | OFlags::EXCL) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if len > 0 {
+        file.set_len(len)?;
+    }
+    Ok(Some(file))
 }
 
 fn open(dir: &File, name: &[u8], extra_flags: OFlags) -> io::Result<File> {
@@ -119,7 +136,7 @@ pub(crate) mod tests {
 
     fn prepare(p: &Path, size: u64, remove_dirs: bool) -> io::Result<()> {
         let (dir, name) = at(p);
-        prepare_file(&dir, name, size, remove_dirs)
+        prepare_file(&dir, name, size, remove_dirs).map(drop)
     }
 
     fn for_write(p: &Path) -> File {

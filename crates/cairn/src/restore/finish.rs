@@ -7,7 +7,7 @@
 //! so a tree may be as deep as the file system allows.
 
 use super::dirs::{DirFds, DirTree};
-use super::fetch::MISSING;
+use super::fetch::{META_DONE, META_FAILED, MISSING};
 use super::meta::{create_special, restore_dir_metadata, restore_metadata, XattrFilter};
 use super::plan::{FileAction, FileItem, PlanItem, Selector};
 use super::sys;
@@ -76,6 +76,9 @@ pub(crate) struct Finisher<'a> {
     pub files: &'a [FileItem],
     /// Per file, the status left by writing (see `fetch`).
     pub status: &'a [u8],
+    /// Per file, whether its metadata was restored while writing (see
+    /// `fetch`).
+    pub file_meta: &'a [u8],
     pub selector: &'a Selector<'a>,
     pub xattrs: &'a XattrFilter,
     /// Name lookups for `--ownership-by-name`, `None` to use the IDs.
@@ -213,7 +216,12 @@ impl Finisher<'_> {
                 if self.status[*i] == MISSING {
                     return;
                 }
-                if self.metadata(d, fd, &f.node) {
+                let done = match self.file_meta[*i] {
+                    META_DONE => true,
+                    META_FAILED => false,
+                    _ => self.metadata(d, fd, &f.node),
+                };
+                if done {
                     self.report(d, Some(&f.node.name), action, f.node.size);
                 }
                 return;

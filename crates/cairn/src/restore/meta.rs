@@ -87,6 +87,16 @@ pub(crate) fn restore_dir_metadata(
     restore(node, Handle::Open(dir), xattrs)
 }
 
+/// Restores the metadata of the regular file `node` open as `file` (any
+/// access mode; its contents are complete).
+pub(crate) fn restore_file_metadata(
+    node: &Node,
+    file: &File,
+    xattrs: &XattrFilter,
+) -> io::Result<()> {
+    restore(node, Handle::Open(file), xattrs)
+}
+
 /// Restores the metadata of the entry `node.name` in `dir`, never
 /// following a symlink there. A regular file is opened (without following
 /// a symlink, and without blocking should it be something else by now)

@@ -77,7 +77,10 @@ impl Passes<'_> {
         }
         progress.start(summary.items(), summary.bytes);
 
+        let owners = super::owners::Owners::default();
+        let owners = opts.ownership_by_name.then_some(&owners);
         let mut status = vec![fetch::OK; plan.files.len()];
+        let mut file_meta = vec![fetch::META_LATER; plan.files.len()];
         if opts.dry_run {
             for f in plan
                 .files
@@ -92,7 +95,7 @@ impl Passes<'_> {
             finish::make_dirs(&plan.tree, self.fds, stop, &mut dir_errors)?;
             dir_errors.iter().for_each(|e| progress.error(e));
             errors.extend(dir_errors);
-            let writer = Writer::new(
+            let mut writer = Writer::new(
                 &plan.files,
                 &plan.tree,
                 self.fds,
@@ -101,13 +104,25 @@ impl Passes<'_> {
                 self.source,
                 progress,
             );
-            writer.run(opts.delete);
+            writer.remove_dirs = opts.delete;
+            // --verify reads the files after writing: their metadata (the
+            // access time) is restored after that, in the last pass.
+            writer.early_meta = (!opts.verify).then_some(fetch::EarlyMeta {
+                xattrs: &opts.xattrs,
+                owners,
+            });
+            writer.run();
             if stop() {
                 return Err(Error::Interrupted);
             }
             summary.bytes_written = writer.bytes_written.load(Ordering::Relaxed);
             status = writer
                 .status
+                .iter()
+                .map(|s| s.load(Ordering::Relaxed))
+                .collect();
+            file_meta = writer
+                .meta
                 .iter()
                 .map(|s| s.load(Ordering::Relaxed))
                 .collect();
@@ -133,15 +148,15 @@ impl Passes<'_> {
             }
             errors.extend(failures);
         }
-        let owners = super::owners::Owners::default();
         let finisher = finish::Finisher {
             tree: &plan.tree,
             fds: self.fds,
             files: &plan.files,
             status: &status,
+            file_meta: &file_meta,
             selector: &selector,
             xattrs: &opts.xattrs,
-            owners: opts.ownership_by_name.then_some(&owners),
+            owners,
             progress,
             stop,
             dry_run: opts.dry_run,

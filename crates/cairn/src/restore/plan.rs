@@ -488,6 +488,10 @@ pub(crate) fn decide_files(
     blob_len: &(dyn Fn(&Id) -> Option<u64> + Sync),
     stop: Stop<'_>,
 ) -> Result<Vec<RestoreError>> {
+    // Directories found missing (or not real directories): each is
+    // looked up once, not once per file in it.
+    let absent: Vec<std::sync::OnceLock<()>> =
+        (0..tree.dirs.len()).map(|_| Default::default()).collect();
     let errors = files
         .par_iter_mut()
         .filter(|f| f.action == FileAction::Undecided)
@@ -507,9 +511,14 @@ pub(crate) fn decide_files(
                     Error::io(&path, e),
                 ))
             };
+            if absent[f.dir].get().is_some() {
+                f.action = FileAction::Write(None);
+                return None;
+            }
             let dir = match fds.existing(tree, f.dir) {
                 Ok(Some(d)) => d,
                 Ok(None) => {
+                    let _ = absent[f.dir].set(());
                     f.action = FileAction::Write(None);
                     return None;
                 }

@@ -310,10 +310,14 @@ fn a_damaged_blob_is_reported_and_the_rest_restored() {
     let mut fake = Fake::default();
     let ids = fake.blobs(&[b"good", b"bad!", b"fine"], 3);
     fake.damaged.insert(ids[1]);
+    // A single-blob file recorded as longer than its blob.
+    let mut long = file(b"long", vec![ids[2]], &[b"fine"]);
+    long.size = 10;
     let root = fake.tree(vec![
         file(b"a", vec![ids[0], ids[1]], &[b"good", b"bad!"]),
         file(b"b", vec![ids[1]], &[b"bad!"]),
         file(b"c", vec![ids[2], ids[0]], &[b"fine", b"good"]),
+        long,
     ]);
     let tmp = tempfile::tempdir().unwrap();
     let s = fake.restore(&root, &opts(tmp.path()));
@@ -336,6 +340,13 @@ fn a_damaged_blob_is_reported_and_the_rest_restored() {
     assert!(std::fs::read(tmp.path().join("a"))
         .unwrap()
         .starts_with(b"good"));
+    // Files keep their recorded length: one whose only blob is damaged
+    // (zeros), and one whose blob is shorter than recorded.
+    assert_eq!(std::fs::read(tmp.path().join("b")).unwrap(), [0; 4]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("long")).unwrap(),
+        b"fine\0\0\0\0\0\0"
+    );
 }
 
 #[test]
