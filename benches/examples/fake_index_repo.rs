@@ -2,7 +2,12 @@
 //! blobs in fake packs, for measuring how much memory a tool needs to hold
 //! a large index (benches/index-memory-vs-restic.sh).
 //!
-//!     cargo run --release -p cairn-benches --example fake_index_repo -- REPO PASSWORD_FILE BLOBS
+//!     cargo run --release -p cairn-benches --example fake_index_repo -- REPO PASSWORD_FILE BLOBS [real]
+//!
+//! With `real`, the `BLOBS` blobs are real instead (benches/many-blobs.sh):
+//! small data blobs of unique content (40 bytes each) in real packs of
+//! 4 MiB (the smallest pack size restic allows), with their index written
+//! as a backup writes it, so the repository passes `restic check`.
 //!
 //! One real blob is saved first (with the content [`REAL_BLOB`]; its ID is
 //! printed on stdout), so that `cat blob ID` (which loads the whole index,
@@ -17,7 +22,7 @@ use cairn::format::IndexFile;
 use cairn::write::{BlobWriter, WriteOptions};
 use cairn::{BlobType, FileType, LocalBackend, Repository};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
 const BLOBS_PER_PACK: usize = 150;
@@ -31,8 +36,10 @@ mod fake_index;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [repo, password_file, blobs] = args.as_slice() else {
-        return Err("usage: fake_index_repo REPO PASSWORD_FILE BLOBS".into());
+    let (repo, password_file, blobs, real_blobs) = match args.as_slice() {
+        [repo, password_file, blobs] => (repo, password_file, blobs, false),
+        [repo, password_file, blobs, real] if real == "real" => (repo, password_file, blobs, true),
+        _ => return Err("usage: fake_index_repo REPO PASSWORD_FILE BLOBS [real]".into()),
     };
     let mut left: usize = blobs.parse()?;
     let password = std::fs::read_to_string(password_file)?;
@@ -41,6 +48,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let writer = BlobWriter::new(&repo, WriteOptions::default())?;
     let real = writer.save_blob(BlobType::Data, REAL_BLOB)?.id;
     writer.flush()?;
+    if real_blobs {
+        save_real_blobs(&repo, left)?;
+        eprintln!("wrote {blobs} real blobs");
+        println!("{real}");
+        return Ok(());
+    }
     let mut rng = StdRng::seed_from_u64(0x00ca_1a5e);
     let mut files = 0;
     while left > 0 {
@@ -61,5 +74,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("wrote {files} index files for {blobs} fake blobs");
     println!("{real}");
+    Ok(())
+}
+
+/// Saves `count` small data blobs of unique content in real 4 MiB packs.
+fn save_real_blobs(repo: &Repository, count: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = WriteOptions {
+        pack_size: 4 << 20,
+        ..WriteOptions::default()
+    };
+    let writer = BlobWriter::new(repo, opts)?;
+    let mut rng = StdRng::seed_from_u64(0x00b1_0b5e);
+    let mut content = [0u8; 40];
+    for i in 0..count as u64 {
+        // The counter makes every blob unique; the rest is random.
+        content[..8].copy_from_slice(&i.to_le_bytes());
+        rng.fill(&mut content[8..]);
+        writer.save_blob(BlobType::Data, &content)?;
+    }
+    writer.flush()?;
     Ok(())
 }

@@ -55,14 +55,22 @@ struct Part {
     text: Vec<u8>,
     /// No glob characters: compare bytes directly.
     simple: bool,
+    /// Only literal bytes and `*` (as in `*.o`): the literal runs between
+    /// the stars, matched by [`star_literal_match`] instead of
+    /// [`glob_match`]; `None` for other globs.
+    star_literals: Option<Vec<Vec<u8>>>,
 }
 
 impl Part {
     fn new(text: &[u8]) -> Part {
         let text = if text == b"**" { &b""[..] } else { text };
+        let simple = !text.iter().any(|c| b"\\[]*?".contains(c));
+        let star_literal = !simple && !text.iter().any(|c| b"\\[]?".contains(c));
         Part {
             text: text.to_vec(),
-            simple: !text.iter().any(|c| b"\\[]*?".contains(c)),
+            simple,
+            star_literals: star_literal
+                .then(|| text.split(|&c| c == b'*').map(<[u8]>::to_vec).collect()),
         }
     }
 
@@ -73,6 +81,8 @@ impl Part {
     fn matches(&self, component: &[u8]) -> bool {
         if self.simple {
             self.text == component
+        } else if let Some(literals) = &self.star_literals {
+            star_literal_match(literals, component)
         } else {
             glob_match(&self.text, component).unwrap_or(false)
         }
@@ -637,6 +647,10 @@ pub fn expand_env(s: &[u8], lookup: &dyn Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&s[i.min(s.len())..]);
     out
 }
+
+#[path = "filter_star_literal.rs"]
+mod star_literal;
+use star_literal::star_literal_match;
 
 #[cfg(test)]
 #[path = "filter_tests.rs"]

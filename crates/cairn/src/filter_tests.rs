@@ -349,3 +349,48 @@ proptest::proptest! {
         proptest::prop_assert_eq!(lit, pat == name);
     }
 }
+
+/// The star-and-literal fast path agrees with Go's `filepath.Match` port
+/// on every pattern and name built from a small alphabet.
+#[test]
+fn star_literal_fast_path_agrees_with_glob_match() {
+    let patterns = [
+        "*", "**x", "*x", "x*", "*x*", "a*b", "a*b*a", "*ab*ba*", "ab*", "*ab", "a**b", "*.dat",
+        "*42.dat", "f*42*", "*a*a*a*",
+    ];
+    let names = [
+        "",
+        "a",
+        "b",
+        "x",
+        "ab",
+        "ba",
+        "aba",
+        "abba",
+        "xx",
+        "axb",
+        "abab",
+        "aaa",
+        "aa",
+        "f42",
+        "f0001042.dat",
+        "42.dat",
+        "x42.dat.y",
+        "a/b",
+        "ab/ba",
+    ];
+    for p in patterns {
+        let part = Part::new(p.as_bytes());
+        assert!(part.star_literals.is_some(), "{p} takes the fast path");
+        for n in names {
+            let want = glob_match(p.as_bytes(), n.as_bytes()).unwrap();
+            assert_eq!(part.matches(n.as_bytes()), want, "{p} against {n}");
+        }
+    }
+    for p in ["a?b", "[ab]*", "a\\*b", "plain"] {
+        assert!(
+            Part::new(p.as_bytes()).star_literals.is_none(),
+            "{p} is no star-literal glob"
+        );
+    }
+}
