@@ -103,6 +103,31 @@ timed() {
         $(tail -1 "$work/$label.times" | awk '{ print $1, $2 / 1024 }') >&2
 }
 
+# find_tools: sets rustic (RUSTIC, or rustic on PATH) and tools ("restic
+# rustic cairn", or "restic cairn" with a note on how to install rustic).
+find_tools() {
+    rustic=${RUSTIC:-$(command -v rustic || true)}
+    tools="restic cairn"
+    if [ -n "$rustic" ] && [ -x "$rustic" ]; then
+        tools="restic rustic cairn"
+    else
+        echo "rustic not found: install it with" >&2
+        echo "    cargo install rustic-rs --version 0.11.4 --no-default-features --locked" >&2
+        echo "or set RUSTIC; running restic and cairn only" >&2
+    fi
+}
+
+# set_cmd TOOL: sets CMD to TOOL's command line on its own repository
+# ($work/repo-TOOL), without a cache (the repositories are local) and
+# without progress output.
+set_cmd() {
+    case $1 in
+    restic) CMD=("$restic" -r "$work/repo-restic" --password-file "$work/password" --no-cache -q) ;;
+    cairn) CMD=("$CAIRN" -r "$work/repo-cairn" --password-file "$work/password" --no-cache -q) ;;
+    rustic) CMD=("$rustic" -r "$work/repo-rustic" --password-file "$work/password" --no-cache --no-progress) ;;
+    esac
+}
+
 # median COLUMN FILE
 median() {
     awk -v c="$1" '{ print $c }' "$2" | sort -g |

@@ -40,16 +40,11 @@ for n in "${counts[@]}"; do
 done
 size_mb=0 runs=1
 . "$(dirname "$0")/lib.sh"
-rustic=${RUSTIC:-$(command -v rustic || true)}
 if [ -z "${TOOLS:-}" ]; then
-    TOOLS="restic cairn"
-    if [ -n "$rustic" ] && [ -x "$rustic" ]; then
-        TOOLS="restic rustic cairn"
-    else
-        echo "rustic not found: install it with" >&2
-        echo "    cargo install rustic-rs --version 0.11.4 --no-default-features --locked" >&2
-        echo "or set RUSTIC; running restic and cairn only" >&2
-    fi
+    find_tools
+    TOOLS=$tools
+else
+    rustic=${RUSTIC:-$(command -v rustic || true)}
 fi
 echo "bench" >"$work/password"
 
@@ -74,16 +69,6 @@ for i in range(n):
     with open(os.path.join(d, "f%07d.dat" % i), "wb") as f:
         f.write(data)
 PY
-}
-
-# set_cmd TOOL: sets CMD to TOOL's command line on its own repository,
-# without a cache (the repositories are local) and without progress output.
-set_cmd() {
-    case $1 in
-    restic) CMD=("$restic" -r "$work/repo-restic" --password-file "$work/password" --no-cache -q) ;;
-    cairn) CMD=("$CAIRN" -r "$work/repo-cairn" --password-file "$work/password" --no-cache -q) ;;
-    rustic) CMD=("$rustic" -r "$work/repo-rustic" --password-file "$work/password" --no-cache --no-progress) ;;
-    esac
 }
 
 # step TOOL N NAME ARGS...: one timed step; also records user+sys seconds.

@@ -31,15 +31,7 @@ set -euo pipefail
 size_mb=${1:-1024}
 runs=${2:-2}
 . "$(dirname "$0")/lib.sh"
-rustic=${RUSTIC:-$(command -v rustic || true)}
-tools="restic cairn"
-if [ -n "$rustic" ] && [ -x "$rustic" ]; then
-    tools="restic rustic cairn"
-else
-    echo "rustic not found: install it with" >&2
-    echo "    cargo install rustic-rs --version 0.11.4 --no-default-features --locked" >&2
-    echo "or set RUSTIC; running restic and cairn only" >&2
-fi
+find_tools
 
 toolchains=$HOME/.rustup/toolchains
 if [ -n "${CORPUS_A:-}" ]; then
@@ -56,16 +48,6 @@ fi
 echo "   A: $a ($(du -sm "$a" | cut -f1) MiB, $(find "$a" -type f | wc -l) files)" >&2
 echo "   B: $b ($(du -sm "$b" | cut -f1) MiB, $(find "$b" -type f | wc -l) files)" >&2
 echo "bench" >"$work/password"
-
-# set_cmd TOOL: sets CMD to TOOL's command line on its own repository,
-# without a cache (the repositories are local) and without progress output.
-set_cmd() {
-    case $1 in
-    restic) CMD=("$restic" -r "$work/repo-restic" --password-file "$work/password" --no-cache -q) ;;
-    cairn) CMD=("$CAIRN" -r "$work/repo-cairn" --password-file "$work/password" --no-cache -q) ;;
-    rustic) CMD=("$rustic" -r "$work/repo-rustic" --password-file "$work/password" --no-cache --no-progress) ;;
-    esac
-}
 
 # step TOOL NAME ARGS...: one timed step.
 step() {
