@@ -128,6 +128,26 @@ set_cmd() {
     esac
 }
 
+# init_repos TOOL...: a fresh repository for each tool (see set_cmd).
+init_repos() {
+    local tool
+    for tool in "$@"; do
+        rm -rf "$work/repo-$tool"
+        set_cmd "$tool"
+        "${CMD[@]}" init >"$work/init-$tool.log" 2>&1 || { cat "$work/init-$tool.log" >&2; exit 1; }
+    done
+}
+
+# need_fake_index_repo: sets FAKE_INDEX_REPO to the built fake_index_repo
+# example (benches/examples), building it unless FAKE_INDEX_REPO is set.
+need_fake_index_repo() {
+    if [ -z "${FAKE_INDEX_REPO:-}" ]; then
+        echo "building the fake_index_repo example (release)..." >&2
+        (cd "$root" && cargo build --release -q -p cairn-benches --example fake_index_repo)
+        FAKE_INDEX_REPO=$root/target/release/examples/fake_index_repo
+    fi
+}
+
 # median COLUMN FILE
 median() {
     awk -v c="$1" '{ print $c }' "$2" | sort -g |

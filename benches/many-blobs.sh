@@ -29,11 +29,7 @@ for n in "${counts[@]}"; do
 done
 size_mb=0 runs=${ROUNDS:-1}
 . "$(dirname "$0")/lib.sh"
-if [ -z "${FAKE_INDEX_REPO:-}" ]; then
-    echo "building the fake_index_repo example (release)..." >&2
-    (cd "$root" && cargo build --release -q -p cairn-benches --example fake_index_repo)
-    FAKE_INDEX_REPO=$root/target/release/examples/fake_index_repo
-fi
+need_fake_index_repo
 echo "bench" >"$work/password"
 export RESTIC_PASSWORD_FILE=$work/password
 

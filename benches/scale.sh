@@ -92,11 +92,8 @@ for n in "${counts[@]}"; do
     rm -rf "$tree"
     generate_tree "$n" "$tree"
     echo "   $(du -sm "$tree" | cut -f1) MiB on disk, $(find "$tree" -type f | wc -l) files; order: $order" >&2
-    for tool in $order; do
-        rm -rf "$work/repo-$tool"
-        set_cmd "$tool"
-        "${CMD[@]}" init >"$work/init-$tool.log" 2>&1 || { cat "$work/init-$tool.log" >&2; exit 1; }
-    done
+    # shellcheck disable=SC2086
+    init_repos $order
     for s in $steps; do
         for tool in $order; do
             case $s in

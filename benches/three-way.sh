@@ -62,11 +62,8 @@ for i in $(seq 1 "$runs"); do
     # Rotate the order by one each round.
     order=$(echo $tools | awk -v k="$i" '{ for (j = 0; j < NF; j++) printf "%s ", $(((j + k) % NF) + 1) }')
     echo "== round $i: $order" >&2
-    for tool in $order; do
-        rm -rf "$work/repo-$tool"
-        set_cmd "$tool"
-        "${CMD[@]}" init >"$work/init-$tool.log" 2>&1 || { cat "$work/init-$tool.log" >&2; exit 1; }
-    done
+    # shellcheck disable=SC2086
+    init_repos $order
     for s in $steps; do
         for tool in $order; do
             case $s in

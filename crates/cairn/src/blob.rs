@@ -43,12 +43,7 @@ impl Repository {
 
     /// Turns the stored bytes of a blob into its verified plaintext.
     pub fn decode_blob(&self, loc: &BlobLocation, mut stored: Vec<u8>) -> Result<Vec<u8>> {
-        let fail = |reason: String| Error::BadBlob {
-            pack: loc.pack,
-            blob_type: loc.blob_type,
-            id: loc.id,
-            reason,
-        };
+        let fail = |reason: String| bad_blob(loc, reason);
         check_claim(loc)?;
         self.key()
             .open_in_place(&mut stored)
@@ -78,12 +73,7 @@ impl Repository {
         stored: &[u8],
         bufs: &'b mut DecodeBuffers,
     ) -> Result<&'b [u8]> {
-        let fail = |reason: String| Error::BadBlob {
-            pack: loc.pack,
-            blob_type: loc.blob_type,
-            id: loc.id,
-            reason,
-        };
+        let fail = |reason: String| bad_blob(loc, reason);
         check_claim(loc)?;
         let decrypted = self
             .key()
@@ -174,5 +164,15 @@ impl Repository {
             id: *id,
             reason: e.to_string(),
         })
+    }
+}
+
+/// [`Error::BadBlob`] for the blob at `loc`.
+fn bad_blob(loc: &BlobLocation, reason: String) -> Error {
+    Error::BadBlob {
+        pack: loc.pack,
+        blob_type: loc.blob_type,
+        id: loc.id,
+        reason,
     }
 }
