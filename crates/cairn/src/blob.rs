@@ -52,10 +52,7 @@ impl Repository {
             Some(n) => decompress_blob(&stored, n).map_err(|e| fail(e.to_string()))?,
             None => stored,
         };
-        let actual = Id::hash(&plain);
-        if actual != loc.id {
-            return Err(fail(format!("content has SHA-256 {actual}")));
-        }
+        check_content(loc, &plain)?;
         Ok(plain)
     }
 
@@ -84,10 +81,7 @@ impl Repository {
                 .map_err(|e| fail(e.to_string()))?,
             None => decrypted,
         };
-        let actual = Id::hash(plain);
-        if actual != loc.id {
-            return Err(fail(format!("content has SHA-256 {actual}")));
-        }
+        check_content(loc, plain)?;
         Ok(plain)
     }
 
@@ -165,6 +159,15 @@ impl Repository {
             reason: e.to_string(),
         })
     }
+}
+
+/// Fails with [`Error::BadBlob`] unless `plain` hashes to the blob's ID.
+fn check_content(loc: &BlobLocation, plain: &[u8]) -> Result<()> {
+    let actual = Id::hash(plain);
+    if actual != loc.id {
+        return Err(bad_blob(loc, format!("content has SHA-256 {actual}")));
+    }
+    Ok(())
 }
 
 /// [`Error::BadBlob`] for the blob at `loc`.

@@ -9,7 +9,7 @@
 
 use super::dirs::{DirFds, DirTree};
 use super::files::{create_new, open_for_write, prepare_file, write_blob};
-use super::meta::{restore_file_metadata, XattrFilter};
+use super::meta::{restore_open_metadata, XattrFilter};
 use super::owners::Owners;
 use super::plan::{FileAction, FileItem};
 use super::{RestoreError, RestoreProgress, Stop};
@@ -435,7 +435,7 @@ impl<'a> Writer<'a> {
                         self.fail(file, Some(b.loc.id), same_error(&e), DAMAGED);
                     }
                     for t in &b.targets {
-                        self.done_one(t.file);
+                        self.done(t.file, 1);
                     }
                 }
             }
@@ -459,8 +459,7 @@ impl<'a> Writer<'a> {
                     }
                 }
             }
-            if self.pending[file].fetch_sub(same, Ordering::AcqRel) == same {
-                self.progress.file_done(f.node.size);
+            if self.done(file, same) {
                 if let (Some(h), Some(meta)) = (handle, &self.early_meta) {
                     self.finish_file(file, &h, meta);
                 }
@@ -506,7 +505,7 @@ impl<'a> Writer<'a> {
             Some(o) => std::borrow::Cow::Owned(o.apply(&f.node)),
             None => std::borrow::Cow::Borrowed(&f.node),
         };
-        let state = match restore_file_metadata(&node, h, meta.xattrs) {
+        let state = match restore_open_metadata(&node, h, meta.xattrs) {
             Ok(()) => META_DONE,
             Err(e) => {
                 let name = Some(f.node.name.as_slice());
@@ -525,10 +524,14 @@ impl<'a> Writer<'a> {
         self.meta[file].store(state, Ordering::Relaxed);
     }
 
-    fn done_one(&self, file: usize) {
-        if self.pending[file].fetch_sub(1, Ordering::AcqRel) == 1 {
+    /// Counts `n` of file `file`'s writes as done; true (and the file
+    /// reported done) if they were its last.
+    fn done(&self, file: usize, n: usize) -> bool {
+        let last = self.pending[file].fetch_sub(n, Ordering::AcqRel) == n;
+        if last {
             self.progress.file_done(self.files[file].node.size);
         }
+        last
     }
 }
 

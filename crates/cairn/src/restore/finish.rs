@@ -8,7 +8,7 @@
 
 use super::dirs::{DirFds, DirTree};
 use super::fetch::{META_DONE, META_FAILED, MISSING};
-use super::meta::{create_special, restore_dir_metadata, restore_metadata, XattrFilter};
+use super::meta::{create_special, restore_metadata, restore_open_metadata, XattrFilter};
 use super::plan::{FileAction, FileItem, PlanItem, Selector};
 use super::sys;
 use super::{ItemAction, RestoreError, RestoreProgress, Stop};
@@ -164,7 +164,7 @@ impl Finisher<'_> {
         if let Some(node) = &dir.node {
             let node = &self.owned(node);
             let restored = match &fd {
-                Some(fd) if !self.dry_run => restore_dir_metadata(node, fd, self.xattrs),
+                Some(fd) if !self.dry_run => restore_open_metadata(node, fd, self.xattrs),
                 _ => Ok(()),
             };
             match restored {

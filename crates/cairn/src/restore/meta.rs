@@ -77,24 +77,15 @@ enum Handle<'a> {
     At(&'a File, &'a [u8]),
 }
 
-/// Restores the metadata of the directory open as `dir` (its contents
-/// are complete).
-pub(crate) fn restore_dir_metadata(
+/// Restores the metadata of `node` through `open`, the directory or
+/// regular file it was restored as (any access mode; its contents are
+/// complete).
+pub(crate) fn restore_open_metadata(
     node: &Node,
-    dir: &File,
+    open: &File,
     xattrs: &XattrFilter,
 ) -> io::Result<()> {
-    restore(node, Handle::Open(dir), xattrs)
-}
-
-/// Restores the metadata of the regular file `node` open as `file` (any
-/// access mode; its contents are complete).
-pub(crate) fn restore_file_metadata(
-    node: &Node,
-    file: &File,
-    xattrs: &XattrFilter,
-) -> io::Result<()> {
-    restore(node, Handle::Open(file), xattrs)
+    restore(node, Handle::Open(open), xattrs)
 }
 
 /// Restores the metadata of the entry `node.name` in `dir`, never
@@ -253,7 +244,7 @@ mod tests {
 
     fn meta_at(n: &Node, p: &Path, filter: &XattrFilter) -> io::Result<()> {
         if n.node_type == NodeType::Dir {
-            return restore_dir_metadata(n, &sys::open_root(p).unwrap(), filter);
+            return restore_open_metadata(n, &sys::open_root(p).unwrap(), filter);
         }
         let (n, dir) = at(n, p);
         restore_metadata(&n, &dir, filter)
