@@ -128,13 +128,21 @@ set_cmd() {
     esac
 }
 
-# init_repos TOOL...: a fresh repository for each tool (see set_cmd).
+# init_repos TOOL...: a fresh repository for each tool (see set_cmd), all
+# copies of one empty repository that restic initialised: the same master
+# key, chunker polynomial and key-derivation parameters for every tool.
+# (Each tool's own `init` would calibrate scrypt to its own speed, as
+# restic and Cairn do, or pick fixed parameters, as rustic does: 128 MiB.
+# The key derivation runs on every command, so a fair comparison gives all
+# tools the same key file.)
 init_repos() {
-    local tool
+    local tool template=$work/repo-template
+    rm -rf "$template"
+    "$restic" -r "$template" --password-file "$work/password" init >"$work/init.log" 2>&1 ||
+        { cat "$work/init.log" >&2; exit 1; }
     for tool in "$@"; do
         rm -rf "$work/repo-$tool"
-        set_cmd "$tool"
-        "${CMD[@]}" init >"$work/init-$tool.log" 2>&1 || { cat "$work/init-$tool.log" >&2; exit 1; }
+        cp -a "$template" "$work/repo-$tool"
     done
 }
 

@@ -9,9 +9,12 @@
 # name other directories. Without them, two trees of about SIZE_MB MiB
 # are built from /usr as in backup-vs-restic.sh (B shares half of A).
 #
-# Each round gives every tool a fresh repository and runs, step by step,
+# Each round gives every tool a fresh repository (copies of one that
+# restic initialised, so that all use the same key file) and runs, step by step,
 # each step with every tool before the next step (the tools' order rotates
 # each round, so none always runs first on a warmer cache):
+#   open         cat config: process start, key derivation and nothing
+#                else, the fixed cost every other step includes
 #   fresh        first backup of A
 #   unchanged    second backup of A (parent snapshot found by each tool)
 #   overlapping  backup of B (deduplication against what A stored)
@@ -57,7 +60,7 @@ step() {
     timed "$tool-$name" "${CMD[@]}" "$@"
 }
 
-steps="fresh unchanged overlapping check forget"
+steps="open fresh unchanged overlapping check forget"
 for i in $(seq 1 "$runs"); do
     # Rotate the order by one each round.
     order=$(echo $tools | awk -v k="$i" '{ for (j = 0; j < NF; j++) printf "%s ", $(((j + k) % NF) + 1) }')
@@ -67,6 +70,7 @@ for i in $(seq 1 "$runs"); do
     for s in $steps; do
         for tool in $order; do
             case $s in
+            open) step "$tool" "$s" cat config ;;
             fresh | unchanged) set_cache_state "$a"; step "$tool" "$s" backup --host bench "$a" ;;
             overlapping)
                 set_cache_state "$b"
