@@ -13,13 +13,16 @@
 # restic initialised, so that all use the same key file) and runs, step by step,
 # each step with every tool before the next step (the tools' order rotates
 # each round, so none always runs first on a warmer cache):
-#   open         cat config: process start, key derivation and nothing
-#                else, the fixed cost every other step includes
+#   open         --no-lock cat config: process start and key derivation,
+#                the fixed cost every other step includes (rustic takes
+#                no locks; restic and Cairn wait 200 ms after taking one)
 #   fresh        first backup of A
 #   unchanged    second backup of A (parent snapshot found by each tool)
 #   overlapping  backup of B (deduplication against what A stored)
 #   check        check --read-data
-#   forget       forget --keep-last 1 --prune
+#   forget       forget --keep-last 1 --group-by host --prune: forgets A's
+#                snapshot and prunes what only A used (rustic with
+#                --instant-delete, so that it deletes as the others do)
 # Wall time and peak RSS come from /usr/bin/time -v; the repository size
 # is taken after `overlapping`. Every repository then passes restic's
 # `check --read-data`. Prints medians per tool and the ratios
@@ -70,7 +73,12 @@ for i in $(seq 1 "$runs"); do
     for s in $steps; do
         for tool in $order; do
             case $s in
-            open) step "$tool" "$s" cat config ;;
+            open)
+                case $tool in
+                rustic) step "$tool" "$s" cat config ;; # rustic takes no locks
+                *) step "$tool" "$s" --no-lock cat config ;;
+                esac
+                ;;
             fresh | unchanged) set_cache_state "$a"; step "$tool" "$s" backup --host bench "$a" ;;
             overlapping)
                 set_cache_state "$b"
@@ -78,7 +86,14 @@ for i in $(seq 1 "$runs"); do
                 du -sm "$work/repo-$tool" | cut -f1 >>"$work/$tool-size.mib"
                 ;;
             check) step "$tool" "$s" check --read-data ;;
-            forget) step "$tool" "$s" forget --keep-last 1 --prune ;;
+            forget)
+                # A and B have different paths: grouped by host only, A's
+                # snapshot is forgotten and what only A used is pruned.
+                case $tool in
+                rustic) step "$tool" "$s" forget --keep-last 1 --group-by host --prune --instant-delete ;;
+                *) step "$tool" "$s" forget --keep-last 1 --group-by host --prune ;;
+                esac
+                ;;
             esac
         done
     done
