@@ -266,6 +266,28 @@ fn prune_opts(max_unused: MaxUnused) -> PruneOptions {
     }
 }
 
+/// The sealed bytes of every blob the index places in one of `packs` (in
+/// any pack when `None`), by type and ID.
+fn sealed_blobs(path: &Path, packs: Option<&BTreeSet<Id>>) -> BTreeMap<(bool, Id), Vec<u8>> {
+    let repo = open_repo(path);
+    repo.index()
+        .iter()
+        .filter(|loc| packs.is_none_or(|p| p.contains(&loc.pack)))
+        .map(|loc| {
+            let bytes = repo
+                .backend()
+                .read_range(
+                    FileType::Pack,
+                    &loc.pack.to_hex(),
+                    loc.offset,
+                    u64::from(loc.length),
+                )
+                .unwrap();
+            ((loc.blob_type == cairn::BlobType::Tree, loc.id), bytes)
+        })
+        .collect()
+}
+
 /// Prunes with the library under an exclusive lock.
 fn prune(path: &Path, opts: &PruneOptions) -> cairn::PruneReport {
     let mut repo = open(path, PASSWORD).unwrap();
@@ -306,8 +328,20 @@ fn prune_matches_restic_and_keeps_every_snapshot() {
         "{:?}",
         plan.stats
     );
+    let old = sealed_blobs(&s.repo, Some(&plan.repack));
     let report = prune(&s.repo, &prune_opts(MaxUnused::Bytes(0)));
     assert!(!report.packs_written.is_empty());
+    // restic stored every blob compressed: each one repacked is copied as
+    // the sealed bytes it was (verified, not decoded and sealed again).
+    let new = sealed_blobs(&s.repo, None);
+    let mut copied = 0;
+    for (blob, bytes) in &old {
+        if let Some(now) = new.get(blob) {
+            assert_eq!(now, bytes, "{blob:?} was sealed again");
+            copied += 1;
+        }
+    }
+    assert!(copied > 0, "no repacked blob was kept");
     let pack_files: BTreeSet<String> = files(&s.repo)
         .into_keys()
         .filter(|f| f.starts_with("data/"))

@@ -2,13 +2,15 @@
 //!
 //! Every blob is read, decrypted, decompressed and checked against its ID
 //! before it is copied, so a damaged blob stops the prune instead of being
-//! carried over. It is then stored the way a backup would store it now:
-//! compressed in version 2 (data blobs as the compression option says),
-//! raw in version 1. New packs are only written, never indexed here: the
+//! carried over. A blob already stored as a backup would store it now
+//! (compressed in version 2 with the default compression, raw in version
+//! 1 or with compression off) is copied as the verified sealed bytes it
+//! is; any other is stored the way a backup would store it now. New packs are only written, never indexed here: the
 //! caller writes the new index naming them afterwards.
 
 use super::used::BlobSet;
 use super::{PruneOptions, PruneProgress};
+use crate::blob::DecodeBuffers;
 use crate::index::BlobLocation;
 use crate::repository::Repository;
 use crate::write::{Compression, PackBuilder, WriteOptions};
@@ -67,6 +69,7 @@ fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocatio
     let bytes = repo
         .backend()
         .read_range(FileType::Pack, &pack.to_hex(), start, end - start)?;
+    let mut bufs = DecodeBuffers::default();
     for loc in blobs {
         let from = (loc.offset - start) as usize;
         let to = from + loc.length as usize;
@@ -76,12 +79,16 @@ fn copy_pack(repo: &Repository, writer: &Packer, pack: &Id, blobs: &[BlobLocatio
             id: loc.id,
             reason: "pack file is shorter than the index says".into(),
         })?;
-        // A range damaged in transit: the blob alone is read again.
-        let plain = match repo.decode_blob(loc, stored.to_vec()) {
-            Ok(plain) => plain,
-            Err(_) => repo.load_blob_at(loc)?,
-        };
-        writer.save(loc.blob_type, loc.id, &plain)?;
+        match repo.verify_blob_in(loc, stored, &mut bufs) {
+            // Verified (MAC, length, SHA-256 of the plaintext): these
+            // exact bytes may be stored again.
+            Ok(_) if writer.stores_as_is(loc) => {
+                writer.append(loc.blob_type, loc.id, stored, loc.uncompressed_length)?
+            }
+            Ok(plain) => writer.save(loc.blob_type, loc.id, plain)?,
+            // A range damaged in transit: the blob alone is read again.
+            Err(_) => writer.save(loc.blob_type, loc.id, &repo.load_blob_at(loc)?)?,
+        }
     }
     Ok(())
 }
@@ -112,24 +119,52 @@ impl<'a> Packer<'a> {
         }
     }
 
-    /// Encodes and appends one blob; writes the pack when it is full.
-    pub(crate) fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
-        let mode = match (self.repo.config().version, blob_type) {
+    /// How `save` stores a blob of `blob_type`.
+    fn mode(&self, blob_type: BlobType) -> Compression {
+        match (self.repo.config().version, blob_type) {
             (1, _) => Compression::Off,
             (_, BlobType::Tree) => Compression::Auto,
             (_, BlobType::Data) => self.compression,
-        };
+        }
+    }
+
+    /// True when the blob at `loc` is already stored as `save` would store
+    /// it (raw where `save` stores raw, compressed where `save` compresses
+    /// at the default setting): its sealed bytes, once verified, can be
+    /// copied as they are instead of being decompressed, compressed and
+    /// sealed again. An explicit compression level other than the default
+    /// still re-encodes, as restic's repacking does.
+    pub(crate) fn stores_as_is(&self, loc: &BlobLocation) -> bool {
+        matches!(
+            (self.mode(loc.blob_type), loc.uncompressed_length),
+            (Compression::Off, None) | (Compression::Auto, Some(_))
+        )
+    }
+
+    /// Encodes and appends one blob; writes the pack when it is full.
+    pub(crate) fn save(&self, blob_type: BlobType, id: Id, plain: &[u8]) -> Result<()> {
+        let mode = self.mode(blob_type);
         // An empty blob cannot be marked compressed (length 0 means raw).
-        let (payload, uncompressed) = match mode {
-            Compression::Off => (plain.to_vec(), None),
-            _ if !plain.is_empty() => {
-                let n = u32::try_from(plain.len())
-                    .map_err(|_| Error::InvalidArgument(format!("blob {id} is too large")))?;
-                (crate::write::compress_once(plain, mode), Some(n))
-            }
-            _ => (plain.to_vec(), None),
-        };
-        let sealed = self.repo.key().seal(&payload);
+        if mode == Compression::Off || plain.is_empty() {
+            return self.seal_and_append(blob_type, id, plain, None);
+        }
+        let n = u32::try_from(plain.len())
+            .map_err(|_| Error::InvalidArgument(format!("blob {id} is too large")))?;
+        crate::write::with_compressed(plain, mode, |payload| {
+            self.seal_and_append(blob_type, id, payload, Some(n))
+        })
+    }
+
+    /// Seals `payload` (restic 0.19's check of the sealed blob included)
+    /// and appends it.
+    fn seal_and_append(
+        &self,
+        blob_type: BlobType,
+        id: Id,
+        payload: &[u8],
+        uncompressed: Option<u32>,
+    ) -> Result<()> {
+        let sealed = self.repo.key().seal(payload);
         if self.repo.extra_verify() {
             crate::write::verify::verify_sealed(
                 self.repo.key(),
@@ -139,9 +174,20 @@ impl<'a> Packer<'a> {
                 uncompressed,
             )?;
         }
+        self.append(blob_type, id, &sealed, uncompressed)
+    }
+
+    /// Appends a sealed blob as it is; writes the pack when it is full.
+    pub(crate) fn append(
+        &self,
+        blob_type: BlobType,
+        id: Id,
+        sealed: &[u8],
+        uncompressed: Option<u32>,
+    ) -> Result<()> {
         if sealed.len() as u64 >= self.pack_size {
             let mut own = PackBuilder::new();
-            own.add(blob_type, id, &sealed, uncompressed)?;
+            own.add(blob_type, id, sealed, uncompressed)?;
             return self.write_pack(own);
         }
         let slot = match blob_type {
@@ -150,7 +196,7 @@ impl<'a> Packer<'a> {
         };
         let full = {
             let mut pack = slot.lock().expect("pack lock poisoned");
-            pack.add(blob_type, id, &sealed, uncompressed)?;
+            pack.add(blob_type, id, sealed, uncompressed)?;
             if pack.is_full(self.pack_size) {
                 Some(std::mem::take(&mut *pack))
             } else {

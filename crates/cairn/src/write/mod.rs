@@ -26,7 +26,7 @@ mod pack;
 mod upload;
 pub(crate) mod verify;
 
-pub(crate) use buffers::compress_once;
+pub(crate) use buffers::with_compressed;
 pub use pack::PackBuilder;
 
 use crate::repository::Repository;
