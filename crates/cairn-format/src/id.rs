@@ -20,11 +20,24 @@ impl Id {
 
     /// Parse 64 hex characters (either case).
     pub fn from_hex(s: &str) -> Result<Id, FormatError> {
-        let mut out = [0u8; 32];
-        if s.len() != 64 {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
             return Err(FormatError::InvalidId(truncate(s)));
         }
-        hex::decode_to_slice(s, &mut out).map_err(|_| FormatError::InvalidId(truncate(s)))?;
+        // Branch-free over the 64 characters (IDs are parsed by the million
+        // from index and tree JSON): a character that is not a hex digit
+        // maps to a value with bit 4 set, collected in `bad`.
+        let mut out = [0u8; 32];
+        let mut bad = 0u8;
+        for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let high = HEX_VALUE[usize::from(pair[0])];
+            let low = HEX_VALUE[usize::from(pair[1])];
+            bad |= high | low;
+            *byte = (high << 4) | (low & 0x0f);
+        }
+        if bad & NOT_HEX != 0 {
+            return Err(FormatError::InvalidId(truncate(s)));
+        }
         Ok(Id(out))
     }
 
@@ -43,6 +56,26 @@ impl Id {
         self.0 == [0u8; 32]
     }
 }
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUE`].
+const NOT_HEX: u8 = 0x10;
+
+/// The value of each byte as a hex digit (either case), or [`NOT_HEX`].
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 fn truncate(s: &str) -> String {
     s.chars().take(80).collect()

@@ -174,6 +174,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
+    fn id_hex_round_trip(bytes in any::<[u8; 32]>()) {
+        let id = Id(bytes);
+        prop_assert_eq!(Id::from_hex(&id.to_hex()).unwrap(), id);
+        prop_assert_eq!(Id::from_hex(&id.to_hex().to_uppercase()).unwrap(), id);
+    }
+
+    /// The table-driven parser accepts exactly what the hex crate accepts
+    /// (64 characters, either case) and gives the same bytes.
+    #[test]
+    fn id_from_hex_agrees_with_the_hex_crate(s in "[0-9a-fA-F]{0,70}|[0-9a-f]{20}[g-zG-Z:/@`\\x00-\\x2f\\x7f-\\xff][0-9a-f]{43}") {
+        let mut want = [0u8; 32];
+        let ok = s.len() == 64 && hex::decode_to_slice(&s, &mut want).is_ok();
+        match Id::from_hex(&s) {
+            Ok(id) => prop_assert!(ok && id.0 == want, "{s:?}"),
+            Err(_) => prop_assert!(!ok, "{s:?}"),
+        }
+    }
+
+    #[test]
     fn quote_round_trip(b in vec(any::<u8>(), 0..64)) {
         let q = go_quote(&b);
         prop_assert!(!q.contains('\n'));
