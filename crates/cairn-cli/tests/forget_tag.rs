@@ -16,7 +16,12 @@ fn args(v: &[&str]) -> Vec<String> {
 
 /// Snapshot file names in the repository.
 fn snapshot_files(f: &Fixture) -> BTreeSet<String> {
-    f.repo_files("snapshots")
+    file_names(f, "snapshots")
+}
+
+/// The names of the files in the repository's folder `sub`.
+fn file_names(f: &Fixture, sub: &str) -> BTreeSet<String> {
+    f.repo_files(sub)
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect()
@@ -163,6 +168,52 @@ fn forget_by_id_and_prune_flag() {
     assert_eq!(snapshot_files(&fc).len(), 1);
     assert!(fc.repo_files("data").len() < Fixture::new("v2").repo_files("data").len());
     restic_check(&fc);
+}
+
+#[test]
+fn a_dry_run_prune_counts_the_forgotten_snapshots_as_gone_as_restic_does() {
+    let policy = args(&[
+        "--keep-last",
+        "1",
+        "--group-by",
+        "",
+        "--prune",
+        "--dry-run",
+        "--max-unused",
+        "0",
+    ]);
+    let before = Fixture::new("v2");
+    let (fr, r, fc, c) = forget_both(&policy);
+    assert!(
+        c.stdout_str()
+            .contains("4 snapshots would be removed, running prune dry run"),
+        "{}",
+        c.describe()
+    );
+    // The statistics are those of the repository without the 4 snapshots.
+    let stats = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| {
+                ["to delete:", "total prune:", "remaining:", "to repack:"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let theirs = stats(&r.stdout_str());
+    assert!(
+        theirs
+            .iter()
+            .any(|l| l.starts_with("total prune:") && !l.contains(" 0 blobs")),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(stats(&c.stdout_str()), theirs, "{}", c.describe());
+    for f in [&fr, &fc] {
+        assert_eq!(snapshot_files(f), snapshot_files(&before));
+        assert_eq!(file_names(f, "data"), file_names(&before, "data"));
+    }
 }
 
 #[test]

@@ -180,6 +180,17 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
     };
     let verbose = !global.quiet && !global.json;
     let plan = repo.plan_forget(&opts);
+    // The prune that follows is planned now too, while the lock is being
+    // confirmed, as if the snapshots to remove were gone (the library
+    // refuses to carry it out until they are); what it prints is held.
+    let mut prune_opts = prune_opts;
+    let pending_prune = match &plan {
+        Ok(plan) if args.prune && !plan.remove.is_empty() => {
+            prune_opts.forgotten = plan.remove.iter().copied().collect();
+            Some(super::prune::plan(global, &mut repo, &prune_opts, true)?)
+        }
+        _ => None,
+    };
     // A conflicting lock interrupts the planning: report the lock first.
     if let Some(lock) = &lock {
         lock.confirmed()?;
@@ -237,12 +248,14 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
         let groups: Vec<String> = plan.groups.iter().map(group_json).collect();
         println!("[{}]", groups.join(","));
     }
-    if args.prune && !plan.remove.is_empty() {
+    if let Some(pending) = pending_prune {
         if verbose {
-            println!(
-                "{} snapshots have been removed, running prune",
-                plan.remove.len()
-            );
+            let n = plan.remove.len();
+            if args.dry_run {
+                println!("{n} snapshots would be removed, running prune dry run");
+            } else {
+                println!("{n} snapshots have been removed, running prune");
+            }
         }
         // As restic, prune runs under forget's exclusive lock: no other
         // process can slip in between the two.
@@ -256,7 +269,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
             }
         };
         // Confirmed above.
-        super::prune::run_with_repo(global, &mut repo, guard, &|| Ok(()), &prune_opts)?;
+        super::prune::finish(global, &mut repo, guard, pending, &prune_opts)?;
         if let Some(lock) = lock {
             lock.release()?;
         }

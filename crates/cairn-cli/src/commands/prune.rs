@@ -8,6 +8,7 @@ use anyhow::Result;
 use cairn::prune::{PrunePhase, PruneProgress};
 use cairn::{MaxUnused, PruneOptions, PruneStats, Repository};
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 /// Arguments of `prune`.
 #[derive(clap::Args, Debug)]
@@ -98,6 +99,36 @@ pub fn verbosity(global: &GlobalOptions) -> u8 {
 /// (standard error).
 struct Printer {
     level: u8,
+    /// Lines held back while a prune plans before it may print (see
+    /// [`plan`]): `(to stderr, text)`. `None` once printing directly.
+    held: Mutex<Option<Vec<(bool, String)>>>,
+}
+
+impl Printer {
+    fn new(level: u8, hold: bool) -> Printer {
+        Printer {
+            level,
+            held: Mutex::new(hold.then(Vec::new)),
+        }
+    }
+
+    /// Prints `text` on stdout (or stderr), or holds it.
+    fn line(&self, to_stderr: bool, text: String) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(lines) => lines.push((to_stderr, text)),
+            None if to_stderr => eprintln!("{text}"),
+            None => println!("{text}"),
+        }
+    }
+
+    /// Prints what was held, in order, and prints directly from now on.
+    fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for (to_stderr, text) in held.into_iter().flatten() {
+            self.line(to_stderr, text);
+        }
+    }
 }
 
 impl PruneProgress for Printer {
@@ -121,11 +152,11 @@ impl PruneProgress for Printer {
             PrunePhase::DeletingAllIndexFiles(_) => "deleting index files".to_string(),
             PrunePhase::RemovingPacks(n) => format!("removing {n} old packs"),
         };
-        println!("{line}");
+        self.line(false, line);
     }
 
     fn warn(&self, message: &str) {
-        eprintln!("{message}");
+        self.line(true, message.to_string());
     }
 }
 
@@ -314,8 +345,7 @@ pub fn run(global: &GlobalOptions, args: Args) -> Result<()> {
 }
 
 /// Plans the prune, prints restic's statistics, then carries it out, on a
-/// repository the caller has opened and exclusively locked (so that
-/// `forget --prune` prunes under the lock it forgot under). `confirmed`
+/// repository the caller has opened and exclusively locked. `confirmed`
 /// is called once the plan is made, before anything is printed or
 /// changed: the lock's second look for other locks
 /// ([`ConfirmingLock::confirmed`]), which may run while the plan is made.
@@ -326,18 +356,55 @@ pub fn run_with_repo(
     confirmed: &dyn Fn() -> Result<()>,
     opts: &PruneOptions,
 ) -> Result<()> {
+    let pending = plan(global, repo, opts, false)?;
+    confirmed()?;
+    finish(global, repo, lock, pending, opts)
+}
+
+/// A prune planned, with what it printed meanwhile held if asked.
+pub struct PendingPrune {
+    plan: cairn::Result<cairn::prune::PrunePlan>,
+    printer: Printer,
+}
+
+/// Plans a prune of `repo` with `opts`. With `hold`, what it prints is
+/// held until [`finish`] (`forget --prune` plans its prune while its lock
+/// is being confirmed and before it prints its own tables). A failed plan
+/// is reported by [`finish`], after what came before it.
+pub fn plan(
+    global: &GlobalOptions,
+    repo: &mut Repository,
+    opts: &PruneOptions,
+    hold: bool,
+) -> Result<PendingPrune> {
     let level = verbosity(global);
     opts.validate(repo.config().version)?;
+    let printer = Printer::new(level, hold);
     if global.no_cache && level > 0 {
-        println!("warning: running prune without a cache, this may be very slow!");
+        printer.line(
+            false,
+            "warning: running prune without a cache, this may be very slow!".into(),
+        );
     }
     if level > 0 {
-        println!("loading indexes...");
+        printer.line(false, "loading indexes...".into());
     }
-    let printer = Printer { level };
     let plan = repo.plan_prune(opts, &printer);
-    // A conflicting lock interrupts the planning: report the lock first.
-    confirmed()?;
+    Ok(PendingPrune { plan, printer })
+}
+
+/// Prints what [`plan`] held and restic's statistics, then carries the
+/// prune out under `lock` (exclusive, confirmed).
+pub fn finish(
+    global: &GlobalOptions,
+    repo: &mut Repository,
+    lock: &cairn::LockGuard,
+    pending: PendingPrune,
+    opts: &PruneOptions,
+) -> Result<()> {
+    let level = verbosity(global);
+    let PendingPrune { plan, printer } = pending;
+    printer.release();
     let plan = plan?;
     crate::metrics::add(cairn::metrics::prune_figures(&plan.stats));
     if opts.dry_run && level > 0 {

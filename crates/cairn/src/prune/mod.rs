@@ -148,6 +148,13 @@ pub struct PruneOptions {
     /// Stops this prune (with [`Error::Interrupted`]) once cancelled, at a
     /// point where the repository stays consistent.
     pub cancel: crate::Cancel,
+    /// Snapshots the caller is about to delete (`forget --prune` plans its
+    /// prune while it waits for its lock, before it deletes them): the plan
+    /// treats them as already gone, as restic's prune does with the
+    /// snapshots its `forget` removed. [`Repository::execute_prune`]
+    /// refuses to run (unless a dry run) while any of them still exists,
+    /// so data they use can never be removed while they refer to it.
+    pub forgotten: BTreeSet<Id>,
 }
 
 impl PruneOptions {
@@ -380,7 +387,11 @@ impl Repository {
                 "failed loading snapshot: {problem}"
             )));
         }
-        let roots: Vec<Id> = snapshots.iter().map(|s| s.snapshot.tree).collect();
+        let roots: Vec<Id> = snapshots
+            .iter()
+            .filter(|s| !opts.forgotten.contains(&s.id))
+            .map(|s| s.snapshot.tree)
+            .collect();
         progress.phase(PrunePhase::FindingUsedBlobs(roots.len()));
         let used = used::find_used_blobs(self, &roots, &opts.cancel)?;
         progress.phase(PrunePhase::SearchingUsedPacks);
@@ -428,6 +439,18 @@ impl Repository {
         progress: &dyn PruneProgress,
     ) -> Result<PruneReport> {
         lock.allows(self, "prune", true)?;
+        // A dry run changes nothing, and its snapshots were not deleted.
+        if !plan.options.forgotten.is_empty() && !plan.options.dry_run {
+            let left = self.list_ids(FileType::Snapshot)?;
+            if let Some((id, _)) = left
+                .iter()
+                .find(|(id, _)| plan.options.forgotten.contains(id))
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "prune was planned without snapshot {id}, which still exists"
+                )));
+            }
+        }
         let report = self.execute_prune_plan(plan, progress)?;
         if !report.dry_run {
             self.reload_index()?;

@@ -176,3 +176,48 @@ fn prune_removes_old_temporary_files_and_keeps_young_ones() {
         .is_err());
     assert!(local.remove_temp(FileType::Key, "../config").is_err());
 }
+
+#[test]
+fn a_prune_planned_without_a_snapshot_runs_only_once_that_snapshot_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ids) = source(&dir, 2);
+    let root = dir.path().join("src");
+    let (mut repo, _) = repo_at(&root);
+    let lock = crate::testing::lock(&repo, true).unwrap();
+    let opts = PruneOptions {
+        max_unused: MaxUnused::Bytes(0),
+        forgotten: [ids[0]].into(),
+        ..PruneOptions::default()
+    };
+    // The first snapshot alone holds file "b": without it, data is unused.
+    let plan = repo.plan_prune(&opts, &NoProgress).unwrap();
+    assert!(plan.stats.unused.blobs > 0, "{:?}", plan.stats);
+    let before = files_in(&root);
+    let err = repo.execute_prune(&lock, plan, &NoProgress).unwrap_err();
+    assert!(err.to_string().contains("still exists"), "{err}");
+    let mut after_refusal = files_in(&root);
+    after_refusal.retain(|f| !f.contains("/locks/"));
+    let mut expected = before.clone();
+    expected.retain(|f| !f.contains("/locks/"));
+    assert_eq!(after_refusal, expected, "a refused prune changed files");
+
+    // Planned first, then the snapshot deleted: the same plan as one made
+    // after the deletion, and it runs.
+    let early = repo.plan_prune(&opts, &NoProgress).unwrap();
+    repo.remove_snapshots(&lock, &ids[..1]).unwrap();
+    let plain = PruneOptions {
+        max_unused: MaxUnused::Bytes(0),
+        ..PruneOptions::default()
+    };
+    let late = repo.plan_prune(&plain, &NoProgress).unwrap();
+    assert_eq!(early.stats, late.stats);
+    assert_eq!(
+        (&early.repack, &early.remove, &early.remove_first),
+        (&late.repack, &late.remove, &late.remove_first)
+    );
+    repo.execute_prune(&lock, early, &NoProgress).unwrap();
+    let report = repo.check(&CheckOptions::default(), &NoProgress).unwrap();
+    assert!(report.is_ok());
+    let (left, _) = repo.snapshots().unwrap();
+    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), ids[1..]);
+}
