@@ -5,12 +5,12 @@
 //! `scrypt(password, salt, N, r, p, 64)`: bytes 0–31 are the AES-256 key,
 //! 32–47 the MAC `k`, 48–63 the MAC `r`. It opens the key file's `data`.
 //!
-//! The p lanes of scrypt are independent. [`derive_key`] runs up to two at
-//! once when two fit in [`PARALLEL_LANE_MEMORY`] (lanes of at most half
-//! the memory of restic's usual ones), which halves the wait for such a
-//! key on a multi-core machine. [`ScryptParams::calibrate`] times
-//! the lanes one after another, like restic, so a key's cost to someone
-//! guessing passwords is unchanged: it is the total work, not the wall time.
+//! The p lanes of scrypt run one after another in one buffer of
+//! `128 * r * N` bytes (32 MiB with restic's usual parameters), as in
+//! restic. Running two at once (scrypt's `parallel` feature) saved ~45 ms
+//! per command on two cores, but raised every small command's peak memory
+//! from ~43 to ~75 MiB, and its buffer per lane cost each lane 8,192 fresh
+//! page faults: 0.1-0.2 s of system time for restic's five lanes.
 
 use std::time::{Duration, Instant};
 
@@ -26,14 +26,6 @@ const MAX_MEMORY: u128 = 512 * 1024 * 1024;
 
 /// Largest accepted total work, `N * r * p`.
 const MAX_WORK: u128 = 1 << 28;
-
-/// The most memory [`derive_key`] spends on lanes running at once. One
-/// lane needs `128 * r * N` bytes: 32 MiB with restic's calibrated N =
-/// 32768 and r = 8, which therefore run one after another, as in restic.
-/// Running two at once saved ~45 ms per command on two cores but raised
-/// every small command's peak memory from ~43 to ~75 MiB, above restic's
-/// ~55 MiB; smaller lanes still run two at once.
-pub const PARALLEL_LANE_MEMORY: u128 = 32 << 20;
 
 /// How many multiples of the target duration [`ScryptParams::calibrate`]
 /// may spend before it stops raising p.
@@ -179,7 +171,7 @@ fn largest_n(r: u32, max_memory: usize) -> Option<u64> {
 fn time_one_run(params: &ScryptParams) -> Option<Duration> {
     let salt = [0x5a; SALT_LEN];
     let start = Instant::now();
-    let key = derive_key_with_lanes(b"calibration", &salt, params, 1).ok()?;
+    let key = derive_key(b"calibration", &salt, params).ok()?;
     let elapsed = start.elapsed();
     drop(key);
     Some(elapsed)
@@ -200,28 +192,6 @@ pub fn derive_key(
     salt: &[u8],
     params: &ScryptParams,
 ) -> Result<MasterKey, CryptoError> {
-    derive_key_with_lanes(password, salt, params, lanes_at_once(params))
-}
-
-/// How many lanes [`derive_key`] computes at once: two when the machine
-/// has two cores, the key has two lanes and two fit in
-/// [`PARALLEL_LANE_MEMORY`]; otherwise one.
-fn lanes_at_once(params: &ScryptParams) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores >= 2 && params.p >= 2 && 2 * params.lane_memory() <= PARALLEL_LANE_MEMORY {
-        2
-    } else {
-        1
-    }
-}
-
-/// [`derive_key`] with `lanes` scrypt lanes computed at once.
-fn derive_key_with_lanes(
-    password: &[u8],
-    salt: &[u8],
-    params: &ScryptParams,
-    lanes: usize,
-) -> Result<MasterKey, CryptoError> {
     params.validate()?;
     if salt.len() != SALT_LEN {
         return Err(CryptoError::InvalidSalt { len: salt.len() });
@@ -233,15 +203,7 @@ fn derive_key_with_lanes(
         .map_err(|e| CryptoError::InvalidParams(e.to_string()))?;
 
     let mut out = Zeroizing::new([0u8; 64]);
-    // scrypt's `parallel` feature spreads the lanes over the current rayon
-    // pool; a pool of our own bounds how many run (and take memory) at once,
-    // whatever the caller's pool.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(lanes)
-        .thread_name(|_| "cairn-scrypt".into())
-        .build()
-        .map_err(|e| CryptoError::Kdf(format!("no thread for key derivation: {e}")))?;
-    pool.install(|| scrypt::scrypt(password, salt, &scrypt_params, out.as_mut_slice()))
+    scrypt::scrypt(password, salt, &scrypt_params, out.as_mut_slice())
         .map_err(|e| CryptoError::Kdf(e.to_string()))?;
 
     let mut encrypt = Zeroizing::new([0u8; 32]);
@@ -267,39 +229,6 @@ mod tests {
         assert_eq!(largest_n(8, 2049), Some(2));
         // Capped by the 512 MiB validate() bound.
         assert_eq!(largest_n(8, usize::MAX), Some(1 << 19));
-    }
-
-    #[test]
-    fn lanes_at_once_are_bounded_by_memory_and_p() {
-        let restic = ScryptParams {
-            n: 32768,
-            r: 8,
-            p: 5,
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // restic's usual lanes (32 MiB each) run one at a time, as in restic.
-        assert_eq!(lanes_at_once(&restic), 1);
-        let half = ScryptParams { n: 16384, ..restic };
-        assert_eq!(lanes_at_once(&half), if cores >= 2 { 2 } else { 1 });
-        assert_eq!(lanes_at_once(&ScryptParams { p: 1, ..half }), 1);
-        assert_eq!(lanes_at_once(&ScryptParams { n: 65536, ..restic }), 1);
-    }
-
-    #[test]
-    fn lanes_at_once_do_not_change_the_key() {
-        let params = ScryptParams {
-            n: 1024,
-            r: 8,
-            p: 5,
-        };
-        let salt = [7u8; SALT_LEN];
-        let one = derive_key_with_lanes(b"pw", &salt, &params, 1).unwrap();
-        for lanes in [2, 3, 5] {
-            let many = derive_key_with_lanes(b"pw", &salt, &params, lanes).unwrap();
-            let data = b"same key either way";
-            let sealed = many.seal(data);
-            assert_eq!(one.open(&sealed).unwrap(), data, "{lanes} lanes");
-        }
     }
 
     #[test]
