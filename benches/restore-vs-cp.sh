@@ -25,7 +25,8 @@
 # of the window yet): with the order rotating, RUNS at least the number
 # of tools (the default, 5) gives every tool every place once.
 #
-# Environment: CAIRN (default: builds target/release/cairn), CAIRN_BASE
+# Environment: TOOLS (default: all of cairn cp restic [cairn-base] [rustic]),
+# CAIRN (default: builds target/release/cairn), CAIRN_BASE
 # (optional second cairn binary, e.g. an older build, timed as
 # "cairn-base"), RESTIC, RUSTIC (default: from PATH), WORK (default: a
 # new temp directory), KEEP=1 keeps WORK.
@@ -47,6 +48,8 @@ if [ -x "$rustic" ]; then
 else
     echo "rustic not found: skipped (cargo install rustic-rs --no-default-features)" >&2
 fi
+# TOOLS limits the tools, e.g. TOOLS="cairn cp" for the comparison alone.
+tools=${TOOLS:-$tools}
 
 echo "== backing up $src with cairn" >&2
 "$CAIRN" -r "$repo" --password-file "$work/password" init -q >/dev/null
