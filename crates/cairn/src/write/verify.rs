@@ -7,6 +7,7 @@
 use crate::{Error, Result};
 use cairn_crypto::MasterKey;
 use cairn_format::{BlobType, Id};
+use std::cell::RefCell;
 
 /// Checks that `sealed` opens with `key` to the blob `id`
 /// (`uncompressed_length` is `Some` for a compressed blob).
@@ -21,18 +22,52 @@ pub(crate) fn verify_sealed(
         what: format!("{blob_type} blob {id}"),
         reason,
     };
-    let plain = key
-        .open(sealed)
-        .map_err(|e| fail(format!("decryption failed: {e}")))?;
-    let plain = match uncompressed_length {
-        Some(len) => cairn_format::decompress_blob(&plain, len)
-            .map_err(|e| fail(format!("decompression failed: {e}")))?,
-        None => plain,
-    };
-    if Id::hash(&plain) != *id {
-        return Err(fail("hash mismatch".into()));
-    }
-    Ok(())
+    with_scratch(|opened, decompressed| {
+        let plain = key
+            .open_into(sealed, opened)
+            .map_err(|e| fail(format!("decryption failed: {e}")))?;
+        let plain = match uncompressed_length {
+            Some(len) => cairn_format::decompress_blob_into(plain, len, decompressed)
+                .map_err(|e| fail(format!("decompression failed: {e}")))?,
+            None => plain,
+        };
+        if Id::hash(plain) != *id {
+            return Err(fail("hash mismatch".into()));
+        }
+        Ok(())
+    })
+}
+
+/// The most bytes of capacity a thread's verification buffer keeps
+/// between blobs; a larger blob's buffer is given back after use. Most
+/// chunks are 0.5 to 2 MiB, so this serves most of them while the
+/// resident memory it adds stays bounded (two buffers per thread).
+const KEEP_SCRATCH: usize = 2 << 20;
+
+thread_local! {
+    /// Per thread: the opened (decrypted) blob and its decompressed
+    /// plaintext. A fresh pair per blob cost every verified byte twice in
+    /// page faults and zeroing (blobs of a megabyte and more are mapped
+    /// and unmapped, see `buffers`).
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's two verification buffers (fresh ones if
+/// they are in use further up this thread's stack).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut pair) => {
+            let (opened, decompressed) = &mut *pair;
+            let result = f(opened, decompressed);
+            for buf in [opened, decompressed] {
+                if buf.capacity() > KEEP_SCRATCH {
+                    *buf = Vec::new();
+                }
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+    })
 }
 
 /// Checks that `sealed` opens with `key` to the unpacked file `expected`
@@ -104,6 +139,37 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("hash mismatch"), "{e}");
+    }
+
+    /// The reused buffers hold the previous blob's bytes: blobs of every
+    /// size in turn, larger and smaller, still pass or fail on their own.
+    #[test]
+    fn reused_buffers_check_each_blob_on_its_own() {
+        let key = MasterKey::generate();
+        let mut x = 7u32;
+        let mut blob = |len: usize| -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 24) as u8 & 0x3f
+                })
+                .collect()
+        };
+        for len in [5 << 20, 100, 0, 2 << 20, 1, 9 << 20, 70_000] {
+            let plain = blob(len);
+            let id = Id::hash(&plain);
+            let raw = key.seal(&plain);
+            verify_sealed(&key, BlobType::Data, &id, &raw, None).unwrap();
+            if len > 0 {
+                let unc = Some(u32::try_from(len).unwrap());
+                let compressed = key.seal(&cairn_format::compress_blob(&plain, 3));
+                verify_sealed(&key, BlobType::Data, &id, &compressed, unc).unwrap();
+                // A prefix of the plaintext (what a stale buffer would
+                // still hold after a shorter blob) is not the blob.
+                let short = key.seal(&plain[..len / 2]);
+                assert!(verify_sealed(&key, BlobType::Data, &id, &short, None).is_err());
+            }
+        }
     }
 
     #[test]
