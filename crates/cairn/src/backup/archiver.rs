@@ -8,6 +8,7 @@
 //! are done. Files the backup will read are asked for ahead of time (see
 //! the `prefetch` module), so the disk is busy while the cores work.
 
+use super::cache_probe::ProbedFile;
 use super::exclude::Excluder;
 use super::fsnode::{is_unchanged, node_from_metadata, NodeOptions};
 use super::prefetch::{Ask, Prefetcher, LOOKAHEAD};
@@ -25,7 +26,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -222,7 +223,9 @@ impl Archiver<'_> {
             else {
                 return;
             };
-            if Self::parent_node(parent_tree, sorted, name).is_some() {
+            if !prefetcher.gate().is_open()
+                || Self::parent_node(parent_tree, sorted, name).is_some()
+            {
                 return;
             }
             let child = path.join(OsStr::from_bytes(name));
@@ -232,14 +235,22 @@ impl Archiver<'_> {
                 prefetcher.ask(Ask::Dir(child));
             }
         };
+        // Asks skipped while files were found cached are made again once
+        // a file is found not to be (the gate reopened).
+        let reopened = |p: &Prefetcher| p.gate().reopened();
+        let asked_at = AtomicU64::new(self.prefetcher.as_ref().map_or(0, reopened));
         let nodes: Vec<Result<Option<Node>>> = names
             .par_iter()
             .enumerate()
             .map(|(i, (name, _))| {
                 // Entries 0..LOOKAHEAD when the first one starts, then one
                 // more per entry.
+                let now = self.prefetcher.as_ref().map_or(0, reopened);
                 match i {
                     0 => (0..LOOKAHEAD).for_each(read_ahead),
+                    i if asked_at.swap(now, Ordering::Relaxed) != now => {
+                        (i..i + LOOKAHEAD).for_each(read_ahead)
+                    }
                     i => read_ahead(i + LOOKAHEAD - 1),
                 }
                 let child = path.join(OsStr::from_bytes(name));
@@ -309,7 +320,8 @@ impl Archiver<'_> {
             .open(path)
             .or_else(|_| File::open(path))
             .map_err(|e| Error::io(path, e))?;
-        let (content, size, added) = self.save_content(path, file)?;
+        let gate = self.prefetcher.as_ref().map(Prefetcher::gate);
+        let (content, size, added) = self.save_content(path, ProbedFile::new(file, gate))?;
         node.content = Some(content);
         node.size = size;
         let had_parent = parent.is_some_and(|p| p.node_type == NodeType::File);
@@ -329,9 +341,11 @@ impl Archiver<'_> {
     ///
     /// The calling thread reads and chunks; every chunk is hashed,
     /// compressed and encrypted as a task of its own on rayon's pool, so
-    /// reading the next chunk overlaps with sealing the previous ones. At
-    /// most [`CONTENT_IN_FLIGHT`] bytes of one file wait to be sealed; at
-    /// the limit the reading thread helps with the pending tasks.
+    /// reading the next chunk overlaps with sealing the previous ones; the
+    /// last chunk (a small file's only one) is sealed by the reading
+    /// thread itself. At most [`CONTENT_IN_FLIGHT`] bytes of one file wait
+    /// to be sealed; at the limit the reading thread helps with the
+    /// pending tasks.
     pub fn save_content(
         &self,
         path: &Path,
@@ -344,42 +358,64 @@ impl Archiver<'_> {
         let saved: Mutex<Vec<(usize, ChunkSaved)>> = Mutex::new(Vec::new());
         let mut total = 0u64;
         let mut count = 0usize;
-        let read: Result<()> = rayon::in_place_scope(|scope| loop {
-            self.cancel.check()?;
-            if failed.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let Some(chunk) = chunker.read_chunk().map_err(|e| Error::io(path, e))? else {
-                return Ok(());
-            };
+        // Hashes, compresses, encrypts and stores chunk `index`.
+        let seal = |index: usize, chunk: Vec<u8>| {
             let len = chunk.len();
-            total += len as u64;
-            self.progress.bytes_done(len as u64);
-            let mut buf = CHUNK_BUFFERS.take(len);
-            buf.extend_from_slice(chunk);
-            let chunk = buf;
-            wait_below(&in_flight, CONTENT_IN_FLIGHT.saturating_sub(len));
-            in_flight.fetch_add(len, Ordering::AcqRel);
-            let (index, in_flight, failed, saved) = (count, &in_flight, &failed, &saved);
-            count += 1;
-            scope.spawn(move |_| {
-                let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| {
-                    let added = DataAdded {
-                        size: if s.new { len as u64 } else { 0 },
-                        size_in_repo: s.stored,
-                    };
-                    (s.id, added)
-                });
-                CHUNK_BUFFERS.give(chunk);
-                if result.is_err() {
-                    failed.store(true, Ordering::Relaxed);
-                }
-                saved
-                    .lock()
-                    .expect("saved chunk list poisoned")
-                    .push((index, result));
-                in_flight.fetch_sub(len, Ordering::AcqRel);
+            let result = self.writer.save_blob(BlobType::Data, &chunk).map(|s| {
+                let added = DataAdded {
+                    size: if s.new { len as u64 } else { 0 },
+                    size_in_repo: s.stored,
+                };
+                (s.id, added)
             });
+            CHUNK_BUFFERS.give(chunk);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            saved
+                .lock()
+                .expect("saved chunk list poisoned")
+                .push((index, result));
+            in_flight.fetch_sub(len, Ordering::AcqRel);
+        };
+        let seal = &seal;
+        // The last chunk read is held back until the next one is read: if
+        // none follows, the reading thread seals it itself. Most files are
+        // a single chunk, and handing it to another thread would cost a
+        // task and often a wake-up for nothing.
+        let mut pending: Option<(usize, Vec<u8>)> = None;
+        let read: Result<()> = rayon::in_place_scope(|scope| {
+            let read = loop {
+                if let Err(e) = self.cancel.check() {
+                    break Err(e);
+                }
+                if failed.load(Ordering::Relaxed) {
+                    break Ok(());
+                }
+                let chunk = match chunker.read_chunk() {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(Error::io(path, e)),
+                };
+                let len = chunk.len();
+                total += len as u64;
+                self.progress.bytes_done(len as u64);
+                let mut buf = CHUNK_BUFFERS.take(len);
+                buf.extend_from_slice(chunk);
+                if let Some((index, earlier)) = pending.take() {
+                    scope.spawn(move |_| seal(index, earlier));
+                }
+                wait_below(&in_flight, CONTENT_IN_FLIGHT.saturating_sub(len));
+                in_flight.fetch_add(len, Ordering::AcqRel);
+                pending = Some((count, buf));
+                count += 1;
+            };
+            if let (Ok(()), Some((index, last))) = (&read, pending.take()) {
+                if !failed.load(Ordering::Relaxed) {
+                    seal(index, last);
+                }
+            }
+            read
         });
         let (_, buffer) = chunker.into_parts();
         READ_BUFFER.with(|b| *b.borrow_mut() = buffer);

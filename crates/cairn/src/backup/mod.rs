@@ -8,6 +8,7 @@
 //! [`BackupSummary::errors`]; the snapshot is still saved without them.
 
 mod archiver;
+mod cache_probe;
 pub mod exclude;
 pub mod fsnode;
 mod item;

@@ -16,7 +16,11 @@
 //! falls behind, so it never delays the backup. The archiver asks only for
 //! what it will read: files and directories that the parent snapshot does
 //! not have (files it has are probably unchanged and not read at all).
+//! Files already in the page cache are not advised, and once files keep
+//! being found cached nothing more is asked for at all (see the
+//! `cache_probe` module).
 
+use super::cache_probe::{start_is_cached, Gate};
 use super::exclude::Excluder;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
@@ -27,6 +31,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 /// How many entries of a directory ahead of the one being backed up are
 /// asked for.
@@ -57,34 +62,60 @@ pub(crate) enum Ask {
 #[derive(Debug)]
 pub(crate) struct Prefetcher {
     tx: SyncSender<Ask>,
+    gate: Arc<Gate>,
+}
+
+/// The prefetch thread's end of the queue, for [`run`].
+#[derive(Debug)]
+pub(crate) struct Asks {
+    rx: Receiver<Ask>,
+    gate: Arc<Gate>,
 }
 
 impl Prefetcher {
     /// A prefetcher and the receiving end to hand to [`run`].
-    pub fn new() -> (Prefetcher, Receiver<Ask>) {
+    pub fn new() -> (Prefetcher, Asks) {
         let (tx, rx) = sync_channel(QUEUE);
-        (Prefetcher { tx }, rx)
+        let gate = Arc::new(Gate::default());
+        let asks = Asks {
+            rx,
+            gate: gate.clone(),
+        };
+        (Prefetcher { tx, gate }, asks)
     }
 
-    /// Queues `ask` unless the queue is full: a late read-ahead is
-    /// worthless, so it is dropped rather than waited for.
+    /// Queues `ask` unless the queue is full or the files are found
+    /// cached anyway: a late read-ahead is worthless, so it is dropped
+    /// rather than waited for.
     pub fn ask(&self, ask: Ask) {
-        let _ = self.tx.try_send(ask);
+        if self.gate.is_open() {
+            let _ = self.tx.try_send(ask);
+        }
+    }
+
+    /// Whether reading ahead is worth it; the archiver's reads tell it
+    /// when files are not cached.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 }
 
 /// Serves asks until every [`Prefetcher`] is dropped. Paths that `excluder`
-/// excludes by name are skipped.
-pub(crate) fn run(asks: Receiver<Ask>, excluder: &Excluder) {
+/// excludes by name are skipped, and so is everything while the gate is
+/// closed.
+pub(crate) fn run(asks: Asks, excluder: &Excluder) {
     let mut done = Recent::default();
-    for ask in asks {
+    let gate = &*asks.gate;
+    for ask in asks.rx {
         let (Ask::File(path) | Ask::Dir(path)) = &ask;
-        if excluder.excluded_by_name(path.as_os_str().as_bytes()) {
+        if !gate.is_open() || excluder.excluded_by_name(path.as_os_str().as_bytes()) {
             continue;
         }
         match ask {
-            Ask::Dir(path) => prefetch_dir(&path, excluder, &mut { DIR_ASK_BUDGET }, &mut done),
-            Ask::File(path) if done.insert(&path) => prefetch_file(&path),
+            Ask::Dir(path) => {
+                prefetch_dir(&path, excluder, gate, &mut { DIR_ASK_BUDGET }, &mut done)
+            }
+            Ask::File(path) if done.insert(&path) => prefetch_file(&path, gate),
             Ask::File(_) => {}
         }
     }
@@ -94,7 +125,13 @@ pub(crate) fn run(asks: Receiver<Ask>, excluder: &Excluder) {
 /// (sorted by name, depth first), until `budget` files were asked for and
 /// directories listed. Files and whole directories in `done` are skipped
 /// and added to it.
-fn prefetch_dir(dir: &Path, excluder: &Excluder, budget: &mut usize, done: &mut Recent) {
+fn prefetch_dir(
+    dir: &Path,
+    excluder: &Excluder,
+    gate: &Gate,
+    budget: &mut usize,
+    done: &mut Recent,
+) {
     if *budget == 0 || done.contains(dir) {
         return;
     }
@@ -120,9 +157,9 @@ fn prefetch_dir(dir: &Path, excluder: &Excluder, budget: &mut usize, done: &mut 
             continue;
         }
         if is_dir {
-            prefetch_dir(&path, excluder, budget, done);
+            prefetch_dir(&path, excluder, gate, budget, done);
         } else if done.insert(&path) {
-            prefetch_file(&path);
+            prefetch_file(&path, gate);
             *budget -= 1;
         }
     }
@@ -172,12 +209,16 @@ impl Recent {
 }
 
 /// Asks the kernel to read the start of the regular file at `path` into
-/// the page cache. Failures are ignored: this is only advice, and the
-/// archiver reports any real problem when it opens the file.
-fn prefetch_file(path: &Path) {
+/// the page cache, unless it is there already (which `gate` learns).
+/// Failures are ignored: this is only advice, and the archiver reports any
+/// real problem when it opens the file.
+fn prefetch_file(path: &Path, gate: &Gate) {
     let Some(file) = open_regular(path) else {
         return;
     };
+    if start_is_cached(&file, gate) {
+        return;
+    }
     // SAFETY: posix_fadvise reads only its integer arguments and touches
     // no memory of this process; the descriptor stays open while `file`
     // lives, which is past the call.
@@ -211,7 +252,7 @@ mod tests {
 
     /// What is left of `budget` after asking for `dir`.
     fn budget_left(dir: &Path, excluder: &Excluder, mut budget: usize, done: &mut Recent) -> usize {
-        prefetch_dir(dir, excluder, &mut budget, done);
+        prefetch_dir(dir, excluder, &Gate::default(), &mut budget, done);
         budget
     }
 
@@ -324,7 +365,7 @@ mod tests {
         for i in 0..QUEUE + 10 {
             prefetcher.ask(Ask::File(PathBuf::from(format!("/nonexistent/{i}"))));
         }
-        assert_eq!(rx.try_iter().count(), QUEUE);
+        assert_eq!(rx.rx.try_iter().count(), QUEUE);
         prefetcher.ask(Ask::Dir(PathBuf::from("/nonexistent")));
         let served = AtomicUsize::new(0);
         // The scope joins the thread: this test hangs if `run` outlives
