@@ -52,7 +52,7 @@ impl Entry {
     }
 
     /// The entry as an index file lists it, with its pack number.
-    pub(crate) fn to_index_blob(&self, blob_type: BlobType) -> (u32, IndexBlob) {
+    pub(crate) fn to_index_blob(self, blob_type: BlobType) -> (u32, IndexBlob) {
         let blob = IndexBlob {
             id: Id(self.id),
             blob_type,

@@ -244,7 +244,7 @@ mod tests {
             blob_type: if tree { BlobType::Tree } else { BlobType::Data },
             offset,
             length: 10 + u32::from(id),
-            uncompressed_length: (id % 2 == 0).then_some(99),
+            uncompressed_length: id.is_multiple_of(2).then_some(99),
         }
     }
 
