@@ -9,20 +9,13 @@
 use crate::repository::Repository;
 use crate::{Error, Result};
 use cairn_backend::FileType;
-use cairn_format::{BlobType, Id, IndexFile};
+use cairn_format::{BlobType, Id, IndexFile, IndexPack};
 use rayon::prelude::*;
 use std::collections::HashMap;
+pub(crate) use table::Entry;
+use table::Table;
 
-/// One blob's place in the index: 48 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    id: [u8; 32],
-    pack: u32,
-    offset: u32,
-    length: u32,
-    /// 0 when the blob is stored uncompressed.
-    uncompressed_length: u32,
-}
+mod table;
 
 /// Where a blob is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,69 +44,55 @@ impl BlobLocation {
     }
 }
 
-/// A sorted table of entries with a bucket table over the leading ID
-/// bits, so a lookup is a short binary search inside one bucket instead of
-/// one over millions of entries (fewer cache misses).
-#[derive(Debug, Default)]
-struct Table {
-    entries: Vec<Entry>,
-    /// `starts[b]` is the first entry whose top `bits` bits are >= b;
-    /// `starts.len()` is `2^bits + 1`.
-    starts: Vec<u32>,
-    bits: u32,
-}
-
-impl Table {
-    fn new(entries: Vec<Entry>) -> Table {
-        // About eight entries per bucket, at most 2^16 buckets.
-        let bits = (entries.len() / 8).max(1).ilog2().min(16);
-        let buckets = 1usize << bits;
-        let mut starts = Vec::with_capacity(buckets + 1);
-        let mut i = 0;
-        for b in 0..buckets {
-            while i < entries.len() && Self::bucket_of(&entries[i].id, bits) < b {
-                i += 1;
-            }
-            starts.push(i as u32);
-        }
-        starts.push(entries.len() as u32);
-        Table {
-            entries,
-            starts,
-            bits,
-        }
-    }
-
-    fn bucket_of(id: &[u8; 32], bits: u32) -> usize {
-        if bits == 0 {
-            return 0;
-        }
-        usize::from(u16::from_be_bytes([id[0], id[1]])) >> (16 - bits)
-    }
-
-    /// The entries with this ID (usually one, or none).
-    fn find(&self, id: &[u8; 32]) -> &[Entry] {
-        if self.entries.is_empty() {
-            return &[];
-        }
-        let b = Self::bucket_of(id, self.bits);
-        let bucket = &self.entries[self.starts[b] as usize..self.starts[b + 1] as usize];
-        let start = bucket.partition_point(|e| e.id < *id);
-        let len = bucket[start..].iter().take_while(|e| e.id == *id).count();
-        &bucket[start..start + len]
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>() + self.starts.capacity() * 4
-    }
-}
-
 /// All blobs of a repository and the packs they are in.
 #[derive(Debug, Default)]
 pub struct Index {
     packs: Vec<Id>,
     data: Table,
     trees: Table,
+}
+
+/// Blobs a writer has just stored, to add to a loaded index with
+/// [`Index::with_new_blobs`]: entries whose pack numbers count in `packs`.
+#[derive(Debug, Default)]
+pub(crate) struct NewBlobs {
+    /// The packs the entries are in.
+    pub packs: Vec<Id>,
+    /// Data blob entries, every one placed (see [`Entry::place`]).
+    pub data: Vec<Entry>,
+    /// Tree blob entries, every one placed.
+    pub trees: Vec<Entry>,
+}
+
+impl NewBlobs {
+    /// True if there is no blob.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.trees.is_empty()
+    }
+
+    /// The blobs as one index file listing every pack (each pack's blobs
+    /// in pack order).
+    pub(crate) fn to_index_file(&self) -> IndexFile {
+        let mut packs: Vec<IndexPack> = self
+            .packs
+            .iter()
+            .map(|id| IndexPack {
+                id: *id,
+                blobs: Vec::new(),
+            })
+            .collect();
+        for (entries, blob_type) in [(&self.data, BlobType::Data), (&self.trees, BlobType::Tree)] {
+            for e in entries {
+                let (pack, blob) = e.to_index_blob(blob_type);
+                packs[pack as usize].blobs.push(blob);
+            }
+        }
+        packs.retain(|p| !p.blobs.is_empty());
+        for p in &mut packs {
+            p.blobs.sort_by_key(|b| (b.offset, b.blob_type, b.id));
+        }
+        IndexFile { packs }
+    }
 }
 
 /// Accumulates index files into an [`Index`].
@@ -238,6 +217,45 @@ impl Index {
         Ok(builder.finish())
     }
 
+    /// A new index holding this one's blobs and `new`'s (what a writer
+    /// has just stored). `new`'s vectors become the new tables (this
+    /// index's entries are appended to them), so no second copy of the
+    /// new blobs is made.
+    pub(crate) fn with_new_blobs(&self, new: NewBlobs) -> Index {
+        let NewBlobs {
+            packs: new_packs,
+            mut data,
+            mut trees,
+        } = new;
+        let mut packs = self.packs.clone();
+        let mut numbers: HashMap<Id, u32> = (0u32..).zip(&packs).map(|(n, id)| (*id, n)).collect();
+        let renumber: Vec<u32> = new_packs
+            .iter()
+            .map(|id| {
+                let next = packs.len() as u32;
+                let n = *numbers.entry(*id).or_insert(next);
+                if n == next {
+                    packs.push(*id);
+                }
+                n
+            })
+            .collect();
+        for (v, old) in [(&mut data, &self.data), (&mut trees, &self.trees)] {
+            for e in v.iter_mut() {
+                e.pack = renumber[e.pack as usize];
+            }
+            v.reserve_exact(old.entries.len());
+            v.extend_from_slice(&old.entries);
+        }
+        IndexBuilder {
+            packs,
+            pack_numbers: HashMap::new(),
+            data,
+            trees,
+        }
+        .finish()
+    }
+
     fn table(&self, blob_type: BlobType) -> &Table {
         match blob_type {
             BlobType::Data => &self.data,
@@ -291,6 +309,59 @@ impl Index {
             .iter()
             .map(|e| self.location(BlobType::Tree, e));
         data.chain(trees)
+    }
+
+    /// The positions of a blob's entries (one per copy, usually one; empty
+    /// if the index does not know it). Positions number the entries in
+    /// [`Index::iter`]'s order, from 0 to [`Index::len`], so that callers
+    /// can keep a bit per blob instead of a set of IDs.
+    pub(crate) fn positions(&self, blob_type: BlobType, id: &Id) -> std::ops::Range<usize> {
+        let base = match blob_type {
+            BlobType::Data => 0,
+            BlobType::Tree => self.data.entries.len(),
+        };
+        let r = self.table(blob_type).find_range(&id.0);
+        base + r.start..base + r.end
+    }
+
+    /// The location at a position (see [`Index::positions`]).
+    ///
+    /// # Panics
+    /// If `position` is not below [`Index::len`].
+    pub(crate) fn location_at(&self, position: usize) -> BlobLocation {
+        match position.checked_sub(self.data.entries.len()) {
+            None => self.location(BlobType::Data, &self.data.entries[position]),
+            Some(p) => self.location(BlobType::Tree, &self.trees.entries[p]),
+        }
+    }
+
+    /// The number (in [`Index::packs`]) of the pack of the entry at a
+    /// position (see [`Index::positions`]).
+    ///
+    /// # Panics
+    /// If `position` is not below [`Index::len`].
+    pub(crate) fn pack_number_at(&self, position: usize) -> u32 {
+        match position.checked_sub(self.data.entries.len()) {
+            None => self.data.entries[position].pack,
+            Some(p) => self.trees.entries[p].pack,
+        }
+    }
+
+    /// The positions of each blob's copies, one range per blob, in
+    /// [`Index::iter`]'s order (see [`Index::positions`]).
+    pub(crate) fn blob_runs(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        fn runs(
+            entries: &[Entry],
+            base: usize,
+        ) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+            let mut start = base;
+            entries.chunk_by(|a, b| a.id == b.id).map(move |run| {
+                let r = start..start + run.len();
+                start = r.end;
+                r
+            })
+        }
+        runs(&self.data.entries, 0).chain(runs(&self.trees.entries, self.data.entries.len()))
     }
 
     /// Number of (blob, pack) entries.
@@ -415,6 +486,38 @@ mod tests {
                 let mut other = *id;
                 other[31] ^= 1;
                 prop_assert_eq!(idx.contains(BlobType::Data, &Id(other)), ids.contains(&other));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn positions_and_runs_follow_iteration(blobs in proptest::collection::vec((0u8..20, any::<bool>(), 0u8..4), 0..200)) {
+            let mut b = IndexBuilder::default();
+            for (i, &(id, tree, pack)) in blobs.iter().enumerate() {
+                let t = if tree { BlobType::Tree } else { BlobType::Data };
+                b.add(&file(pack, &[(id, t, i as u64 * 10, 10, None)])).unwrap();
+            }
+            let idx = b.finish();
+            let all: Vec<BlobLocation> = idx.iter().collect();
+            let mut next = 0;
+            for run in idx.blob_runs() {
+                prop_assert_eq!(run.start, next);
+                prop_assert!(!run.is_empty());
+                next = run.end;
+                let first = all[run.start];
+                for p in run.clone() {
+                    prop_assert_eq!(idx.location_at(p), all[p]);
+                    prop_assert_eq!((all[p].blob_type, all[p].id), (first.blob_type, first.id));
+                }
+                prop_assert_eq!(idx.positions(first.blob_type, &first.id), run);
+            }
+            prop_assert_eq!(next, all.len());
+            for id in 0u8..25 {
+                for t in [BlobType::Data, BlobType::Tree] {
+                    let copies = all.iter().filter(|l| l.blob_type == t && l.id == Id([id; 32])).count();
+                    prop_assert_eq!(idx.positions(t, &Id([id; 32])).len(), copies);
+                }
             }
         }
     }

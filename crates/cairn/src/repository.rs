@@ -319,6 +319,23 @@ impl Repository {
         Ok(())
     }
 
+    /// Adds blobs a writer has just stored to the loaded index, as
+    /// [`Repository::add_to_index`] does with index files; their entries
+    /// become the new index's tables (no second copy of them is made).
+    pub(crate) fn add_new_blobs(&mut self, new: crate::index::NewBlobs) {
+        let Some(index) = &self.index else {
+            return;
+        };
+        if new.is_empty() {
+            return;
+        }
+        let merged = index.with_new_blobs(new);
+        if let Some(cache) = &self.cache {
+            cache.index_loaded(&merged);
+        }
+        self.index = Some(Arc::new(merged));
+    }
+
     /// Reads the index files again if an index was loaded (after an
     /// operation replaced index files), so the loaded index matches the
     /// repository; problems as [`Repository::load_index`].

@@ -395,7 +395,7 @@ impl Repository {
         progress.phase(PrunePhase::FindingUsedBlobs(roots.len()));
         let used = used::find_used_blobs(self, &roots, &opts.cancel)?;
         progress.phase(PrunePhase::SearchingUsedPacks);
-        let classified = classify::classify(self.index(), used, progress)?;
+        let classified = classify::classify(self.index(), &used, progress)?;
         progress.phase(PrunePhase::CollectingPacks);
         let packs = self.list_ids(FileType::Pack)?;
         let mut decide_opts = opts.clone();
@@ -413,13 +413,8 @@ impl Repository {
         )?;
         if !plan.repack.is_empty() {
             // Blobs that also sit in a pack that stays need no copy.
-            let mut keep = classified.used;
-            for loc in self.index().iter() {
-                if !plan.repack.contains(&loc.pack) && !plan.remove.contains(&loc.pack) {
-                    keep.remove(&(loc.blob_type, loc.id));
-                }
-            }
-            plan.keep_blobs = keep;
+            plan.keep_blobs =
+                classify::blobs_to_copy(self.index(), &used, &plan.repack, &plan.remove);
         }
         plan.index_files = index_files;
         plan.options = opts.clone();

@@ -1,9 +1,9 @@
 //! Unit tests of the option parsing, the blob classification and the pack
 //! decisions, on synthetic indexes.
 
-use super::classify::classify;
+use super::classify::{self, classify};
 use super::decide::decide;
-use super::used::BlobSet;
+use super::used::UsedBlobs;
 use super::*;
 use crate::index::IndexBuilder;
 use cairn_format::{IndexBlob, IndexFile, IndexPack};
@@ -70,21 +70,25 @@ fn index(packs: &[IndexPack]) -> crate::Index {
     b.finish()
 }
 
-fn used(ids: &[(u8, bool)]) -> BlobSet {
-    ids.iter()
-        .map(|&(b, tree)| {
-            let t = if tree { BlobType::Tree } else { BlobType::Data };
-            (t, Id([b; 32]))
-        })
-        .collect()
+fn used(index: &crate::Index, ids: &[(u8, bool)]) -> UsedBlobs {
+    let used = UsedBlobs::new(index);
+    for &(b, tree) in ids {
+        let t = if tree { BlobType::Tree } else { BlobType::Data };
+        used.insert(index, t, &Id([b; 32]));
+    }
+    used
 }
 
 #[test]
 fn missing_used_blob_refuses() {
     let idx = index(&[pack(1, &[(1, false)])]);
-    let err = classify(&idx, used(&[(1, false), (2, false)]), &crate::NoProgress)
-        .err()
-        .unwrap();
+    let err = classify(
+        &idx,
+        &used(&idx, &[(1, false), (2, false)]),
+        &crate::NoProgress,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::Inconsistent(_)), "{err:?}");
     assert!(err.to_string().contains("index is not complete"));
     assert!(err.to_string().contains("repair index"), "{err}");
@@ -103,8 +107,8 @@ fn decisions_follow_restic() {
         pack(5, &[(50, false)]),
     ];
     let idx = index(&packs);
-    let blobs = used(&[(10, false), (11, false), (20, false), (40, true)]);
-    let c = classify(&idx, blobs, &crate::NoProgress).unwrap();
+    let blobs = used(&idx, &[(10, false), (11, false), (20, false), (40, true)]);
+    let c = classify(&idx, &blobs, &crate::NoProgress).unwrap();
     assert_eq!(c.stats.used.blobs, 4);
     assert_eq!(c.stats.unused.blobs, 4);
     let mut listed: Vec<(Id, u64)> = packs[..4].iter().map(|p| (p.id, size(p))).collect();
@@ -200,7 +204,7 @@ fn duplicates_keep_the_copy_in_a_pack_of_duplicates() {
     // so pack 1 becomes unused.
     let packs = vec![pack(1, &[(1, false), (2, false)]), pack(2, &[(1, false)])];
     let idx = index(&packs);
-    let c = classify(&idx, used(&[(1, false)]), &crate::NoProgress).unwrap();
+    let c = classify(&idx, &used(&idx, &[(1, false)]), &crate::NoProgress).unwrap();
     assert_eq!(c.stats.used.blobs, 1);
     assert_eq!(c.stats.duplicate.blobs, 1);
     assert_eq!(c.packs[&Id([1; 32])].used_blobs, 0);
@@ -210,4 +214,143 @@ fn duplicates_keep_the_copy_in_a_pack_of_duplicates() {
     let plan = decide(&opts, 2, c.packs, &listed, c.stats, &crate::NoProgress).unwrap();
     assert_eq!(plan.remove, [Id([1; 32])].into());
     assert!(plan.repack.is_empty());
+}
+
+/// The classification as a set of IDs and a map of copy counts give it
+/// (how it was computed before the used blobs became bits): the model the
+/// bit-based [`classify`] must agree with.
+fn classify_model(
+    index: &crate::Index,
+    used: &std::collections::HashSet<(BlobType, Id)>,
+) -> (
+    std::collections::HashMap<Id, classify::PackInfo>,
+    PruneStats,
+) {
+    use classify::{PackInfo, PackKind};
+    let mut copies: std::collections::HashMap<(BlobType, Id), u8> =
+        used.iter().map(|&k| (k, 0)).collect();
+    for loc in index.iter() {
+        if let Some(c) = copies.get_mut(&(loc.blob_type, loc.id)) {
+            *c = c.saturating_add(1);
+        }
+    }
+    let mut stats = PruneStats::default();
+    let mut packs: std::collections::HashMap<Id, PackInfo> = Default::default();
+    for loc in index.iter() {
+        let info = packs.entry(loc.pack).or_insert(PackInfo {
+            used_blobs: 0,
+            unused_blobs: 0,
+            duplicate_blobs: 0,
+            used_size: 36,
+            unused_size: 0,
+            kind: PackKind::Empty,
+            uncompressed: false,
+        });
+        info.used_size += if loc.uncompressed_length.is_some() {
+            41
+        } else {
+            37
+        };
+        info.kind = match (info.kind, loc.blob_type) {
+            (PackKind::Empty | PackKind::Data, BlobType::Data) => PackKind::Data,
+            (PackKind::Empty | PackKind::Tree, BlobType::Tree) => PackKind::Tree,
+            _ => PackKind::Mixed,
+        };
+        let size = u64::from(loc.length);
+        match copies.get(&(loc.blob_type, loc.id)) {
+            Some(&c) if c >= 2 => {
+                info.unused_size += size;
+                info.unused_blobs += 1;
+                info.duplicate_blobs += 1;
+                stats.duplicate.add(size);
+            }
+            Some(_) => {
+                info.used_size += size;
+                info.used_blobs += 1;
+                stats.used.add(size);
+            }
+            None => {
+                info.unused_size += size;
+                info.unused_blobs += 1;
+                stats.unused.add(size);
+            }
+        }
+        if loc.uncompressed_length.is_none() {
+            info.uncompressed = true;
+        }
+    }
+    for loc in index.iter() {
+        let Some(count) = copies.get_mut(&(loc.blob_type, loc.id)) else {
+            continue;
+        };
+        if *count == 1 {
+            continue;
+        }
+        let info = packs.get_mut(&loc.pack).unwrap();
+        let size = u64::from(loc.length);
+        if info.used_blobs > 0 || info.duplicate_blobs == info.unused_blobs || *count == 0 {
+            info.used_size += size;
+            info.used_blobs += 1;
+            info.unused_size -= size;
+            info.unused_blobs -= 1;
+            stats.used.add(size);
+            stats.duplicate.sub(size);
+            *count = 1;
+        } else {
+            *count -= 1;
+            if *count == 1 {
+                *count = 0;
+            }
+        }
+    }
+    (packs, stats)
+}
+
+proptest::proptest! {
+    /// Used, unused and duplicate blobs per pack, and which copy of a
+    /// duplicated blob is kept, are as the set-based model decides; so are
+    /// the blobs to copy for a repack.
+    #[test]
+    fn classification_agrees_with_the_set_model(
+        blobs in proptest::collection::vec((0u8..12, proptest::bool::ANY, 1u8..6, proptest::bool::ANY), 1..60),
+        used_ids in proptest::collection::vec((0u8..12, proptest::bool::ANY), 0..20),
+        repacked in proptest::collection::btree_set(1u8..6, 0..3),
+    ) {
+        let mut b = IndexBuilder::default();
+        for (i, &(id, tree, pack, compressed)) in blobs.iter().enumerate() {
+            b.add(&IndexFile { packs: vec![IndexPack { id: Id([pack; 32]), blobs: vec![IndexBlob {
+                id: Id([id; 32]),
+                blob_type: if tree { BlobType::Tree } else { BlobType::Data },
+                offset: i as u64 * 100,
+                length: 50 + u32::from(id),
+                uncompressed_length: compressed.then_some(99),
+            }] }] }).unwrap();
+        }
+        let idx = b.finish();
+        // Only blobs the index knows: unknown ones refuse (tested above).
+        let known: std::collections::HashSet<(BlobType, Id)> = idx.iter().map(|l| (l.blob_type, l.id)).collect();
+        let model_used: std::collections::HashSet<(BlobType, Id)> = used_ids
+            .iter()
+            .map(|&(id, tree)| (if tree { BlobType::Tree } else { BlobType::Data }, Id([id; 32])))
+            .filter(|k| known.contains(k))
+            .collect();
+        let bits = UsedBlobs::new(&idx);
+        for (t, id) in &model_used {
+            bits.insert(&idx, *t, id);
+        }
+        let c = classify(&idx, &bits, &crate::NoProgress).unwrap();
+        let (packs, stats) = classify_model(&idx, &model_used);
+        proptest::prop_assert_eq!(&c.packs, &packs);
+        proptest::prop_assert_eq!(&c.stats, &stats);
+
+        let repack: BTreeSet<Id> = repacked.iter().map(|&p| Id([p; 32])).collect();
+        let remove = BTreeSet::from([Id([5; 32])]);
+        let mut expected = model_used.clone();
+        for loc in idx.iter() {
+            if !repack.contains(&loc.pack) && !remove.contains(&loc.pack) {
+                expected.remove(&(loc.blob_type, loc.id));
+            }
+        }
+        proptest::prop_assert_eq!(classify::blobs_to_copy(&idx, &bits, &repack, &remove), expected);
+    }
 }

@@ -22,6 +22,7 @@
 //! in flight rather than the allocator's high-water marks.
 
 pub(crate) mod buffers;
+mod known;
 mod pack;
 mod upload;
 pub(crate) mod verify;
@@ -34,7 +35,7 @@ use crate::{Error, Result};
 use cairn_backend::Backend;
 use cairn_crypto::MasterKey;
 use cairn_format::{BlobType, Id};
-use std::collections::HashSet;
+use known::KnownBlobs;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use upload::Uploader;
@@ -184,36 +185,6 @@ pub struct WriteStats {
     pub packs: u64,
 }
 
-/// Blobs known to this writer, sharded to keep lock contention low.
-struct KnownBlobs {
-    shards: Vec<Mutex<HashSet<(BlobType, Id)>>>,
-}
-
-impl KnownBlobs {
-    fn new() -> Self {
-        KnownBlobs {
-            shards: (0..64).map(|_| Mutex::new(HashSet::new())).collect(),
-        }
-    }
-
-    /// Inserts; true if it was not there yet.
-    fn insert(&self, blob_type: BlobType, id: Id) -> bool {
-        let shard = &self.shards[usize::from(id.0[0]) % self.shards.len()];
-        shard
-            .lock()
-            .expect("known-blobs lock poisoned")
-            .insert((blob_type, id))
-    }
-
-    fn contains(&self, blob_type: BlobType, id: &Id) -> bool {
-        let shard = &self.shards[usize::from(id.0[0]) % self.shards.len()];
-        shard
-            .lock()
-            .expect("known-blobs lock poisoned")
-            .contains(&(blob_type, *id))
-    }
-}
-
 #[derive(Default)]
 struct Counters {
     data_blobs: AtomicU64,
@@ -228,7 +199,7 @@ pub struct BlobWriter {
     version: u32,
     index: Arc<crate::Index>,
     opts: WriteOptions,
-    known: KnownBlobs,
+    known: Arc<KnownBlobs>,
     open: [Mutex<PackBuilder>; 2],
     uploader: Uploader,
     counters: Counters,
@@ -248,13 +219,14 @@ impl BlobWriter {
         buffers::return_large_buffers();
         let backend: Arc<dyn Backend> = repo.backend().clone();
         let version = repo.config().version;
-        let uploader = Uploader::start(backend, repo.key().clone(), version, &opts);
+        let known = Arc::new(KnownBlobs::new());
+        let uploader = Uploader::start(backend, repo.key().clone(), version, &opts, known.clone());
         Ok(BlobWriter {
             key: repo.key().clone(),
             version,
             index: repo.index_arc(),
             opts,
-            known: KnownBlobs::new(),
+            known,
             open: [
                 Mutex::new(PackBuilder::new()),
                 Mutex::new(PackBuilder::new()),
@@ -373,7 +345,7 @@ impl BlobWriter {
     /// about the new blobs; [`BlobWriter::flush_into`] also adds them to
     /// its loaded index.
     pub fn flush(self) -> Result<(WriteStats, Vec<Id>)> {
-        self.flush_indexed()
+        self.flush_new()
             .map(|(stats, index_ids, _)| (stats, index_ids))
     }
 
@@ -381,24 +353,40 @@ impl BlobWriter {
     /// loaded index (see [`Repository::add_to_index`]), so that `repo`
     /// reads the new blobs and a later writer does not store them again.
     pub fn flush_into(self, repo: &mut Repository) -> Result<(WriteStats, Vec<Id>)> {
-        let (stats, index_ids, indexed) = self.flush_indexed()?;
-        repo.add_to_index(std::slice::from_ref(&indexed))?;
+        let (stats, index_ids, new) = self.flush_new()?;
+        repo.add_new_blobs(new);
         Ok((stats, index_ids))
     }
 
     /// [`BlobWriter::flush`], also returning every pack it indexed.
     pub(crate) fn flush_indexed(self) -> Result<(WriteStats, Vec<Id>, cairn_format::IndexFile)> {
-        for slot in &self.open {
+        let (stats, index_ids, new) = self.flush_new()?;
+        Ok((stats, index_ids, new.to_index_file()))
+    }
+
+    /// [`BlobWriter::flush`], also returning the blobs it indexed (none
+    /// in a dry run, which indexes nothing).
+    fn flush_new(self) -> Result<(WriteStats, Vec<Id>, crate::index::NewBlobs)> {
+        let BlobWriter {
+            open,
+            uploader,
+            counters: c,
+            known,
+            index,
+            opts,
+            ..
+        } = self;
+        drop(index);
+        for slot in &open {
             let pack = std::mem::replace(
                 &mut *slot.lock().expect("pack lock poisoned"),
                 PackBuilder::new(),
             );
             if !pack.is_empty() {
-                self.uploader.submit(pack)?;
+                uploader.submit(pack)?;
             }
         }
-        let (packs, index_ids, indexed) = self.uploader.finish()?;
-        let c = &self.counters;
+        let (packs, index_ids, pack_ids) = uploader.finish()?;
         let stats = WriteStats {
             data_blobs: c.data_blobs.load(Ordering::Relaxed),
             tree_blobs: c.tree_blobs.load(Ordering::Relaxed),
@@ -406,7 +394,12 @@ impl BlobWriter {
             data_added_packed: c.data_added_packed.load(Ordering::Relaxed),
             packs,
         };
-        Ok((stats, index_ids, indexed))
+        // The upload threads, which shared `known`, have ended.
+        let new = match Arc::try_unwrap(known) {
+            Ok(known) if !opts.dry_run => known.into_new_blobs(pack_ids),
+            _ => crate::index::NewBlobs::default(),
+        };
+        Ok((stats, index_ids, new))
     }
 
     /// Abandons the writer: stops the upload threads without writing an

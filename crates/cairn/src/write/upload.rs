@@ -1,5 +1,6 @@
 //! Upload threads: write finished packs, then the index files naming them.
 
+use super::known::KnownBlobs;
 use super::pack::{FinishedPack, PackBuilder};
 use super::WriteOptions;
 use crate::{Error, Result};
@@ -19,8 +20,9 @@ struct State {
     pending_since: Option<std::time::Instant>,
     /// Index files written so far.
     index_ids: Vec<Id>,
-    /// The packs those index files name.
-    indexed: Vec<IndexPack>,
+    /// Every pack uploaded, numbered by its position (see
+    /// [`KnownBlobs::place`]).
+    pack_ids: Vec<Id>,
     packs: u64,
     /// The first failure; once set, everything stops.
     failure: Option<String>,
@@ -33,6 +35,8 @@ struct Shared {
     index_blobs: usize,
     index_max_age: std::time::Duration,
     dry_run: bool,
+    /// Learns where each uploaded blob went.
+    known: Arc<KnownBlobs>,
     state: Mutex<State>,
 }
 
@@ -50,6 +54,7 @@ impl Uploader {
         key: MasterKey,
         version: u32,
         opts: &WriteOptions,
+        known: Arc<KnownBlobs>,
     ) -> Uploader {
         let shared = Arc::new(Shared {
             backend,
@@ -58,12 +63,13 @@ impl Uploader {
             index_blobs: opts.index_blobs.max(1),
             index_max_age: opts.index_max_age,
             dry_run: opts.dry_run,
+            known,
             state: Mutex::new(State {
                 pending: Vec::new(),
                 pending_blobs: 0,
                 pending_since: None,
                 index_ids: Vec::new(),
-                indexed: Vec::new(),
+                pack_ids: Vec::new(),
                 packs: 0,
                 failure: None,
             }),
@@ -107,9 +113,9 @@ impl Uploader {
     }
 
     /// Waits for all uploads, then writes the index of what is pending.
-    /// Returns the packs written, the index files written and what they
-    /// list.
-    pub(super) fn finish(mut self) -> Result<(u64, Vec<Id>, IndexFile)> {
+    /// Returns the number of packs written, the index files written and
+    /// the packs' IDs in the order [`KnownBlobs::place`] numbered them.
+    pub(super) fn finish(mut self) -> Result<(u64, Vec<Id>, Vec<Id>)> {
         self.queue = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -117,10 +123,8 @@ impl Uploader {
         self.check()?;
         self.shared.write_pending_index()?;
         let mut state = self.shared.lock();
-        let indexed = IndexFile {
-            packs: std::mem::take(&mut state.indexed),
-        };
-        Ok((state.packs, state.index_ids.clone(), indexed))
+        let pack_ids = std::mem::take(&mut state.pack_ids);
+        Ok((state.packs, std::mem::take(&mut state.index_ids), pack_ids))
     }
 
     /// Stops without writing an index.
@@ -168,16 +172,24 @@ impl Shared {
             id,
             blobs: blobs.iter().map(IndexBlob::from).collect(),
         };
-        let write_now = {
+        let (number, write_now) = {
             let mut state = self.lock();
+            let number = state.pack_ids.len() as u32;
+            state.pack_ids.push(id);
             state.packs += 1;
             state.pending_blobs += entry.blobs.len();
             state.pending.push(entry);
             let since = *state
                 .pending_since
                 .get_or_insert_with(std::time::Instant::now);
-            state.pending_blobs >= self.index_blobs || since.elapsed() >= self.index_max_age
+            let due =
+                state.pending_blobs >= self.index_blobs || since.elapsed() >= self.index_max_age;
+            (number, due)
         };
+        if let Err(e) = self.known.place(number, &blobs) {
+            self.lock().failure.get_or_insert(e);
+            return;
+        }
         if write_now {
             if let Err(e) = self.write_pending_index() {
                 self.lock().failure.get_or_insert(e.to_string());
@@ -204,9 +216,7 @@ impl Shared {
         let sealed = self.key.seal(&encode_unpacked(self.version, &json));
         let id = Id::hash(&sealed);
         self.backend.write(FileType::Index, &id.to_hex(), &sealed)?;
-        let mut state = self.lock();
-        state.index_ids.push(id);
-        state.indexed.extend(file.packs);
+        self.lock().index_ids.push(id);
         Ok(())
     }
 }
