@@ -36,6 +36,11 @@ impl DirTree {
         self.dirs[d].node.as_ref().map_or(&[], |n| &n.name)
     }
 
+    /// Entry `i` of directory `d`'s tree (see [`PlanDir::names`]).
+    pub(crate) fn entry_name(&self, d: usize, i: u32) -> &[u8] {
+        self.dirs[d].names.as_ref().map_or(&[], |n| n.get(i))
+    }
+
     /// The names from the target down to `d` (without the target's),
     /// joined by `/` after a leading `/`, then `name` if given.
     fn joined(&self, d: usize, name: Option<&[u8]>) -> Vec<u8> {

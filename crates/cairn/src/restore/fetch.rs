@@ -9,9 +9,8 @@
 
 use super::dirs::{DirFds, DirTree};
 use super::files::{create_new, open_for_write, prepare_file, write_blob};
+use super::item::{FileAction, FileItem, Files};
 use super::meta::{restore_open_metadata, XattrFilter};
-use super::owners::Owners;
-use super::plan::{FileAction, FileItem};
 use super::{RestoreError, RestoreProgress, Stop};
 use crate::index::BlobLocation;
 use crate::repository::Repository;
@@ -19,7 +18,6 @@ use crate::{Error, Result};
 use cairn_backend::FileType;
 use cairn_format::{BlobType, Id};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -63,7 +61,7 @@ impl BlobSource for Repository {
 }
 
 /// One place a blob goes: file number and offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Target {
     pub file: usize,
     pub offset: u64,
@@ -82,7 +80,8 @@ pub(crate) struct RangeJob {
     pub pack: Id,
     pub start: u64,
     pub end: u64,
-    pub blobs: Vec<BlobJob>,
+    /// Its blobs, by offset: a stretch of [`ContentPlan::blobs`].
+    pub blobs: std::ops::Range<usize>,
 }
 
 /// Per-file state while contents are written.
@@ -104,13 +103,13 @@ pub(crate) const META_FAILED: u8 = 2;
 /// (not with `--verify`, whose reads would disturb the access times).
 pub(crate) struct EarlyMeta<'a> {
     pub xattrs: &'a XattrFilter,
-    /// Name lookups for `--ownership-by-name`, `None` to use the IDs.
-    pub owners: Option<&'a Owners>,
 }
 
 /// Everything to fetch, and per file how many writes are outstanding.
 #[derive(Debug, Default)]
 pub(crate) struct ContentPlan {
+    /// Every blob to fetch, pack by pack, by offset.
+    pub blobs: Vec<BlobJob>,
     pub ranges: Vec<RangeJob>,
     /// Writes still to do, per file (index as in the plan's files).
     pub pending: Vec<usize>,
@@ -124,25 +123,33 @@ pub(crate) struct ContentPlan {
 /// place, groups the rest by pack and merges neighbours into range reads.
 /// Files with an unknown blob are marked failed and reported.
 pub(crate) fn plan_content(
-    files: &mut [FileItem],
+    files: &mut Files,
     tree: &DirTree,
     source: &dyn BlobSource,
     sparse: bool,
     errors: &mut Vec<RestoreError>,
 ) -> ContentPlan {
-    let mut blobs: Vec<BlobJob> = Vec::new();
-    let mut by_id: HashMap<Id, usize> = HashMap::new();
+    let Files { list, blobs: lists } = files;
+    // One entry per place a blob goes, merged per blob by
+    // `group_ranges`; room for all at once, so that the table does not
+    // grow by doubling.
+    let most: usize = list
+        .iter()
+        .filter(|f| matches!(f.action, FileAction::Write(_)))
+        .map(|f| lists.of(f).len())
+        .sum();
+    let mut blobs: Vec<BlobJob> = Vec::with_capacity(most);
     let mut plan = ContentPlan {
-        pending: vec![0; files.len()],
-        sparse: vec![false; files.len()],
-        present: vec![0; files.len()],
+        pending: vec![0; list.len()],
+        sparse: vec![false; list.len()],
+        present: vec![0; list.len()],
         ..ContentPlan::default()
     };
-    for (i, file) in files.iter_mut().enumerate() {
+    for (i, file) in list.iter_mut().enumerate() {
         let FileAction::Write(existing) = &file.action else {
             continue;
         };
-        let content = file.node.content.as_deref().unwrap_or_default();
+        let content = lists.of(file);
         let mut locs = Vec::with_capacity(content.len());
         for id in content {
             match source.lookup(id) {
@@ -152,7 +159,7 @@ pub(crate) fn plan_content(
                         blob_type: BlobType::Data,
                         id: *id,
                     };
-                    let name = Some(file.node.name.as_slice());
+                    let name = Some(tree.entry_name(file.dir, file.name));
                     let (location, path) =
                         (tree.location(file.dir, name), tree.path(file.dir, name));
                     errors.push(RestoreError::new(&location, &path, Some(*id), e));
@@ -171,14 +178,10 @@ pub(crate) fn plan_content(
         for (k, loc) in locs.into_iter().enumerate() {
             let len = loc.plain_length();
             if !existing.as_ref().is_some_and(|s| s.has_matching_blob(k)) {
-                let n = *by_id.entry(loc.id).or_insert_with(|| {
-                    blobs.push(BlobJob {
-                        loc,
-                        targets: Vec::new(),
-                    });
-                    blobs.len() - 1
+                blobs.push(BlobJob {
+                    loc,
+                    targets: vec![Target { file: i, offset }],
                 });
-                blobs[n].targets.push(Target { file: i, offset });
                 plan.pending[i] += 1;
             } else {
                 plan.present[i] += len;
@@ -186,43 +189,58 @@ pub(crate) fn plan_content(
             offset += len;
         }
     }
-    plan.ranges = group_ranges(blobs, MAX_RANGE, MAX_GAP);
+    plan.ranges = group_ranges(&mut blobs, MAX_RANGE, MAX_GAP);
+    plan.blobs = blobs;
     plan
 }
 
-/// Groups blobs by pack and merges those close together into reads of at
-/// most `max_range` bytes (a larger blob is read alone). Ranges come in
-/// the order the files first need them.
-pub(crate) fn group_ranges(blobs: Vec<BlobJob>, max_range: u64, max_gap: u64) -> Vec<RangeJob> {
-    let mut packs: HashMap<Id, Vec<BlobJob>> = HashMap::new();
-    for b in blobs {
-        packs.entry(b.loc.pack).or_default().push(b);
-    }
-    let mut ranges = Vec::new();
-    for (pack, mut list) in packs {
-        list.sort_by_key(|b| b.loc.offset);
-        let mut current: Option<RangeJob> = None;
-        for b in list {
-            let (start, end) = (b.loc.offset, b.loc.offset + u64::from(b.loc.length));
-            if let Some(r) = current.as_mut() {
-                if start <= r.end + max_gap && end.max(r.end) - r.start <= max_range {
-                    r.end = r.end.max(end);
-                    r.blobs.push(b);
-                    continue;
-                }
-                ranges.push(current.take().expect("checked above"));
-            }
-            current = Some(RangeJob {
-                pack,
-                start,
-                end,
-                blobs: vec![b],
-            });
+/// Sorts `blobs` by pack and offset, merges the entries of one blob into
+/// one (its targets in file order), and merges blobs close together into
+/// reads of at most `max_range` bytes (a larger blob is read alone).
+/// Ranges come in the order the files first need them.
+///
+/// All in place, without a table keyed by blob ID: at a million files,
+/// such a table and a second copy of the blob list made this the peak of
+/// a restore's memory.
+pub(crate) fn group_ranges(
+    blobs: &mut Vec<BlobJob>,
+    max_range: u64,
+    max_gap: u64,
+) -> Vec<RangeJob> {
+    blobs.sort_unstable_by(|a, b| {
+        (a.loc.pack, a.loc.offset, a.loc.id)
+            .cmp(&(b.loc.pack, b.loc.offset, b.loc.id))
+            .then_with(|| a.targets.first().cmp(&b.targets.first()))
+    });
+    blobs.dedup_by(|later, kept| {
+        let same = later.loc == kept.loc;
+        if same {
+            kept.targets.append(&mut later.targets);
         }
-        ranges.extend(current);
+        same
+    });
+    if blobs.capacity() - blobs.len() > blobs.len() / 4 {
+        blobs.shrink_to_fit();
+    }
+    let mut ranges: Vec<RangeJob> = Vec::new();
+    for (i, b) in blobs.iter().enumerate() {
+        let (start, end) = (b.loc.offset, b.loc.offset + u64::from(b.loc.length));
+        if let Some(r) = ranges.last_mut().filter(|r| r.pack == b.loc.pack) {
+            if start <= r.end + max_gap && end.max(r.end) - r.start <= max_range {
+                r.end = r.end.max(end);
+                r.blobs.end = i + 1;
+                continue;
+            }
+        }
+        ranges.push(RangeJob {
+            pack: b.loc.pack,
+            start,
+            end,
+            blobs: i..i + 1,
+        });
     }
     let first_file = |r: &RangeJob| {
-        r.blobs
+        blobs[r.blobs.clone()]
             .iter()
             .flat_map(|b| b.targets.iter().map(|t| (t.file, t.offset)))
             .min()
@@ -303,34 +321,33 @@ impl<'a> Writer<'a> {
         self.prepared[i].get_or_init(|| {
             let f = &self.files[i];
             let len = if sized || !self.filled_by_one_write(i) {
-                f.node.size
+                f.size
             } else {
                 0
             };
+            let name = self.tree.entry_name(f.dir, f.name);
             let new = matches!(f.action, FileAction::Write(None));
             let made = self.fds.get(self.tree, f.dir).and_then(|dir| {
                 // A file planned as new is usually still absent: one
                 // exclusive create. Anything in the way gets the full
                 // treatment.
-                match new.then(|| create_new(&dir, &f.node.name, len)) {
+                match new.then(|| create_new(&dir, name, len)) {
                     Some(Ok(Some(h))) => Ok(h),
                     Some(Err(e)) => Err(e),
-                    None | Some(Ok(None)) => {
-                        prepare_file(&dir, &f.node.name, f.node.size, self.remove_dirs)
-                    }
+                    None | Some(Ok(None)) => prepare_file(&dir, name, f.size, self.remove_dirs),
                 }
             });
             match made {
                 Ok(h) => {
                     self.progress.bytes_done(self.plan.present[i]);
                     if self.plan.pending[i] == 0 {
-                        self.progress.file_done(f.node.size);
+                        self.progress.file_done(f.size);
                     }
                     handle = Some(h);
                     true
                 }
                 Err(e) => {
-                    let path = self.tree.path(f.dir, Some(&f.node.name));
+                    let path = self.tree.path(f.dir, Some(name));
                     self.fail(i, None, Error::io(&path, e), MISSING);
                     false
                 }
@@ -342,7 +359,7 @@ impl<'a> Writer<'a> {
     fn fail(&self, file: usize, blob: Option<Id>, error: Error, status: u8) {
         self.status[file].fetch_max(status, Ordering::Relaxed);
         let f = &self.files[file];
-        let name = Some(f.node.name.as_slice());
+        let name = Some(self.tree.entry_name(f.dir, f.name));
         let (location, path) = (self.tree.location(f.dir, name), self.tree.path(f.dir, name));
         let err = RestoreError::new(&location, &path, blob, error);
         self.progress.error(&err);
@@ -397,7 +414,7 @@ impl<'a> Writer<'a> {
 
     /// Decodes and writes the blobs of one range, in parallel.
     fn range(&self, r: &RangeJob, data: Result<Vec<u8>>) {
-        r.blobs.par_iter().for_each(|b| {
+        self.plan.blobs[r.blobs.clone()].par_iter().for_each(|b| {
             if (self.stop)() {
                 return;
             }
@@ -454,7 +471,9 @@ impl<'a> Writer<'a> {
                 match self.write_file(file, &b.targets[i..i + same], plain) {
                     Ok(h) => handle = h,
                     Err(e) => {
-                        let path = self.tree.path(f.dir, Some(&f.node.name));
+                        let path = self
+                            .tree
+                            .path(f.dir, Some(self.tree.entry_name(f.dir, f.name)));
                         self.fail(file, Some(b.loc.id), Error::io(&path, e), DAMAGED);
                     }
                 }
@@ -481,7 +500,10 @@ impl<'a> Writer<'a> {
         let h = match self.prepare(file, false) {
             Some(h) => h,
             None if self.status[file].load(Ordering::Relaxed) == MISSING => return Ok(None),
-            None => open_for_write(&*self.fds.get(self.tree, f.dir)?, &f.node.name)?,
+            None => open_for_write(
+                &*self.fds.get(self.tree, f.dir)?,
+                self.tree.entry_name(f.dir, f.name),
+            )?,
         };
         let sparse = self.plan.sparse[file];
         for t in targets {
@@ -491,8 +513,8 @@ impl<'a> Writer<'a> {
         }
         // Created empty for this write: a blob shorter than the recorded
         // size leaves the file as long as a sized file would be.
-        if self.filled_by_one_write(file) && (plain.len() as u64) < f.node.size {
-            h.set_len(f.node.size)?;
+        if self.filled_by_one_write(file) && (plain.len() as u64) < f.size {
+            h.set_len(f.size)?;
         }
         Ok(Some(h))
     }
@@ -501,14 +523,10 @@ impl<'a> Writer<'a> {
     /// through its open handle, so the last pass need not open it again.
     fn finish_file(&self, file: usize, h: &File, meta: &EarlyMeta<'_>) {
         let f = &self.files[file];
-        let node = match meta.owners {
-            Some(o) => std::borrow::Cow::Owned(o.apply(&f.node)),
-            None => std::borrow::Cow::Borrowed(&f.node),
-        };
-        let state = match restore_open_metadata(&node, h, meta.xattrs) {
+        let state = match restore_open_metadata(&f.meta, h, meta.xattrs) {
             Ok(()) => META_DONE,
             Err(e) => {
-                let name = Some(f.node.name.as_slice());
+                let name = Some(self.tree.entry_name(f.dir, f.name));
                 let path = self.tree.path(f.dir, name);
                 let err = RestoreError::new(
                     &self.tree.location(f.dir, name),
@@ -529,7 +547,7 @@ impl<'a> Writer<'a> {
     fn done(&self, file: usize, n: usize) -> bool {
         let last = self.pending[file].fetch_sub(n, Ordering::AcqRel) == n;
         if last {
-            self.progress.file_done(self.files[file].node.size);
+            self.progress.file_done(self.files[file].size);
         }
         last
     }

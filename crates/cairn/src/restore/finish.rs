@@ -8,12 +8,12 @@
 
 use super::dirs::{DirFds, DirTree};
 use super::fetch::{META_DONE, META_FAILED, MISSING};
+use super::item::{FileAction, FileItem, Meta, Names};
 use super::meta::{create_special, restore_metadata, restore_open_metadata, XattrFilter};
-use super::plan::{FileAction, FileItem, PlanItem, Selector};
+use super::plan::{PlanItem, Selector};
 use super::sys;
 use super::{ItemAction, RestoreError, RestoreProgress, Stop};
 use crate::{Error, Result};
-use cairn_format::Node;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fs::File;
@@ -162,9 +162,10 @@ impl Finisher<'_> {
             }
         }
         if let Some(node) = &dir.node {
-            let node = &self.owned(node);
             let restored = match &fd {
-                Some(fd) if !self.dry_run => restore_open_metadata(node, fd, self.xattrs),
+                Some(fd) if !self.dry_run => {
+                    restore_open_metadata(&Meta::of(node, self.owners), fd, self.xattrs)
+                }
                 _ => Ok(()),
             };
             match restored {
@@ -174,23 +175,17 @@ impl Finisher<'_> {
         }
     }
 
-    /// `node` with the owner and group `--ownership-by-name` gives it.
-    fn owned<'n>(&self, node: &'n Node) -> std::borrow::Cow<'n, Node> {
-        match self.owners {
-            Some(o) => std::borrow::Cow::Owned(o.apply(node)),
-            None => std::borrow::Cow::Borrowed(node),
-        }
-    }
-
-    fn metadata(&self, d: usize, fd: Option<&File>, node: &Node) -> bool {
+    /// Restores `meta` on the entry `name` of directory `d` (open as
+    /// `fd`, unless in a dry run); false (and the error recorded) if that
+    /// failed.
+    fn metadata(&self, d: usize, fd: Option<&File>, name: &[u8], meta: &Meta) -> bool {
         let Some(fd) = fd.filter(|_| !self.dry_run) else {
             return true;
         };
-        let node = &self.owned(node);
-        match restore_metadata(node, fd, self.xattrs) {
+        match restore_metadata(meta, name, fd, self.xattrs) {
             Ok(()) => true,
             Err(e) => {
-                self.fail(d, Some(&node.name), e);
+                self.fail(d, Some(name), e);
                 false
             }
         }
@@ -203,12 +198,13 @@ impl Finisher<'_> {
             PlanItem::Dir(_) => return,
             PlanItem::File(i) => {
                 let f = &self.files[*i];
+                let name = self.tree.entry_name(f.dir, f.name);
                 let action = match &f.action {
                     FileAction::Write(None) => ItemAction::FileRestored,
                     FileAction::Write(Some(_)) => ItemAction::FileUpdated,
                     FileAction::Unchanged => ItemAction::FileUnchanged,
                     FileAction::Skip => {
-                        self.report(d, Some(&f.node.name), ItemAction::Skipped, f.node.size);
+                        self.report(d, Some(name), ItemAction::Skipped, f.size);
                         return;
                     }
                     FileAction::Undecided | FileAction::Failed => return,
@@ -219,10 +215,10 @@ impl Finisher<'_> {
                 let done = match self.file_meta[*i] {
                     META_DONE => true,
                     META_FAILED => false,
-                    _ => self.metadata(d, fd, &f.node),
+                    _ => self.metadata(d, fd, name, &f.meta),
                 };
                 if done {
-                    self.report(d, Some(&f.node.name), action, f.node.size);
+                    self.report(d, Some(name), action, f.size);
                 }
                 return;
             }
@@ -231,7 +227,8 @@ impl Finisher<'_> {
                     let f = &self.files[*first];
                     sys::remove_at(fd, &node.name).and_then(|()| {
                         let from = self.fds.get(self.tree, f.dir)?;
-                        sys::link_at(&from, &f.node.name, fd, &node.name)
+                        let first_name = self.tree.entry_name(f.dir, f.name);
+                        sys::link_at(&from, first_name, fd, &node.name)
                     })
                 });
                 (node, created)
@@ -246,7 +243,7 @@ impl Finisher<'_> {
         match created {
             Some(Err(e)) => self.fail(d, Some(&node.name), e),
             Some(Ok(())) | None => {
-                if self.metadata(d, fd, node) {
+                if self.metadata(d, fd, &node.name, &Meta::of(node, self.owners)) {
                     self.report(d, Some(&node.name), ItemAction::OtherRestored, 0);
                 }
             }
@@ -256,8 +253,8 @@ impl Finisher<'_> {
     /// Removes entries of directory `d` on disk that the snapshot does not
     /// have there, if the filters select them (restic never deletes what
     /// it would not have restored). Symlinks are removed, not followed.
-    fn remove_unexpected(&self, d: usize, fd: &File, names: &[Vec<u8>]) -> io::Result<()> {
-        let keep: HashSet<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    fn remove_unexpected(&self, d: usize, fd: &File, names: &Names) -> io::Result<()> {
+        let keep: HashSet<&[u8]> = names.iter().collect();
         let mut on_disk = sys::read_names(fd)?;
         on_disk.sort_unstable();
         // Worked out only when something is not in the snapshot.

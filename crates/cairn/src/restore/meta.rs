@@ -3,9 +3,10 @@
 //! read-only mode does not block the other steps and `chown` cannot clear
 //! setuid/setgid bits set before it).
 
+use super::item::{Kind, Meta};
 use super::sys;
 use crate::filter::PatternList;
-use cairn_format::{mode, GoTime, Node, NodeType};
+use cairn_format::{ExtendedAttribute, Node, NodeType};
 use rustix::fs::{Mode, OFlags, Timespec, Timestamps};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -60,10 +61,10 @@ pub(crate) fn create_special(node: &Node, dir: &File) -> io::Result<()> {
     }
 }
 
-fn timestamp(t: &GoTime) -> Timespec {
+fn timestamp((secs, nanos): (i64, u32)) -> Timespec {
     Timespec {
-        tv_sec: t.unix_secs,
-        tv_nsec: t.nanos.into(),
+        tv_sec: secs,
+        tv_nsec: nanos.into(),
     }
 }
 
@@ -77,25 +78,29 @@ enum Handle<'a> {
     At(&'a File, &'a [u8]),
 }
 
-/// Restores the metadata of `node` through `open`, the directory or
+/// Restores the metadata `meta` through `open`, the directory or
 /// regular file it was restored as (any access mode; its contents are
 /// complete).
 pub(crate) fn restore_open_metadata(
-    node: &Node,
+    meta: &Meta,
     open: &File,
     xattrs: &XattrFilter,
 ) -> io::Result<()> {
-    restore(node, Handle::Open(open), xattrs)
+    restore(meta, Handle::Open(open), xattrs)
 }
 
-/// Restores the metadata of the entry `node.name` in `dir`, never
+/// Restores the metadata `meta` of the entry `name` in `dir`, never
 /// following a symlink there. A regular file is opened (without following
 /// a symlink, and without blocking should it be something else by now)
 /// and changed through its descriptor.
-pub(crate) fn restore_metadata(node: &Node, dir: &File, xattrs: &XattrFilter) -> io::Result<()> {
-    let name = node.name.as_slice();
-    if node.node_type != NodeType::File {
-        return restore(node, Handle::At(dir, name), xattrs);
+pub(crate) fn restore_metadata(
+    meta: &Meta,
+    name: &[u8],
+    dir: &File,
+    xattrs: &XattrFilter,
+) -> io::Result<()> {
+    if meta.kind != Kind::File {
+        return restore(meta, Handle::At(dir, name), xattrs);
     }
     let flags = OFlags::NONBLOCK;
     let file = match sys::open_file_at(dir, name, OFlags::RDONLY | flags, 0) {
@@ -109,22 +114,22 @@ pub(crate) fn restore_metadata(node: &Node, dir: &File, xattrs: &XattrFilter) ->
             if !f.metadata()?.is_file() {
                 return Err(io::Error::other("expected a regular file"));
             }
-            restore(node, Handle::Open(&f), xattrs)
+            restore(meta, Handle::Open(&f), xattrs)
         }
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            restore(node, Handle::At(dir, name), xattrs)
+            restore(meta, Handle::At(dir, name), xattrs)
         }
         Err(e) => Err(e),
     }
 }
 
 /// Restores owner, extended attributes, access and modification times and
-/// mode from `node`.
+/// mode from `meta`.
 ///
 /// Every step is tried; the first failure is returned. Like restic, a
 /// permission error is ignored when not running as root (it is normal not
 /// to be allowed to give files away).
-fn restore(node: &Node, target: Handle<'_>, xattrs: &XattrFilter) -> io::Result<()> {
+fn restore(meta: &Meta, target: Handle<'_>, xattrs: &XattrFilter) -> io::Result<()> {
     let mut first: Option<io::Error> = None;
     let mut note = |r: io::Result<()>| {
         if let Err(e) = r {
@@ -132,27 +137,27 @@ fn restore(node: &Node, target: Handle<'_>, xattrs: &XattrFilter) -> io::Result<
         }
     };
     let times = Timestamps {
-        last_access: timestamp(&node.atime),
-        last_modification: timestamp(&node.mtime),
+        last_access: timestamp(meta.atime()),
+        last_modification: timestamp(meta.mtime()),
     };
-    let perm = mode::to_unix(node.mode, &node.node_type) & 0o7777;
+    let perm = meta.perm;
     match target {
         Handle::Open(f) => {
             let id = |n: u32| (n != u32::MAX).then_some(n);
-            note(std::os::unix::fs::fchown(f, id(node.uid), id(node.gid)));
-            note(restore_xattrs(node, &XattrTarget::Open(f), xattrs));
+            note(std::os::unix::fs::fchown(f, id(meta.uid), id(meta.gid)));
+            note(restore_xattrs(&meta.xattrs, &XattrTarget::Open(f), xattrs));
             note(rustix::fs::futimens(f, &times).map_err(io::Error::from));
             note(rustix::fs::fchmod(f, Mode::from_raw_mode(perm)).map_err(io::Error::from));
         }
         Handle::At(dir, name) => {
-            note(sys::chown_at(dir, name, node.uid, node.gid));
+            note(sys::chown_at(dir, name, meta.uid, meta.gid));
             note(restore_xattrs(
-                node,
+                &meta.xattrs,
                 &XattrTarget::Path(sys::proc_path(dir, name)),
                 xattrs,
             ));
             note(sys::utimes_at(dir, name, &times));
-            if node.node_type != NodeType::Symlink {
+            if meta.kind != Kind::Symlink {
                 note(sys::chmod_at(dir, name, perm));
             }
         }
@@ -192,9 +197,13 @@ impl XattrTarget<'_> {
     }
 }
 
-/// Sets the node's attributes and removes other (selected) attributes the
+/// Sets the attributes `attrs` and removes other (selected) attributes the
 /// file has. A file system without xattr support is not an error.
-fn restore_xattrs(node: &Node, target: &XattrTarget<'_>, filter: &XattrFilter) -> io::Result<()> {
+fn restore_xattrs(
+    attrs: &[ExtendedAttribute],
+    target: &XattrTarget<'_>,
+    filter: &XattrFilter,
+) -> io::Result<()> {
     // ENODATA is ENOATTR on Linux (some CIFS mounts answer it).
     let codes = [libc::ENOTSUP, libc::EOPNOTSUPP, libc::ENODATA];
     let unsupported = |e: &io::Error| e.raw_os_error().is_some_and(|c| codes.contains(&c));
@@ -203,7 +212,7 @@ fn restore_xattrs(node: &Node, target: &XattrTarget<'_>, filter: &XattrFilter) -
         other => other,
     };
     let mut wanted = Vec::new();
-    for attr in &node.extended_attributes {
+    for attr in attrs {
         if filter.selects(attr.name.as_bytes()) {
             ok_if_unsupported(target.set(&attr.name, &attr.value))?;
             wanted.push(attr.name.as_bytes());
@@ -231,7 +240,7 @@ fn restore_xattrs(node: &Node, target: &XattrTarget<'_>, filter: &XattrFilter) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_format::ExtendedAttribute;
+    use cairn_format::{mode, GoTime};
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use std::path::Path;
 
@@ -243,11 +252,12 @@ mod tests {
     }
 
     fn meta_at(n: &Node, p: &Path, filter: &XattrFilter) -> io::Result<()> {
+        let meta = Meta::of(n, None);
         if n.node_type == NodeType::Dir {
-            return restore_open_metadata(n, &sys::open_root(p).unwrap(), filter);
+            return restore_open_metadata(&meta, &sys::open_root(p).unwrap(), filter);
         }
         let (n, dir) = at(n, p);
-        restore_metadata(&n, &dir, filter)
+        restore_metadata(&meta, &n.name, &dir, filter)
     }
 
     fn special_at(n: &Node, p: &Path) -> io::Result<()> {

@@ -63,6 +63,7 @@ mod dirs;
 mod fetch;
 mod files;
 mod finish;
+mod item;
 mod meta;
 mod owners;
 mod passes;

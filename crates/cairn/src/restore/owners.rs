@@ -30,16 +30,6 @@ impl Owners {
             lookup(groups, node.group.as_bytes()).unwrap_or(node.gid),
         )
     }
-
-    /// A copy of `node` with the owner and group this machine has for its
-    /// names.
-    pub fn apply(&self, node: &Node) -> Node {
-        let (uid, gid) = self.ids(node);
-        let mut n = node.clone();
-        n.uid = uid;
-        n.gid = gid;
-        n
-    }
 }
 
 fn lookup(table: &HashMap<Vec<u8>, u32>, name: &[u8]) -> Option<u32> {

@@ -3,7 +3,8 @@
 
 use super::dirs::DirFds;
 use super::fetch::{self, BlobSource, Writer};
-use super::plan::{self, FileAction, Planner, Selector};
+use super::item::FileAction;
+use super::plan::{self, Planner, Selector};
 use super::{finish, state, RestoreError, RestoreOptions, RestoreProgress, RestoreSummary, Stop};
 use crate::{Error, Result};
 use cairn_format::{Id, Tree};
@@ -26,6 +27,8 @@ impl Passes<'_> {
     pub(crate) fn run(&self, root: &Id, target: &Path) -> Result<RestoreSummary> {
         let (opts, progress, stop, blob_len) = (self.opts, self.progress, self.stop, self.blob_len);
         let selector = Selector::new(opts);
+        let owners = super::owners::Owners::default();
+        let owners = opts.ownership_by_name.then_some(&owners);
         let mut plan = Planner::run(
             self.load_tree,
             &selector,
@@ -34,6 +37,7 @@ impl Passes<'_> {
             target,
             self.fds,
             stop,
+            owners,
         )?;
         let mut errors = std::mem::take(&mut plan.errors);
         errors.extend(plan::decide_files(
@@ -61,34 +65,32 @@ impl Passes<'_> {
             skipped: plan.skipped,
             ..RestoreSummary::default()
         };
-        for f in &plan.files {
+        for f in &plan.files.list {
             match f.action {
                 FileAction::Write(_) => {
                     summary.files += 1;
-                    summary.bytes += f.node.size;
+                    summary.bytes += f.size;
                 }
                 FileAction::Unchanged | FileAction::Skip => {
                     summary.unchanged += u64::from(f.action == FileAction::Unchanged);
                     summary.skipped += 1;
-                    summary.skipped_bytes += f.node.size;
+                    summary.skipped_bytes += f.size;
                 }
                 FileAction::Undecided | FileAction::Failed => {}
             }
         }
         progress.start(summary.items(), summary.bytes);
 
-        let owners = super::owners::Owners::default();
-        let owners = opts.ownership_by_name.then_some(&owners);
-        let mut status = vec![fetch::OK; plan.files.len()];
-        let mut file_meta = vec![fetch::META_LATER; plan.files.len()];
+        let files = &plan.files.list;
+        let mut status = vec![fetch::OK; files.len()];
+        let mut file_meta = vec![fetch::META_LATER; files.len()];
         if opts.dry_run {
-            for f in plan
-                .files
+            for f in files
                 .iter()
                 .filter(|f| matches!(f.action, FileAction::Write(_)))
             {
-                progress.bytes_done(f.node.size);
-                progress.file_done(f.node.size);
+                progress.bytes_done(f.size);
+                progress.file_done(f.size);
             }
         } else {
             let mut dir_errors = Vec::new();
@@ -96,7 +98,7 @@ impl Passes<'_> {
             dir_errors.iter().for_each(|e| progress.error(e));
             errors.extend(dir_errors);
             let mut writer = Writer::new(
-                &plan.files,
+                files,
                 &plan.tree,
                 self.fds,
                 stop,
@@ -109,7 +111,6 @@ impl Passes<'_> {
             // access time) is restored after that, in the last pass.
             writer.early_meta = (!opts.verify).then_some(fetch::EarlyMeta {
                 xattrs: &opts.xattrs,
-                owners,
             });
             writer.run();
             if stop() {
@@ -136,8 +137,7 @@ impl Passes<'_> {
             if stop() {
                 return Err(Error::Interrupted);
             }
-            summary.verified = plan
-                .files
+            summary.verified = files
                 .iter()
                 .zip(&status)
                 .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
@@ -151,7 +151,7 @@ impl Passes<'_> {
         let finisher = finish::Finisher {
             tree: &plan.tree,
             fds: self.fds,
-            files: &plan.files,
+            files,
             status: &status,
             file_meta: &file_meta,
             selector: &selector,
@@ -175,7 +175,9 @@ impl Passes<'_> {
     /// Re-reads every written file and checks it against its blobs.
     fn verify(&self, plan: &plan::Plan, status: &[u8]) -> Vec<RestoreError> {
         let tree = &plan.tree;
-        plan.files
+        let files = &plan.files;
+        files
+            .list
             .par_iter()
             .zip(status)
             .filter(|(f, s)| matches!(f.action, FileAction::Write(_)) && **s == fetch::OK)
@@ -183,14 +185,14 @@ impl Passes<'_> {
                 if (self.stop)() {
                     return None;
                 }
-                let name = Some(f.node.name.as_slice());
+                let name = tree.entry_name(f.dir, f.name);
+                let want = files.blobs.expected(f);
                 let r = self
                     .fds
                     .get(tree, f.dir)
                     .map_err(state::Mismatch::Io)
-                    .and_then(|dir| {
-                        state::compare(&dir, &f.node.name, &f.node, true, false, self.blob_len)
-                    });
+                    .and_then(|dir| state::compare(&dir, name, &want, true, false, self.blob_len));
+                let name = Some(name);
                 r.err().map(|m| {
                     let blob = match m {
                         state::Mismatch::Content { blob, .. }

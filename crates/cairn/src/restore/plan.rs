@@ -2,7 +2,9 @@
 //! where, and collect the regular files whose content must be written.
 
 use super::dirs::{DirFds, DirTree};
-use super::state::{self, FileState};
+use super::item::{FileAction, FileItem, Files, Meta, Names};
+use super::owners::Owners;
+use super::state;
 use super::{sys, Overwrite, RestoreError, RestoreOptions, Stop};
 use crate::filter::PatternList;
 use crate::{Error, Result};
@@ -26,9 +28,10 @@ pub(crate) struct PlanDir {
     /// Levels below the target.
     pub depth: usize,
     pub items: Vec<PlanItem>,
-    /// Every name the snapshot has here, selected or not (for `--delete`);
+    /// Every name the snapshot has here, selected or not, in tree order
+    /// (for `--delete`, and the names of the files planned here);
     /// `None` when the tree could not be read, so nothing may be deleted.
-    pub names: Option<Vec<Vec<u8>>>,
+    pub names: Option<Names>,
 }
 
 /// One entry of a directory (its name is its node's).
@@ -46,35 +49,11 @@ pub(crate) enum PlanItem {
     Special { node: Box<Node> },
 }
 
-/// A regular file of the snapshot that is selected.
-#[derive(Debug)]
-pub(crate) struct FileItem {
-    pub node: Node,
-    /// The directory it goes in (index into [`DirTree::dirs`]).
-    pub dir: usize,
-    pub action: FileAction,
-}
-
-/// What happens to a regular file.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FileAction {
-    /// Not decided yet (the existing file is compared in parallel).
-    Undecided,
-    /// Write its content; blobs the existing file already has are kept.
-    Write(Option<FileState>),
-    /// The content is already right: restore only the metadata.
-    Unchanged,
-    /// Left alone because of the overwrite policy.
-    Skip,
-    /// Writing failed early (an error is recorded); leave it alone.
-    Failed,
-}
-
 /// Result of the first pass.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub tree: DirTree,
-    pub files: Vec<FileItem>,
+    pub files: Files,
     pub errors: Vec<RestoreError>,
     /// Items selected, by kind (directories without the root).
     pub dirs: u64,
@@ -149,6 +128,8 @@ struct Frame {
     restored: bool,
     /// Length of the parent's location, to go back to.
     parent_location: usize,
+    /// Position in the tree of the next node.
+    position: u32,
 }
 
 pub(crate) struct Planner<'a> {
@@ -157,6 +138,8 @@ pub(crate) struct Planner<'a> {
     overwrite: Overwrite,
     fds: &'a DirFds,
     stop: Stop<'a>,
+    /// Name lookups for `--ownership-by-name`, `None` to use the IDs.
+    owners: Option<&'a Owners>,
     /// (inode, device) of the first restored name of hard-linked files.
     links: HashMap<(u64, u64), usize>,
     plan: Plan,
@@ -169,7 +152,9 @@ pub(crate) struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// Plans restoring the tree `root` into `target`. Existing entries of
-    /// the target are looked at through `fds` (for `--overwrite`).
+    /// the target are looked at through `fds` (for `--overwrite`); the
+    /// files' owners come from `owners` if given (`--ownership-by-name`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         load_tree: &'a (dyn Fn(&Id) -> Result<Tree> + Sync),
         selector: &'a Selector<'a>,
@@ -178,6 +163,7 @@ impl<'a> Planner<'a> {
         target: &Path,
         fds: &'a DirFds,
         stop: Stop<'a>,
+        owners: Option<&'a Owners>,
     ) -> Result<Plan> {
         let root_dir = PlanDir {
             node: None,
@@ -192,13 +178,14 @@ impl<'a> Planner<'a> {
             overwrite,
             fds,
             stop,
+            owners,
             links: HashMap::new(),
             plan: Plan {
                 tree: DirTree {
                     dirs: vec![root_dir],
                     target: target.to_path_buf(),
                 },
-                files: Vec::new(),
+                files: Files::default(),
                 errors: Vec::new(),
                 dirs: 0,
                 specials: 0,
@@ -248,11 +235,12 @@ impl<'a> Planner<'a> {
                     selected,
                     restored: false,
                     parent_location,
+                    position: 0,
                 });
                 return Ok(());
             }
         };
-        let names: Vec<Vec<u8>> = tree.nodes.iter().map(|n| n.name.clone()).collect();
+        let names = Names::of(&tree.nodes);
         let duplicates = duplicate_names(&names);
         for name in &duplicates {
             let msg = format!(
@@ -270,6 +258,7 @@ impl<'a> Planner<'a> {
             selected,
             restored: false,
             parent_location,
+            position: 0,
         });
         Ok(())
     }
@@ -305,6 +294,8 @@ impl<'a> Planner<'a> {
                 continue;
             };
             let (dir, tree_id) = (top.dir, top.tree);
+            let position = top.position;
+            top.position += 1;
             if !valid_name(&node.name) {
                 let msg = format!(
                     "invalid child node name {}",
@@ -329,7 +320,7 @@ impl<'a> Planner<'a> {
             if !is_dir {
                 self.location.truncate(parent_location);
                 if selected {
-                    if let Some(item) = self.leaf(node, dir) {
+                    if let Some(item) = self.leaf(node, dir, position) {
                         self.plan.tree.dirs[dir].items.push(item);
                     }
                 }
@@ -348,7 +339,7 @@ impl<'a> Planner<'a> {
                 parent: dir,
                 depth,
                 items: Vec::new(),
-                names: Some(Vec::new()),
+                names: Some(Names::default()),
             });
             if children {
                 self.enter(index, &subtree, selected, parent_location)?;
@@ -361,13 +352,16 @@ impl<'a> Planner<'a> {
                     selected,
                     restored: false,
                     parent_location,
+                    position: 0,
                 });
             }
         }
         Ok(())
     }
 
-    fn leaf(&mut self, node: Node, dir: usize) -> Option<PlanItem> {
+    /// Plans the non-directory `node`, entry `position` of directory
+    /// `dir`'s tree.
+    fn leaf(&mut self, node: Node, dir: usize, position: u32) -> Option<PlanItem> {
         if node.node_type == NodeType::File {
             if node.links > 1 {
                 if let Some(&first) = self.links.get(&(node.inode, node.device_id)) {
@@ -377,14 +371,11 @@ impl<'a> Planner<'a> {
                     });
                 }
                 self.links
-                    .insert((node.inode, node.device_id), self.plan.files.len());
+                    .insert((node.inode, node.device_id), self.plan.files.list.len());
             }
-            self.plan.files.push(FileItem {
-                node,
-                dir,
-                action: FileAction::Undecided,
-            });
-            return Some(PlanItem::File(self.plan.files.len() - 1));
+            let meta = Meta::of(&node, self.owners);
+            let i = self.plan.files.push(&node, dir, position, meta);
+            return Some(PlanItem::File(i));
         }
         self.checked(node, dir, |node| PlanItem::Special {
             node: Box::new(node),
@@ -403,7 +394,8 @@ impl<'a> Planner<'a> {
         } else {
             existing_entry(self.fds, &self.plan.tree, dir, &node.name)
         };
-        match existing.map(|e| should_overwrite(self.overwrite, &node, e.as_ref())) {
+        let mtime = (node.mtime.unix_secs, node.mtime.nanos);
+        match existing.map(|e| should_overwrite(self.overwrite, mtime, e.as_ref())) {
             Ok(true) => {
                 let item = make(node);
                 match item {
@@ -426,8 +418,8 @@ impl<'a> Planner<'a> {
 }
 
 /// Names that occur more than once.
-fn duplicate_names(names: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut sorted: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+fn duplicate_names(names: &Names) -> Vec<Vec<u8>> {
+    let mut sorted: Vec<&[u8]> = names.iter().collect();
     sorted.sort_unstable();
     let mut dups: Vec<Vec<u8>> = sorted
         .windows(2)
@@ -455,11 +447,11 @@ fn existing_entry(
 
 /// restic's overwrite policy for an existing entry: always and if-changed
 /// overwrite (the content is compared later), if-newer only when the
-/// snapshot's mtime is later than the entry's, never only when nothing is
-/// there.
+/// snapshot's mtime (seconds, nanoseconds) is later than the entry's,
+/// never only when nothing is there.
 pub(crate) fn should_overwrite(
     overwrite: Overwrite,
-    node: &Node,
+    mtime: (i64, u32),
     existing: Option<&sys::Stat>,
 ) -> bool {
     let Some(st) = existing else {
@@ -468,8 +460,7 @@ pub(crate) fn should_overwrite(
     match overwrite {
         Overwrite::Always | Overwrite::IfChanged => true,
         Overwrite::IfNewer => {
-            (node.mtime.unix_secs, i64::from(node.mtime.nanos))
-                > (st.st_mtime, st.st_mtime_nsec as i64)
+            (mtime.0, i64::from(mtime.1)) > (st.st_mtime, st.st_mtime_nsec as i64)
         }
         Overwrite::Never => false,
     }
@@ -481,7 +472,7 @@ pub(crate) fn should_overwrite(
 /// through a symlink, and a file under a directory that will be replaced
 /// is new.
 pub(crate) fn decide_files(
-    files: &mut [FileItem],
+    files: &mut Files,
     tree: &DirTree,
     fds: &DirFds,
     overwrite: Overwrite,
@@ -492,18 +483,20 @@ pub(crate) fn decide_files(
     // looked up once, not once per file in it.
     let absent: Vec<std::sync::OnceLock<()>> =
         (0..tree.dirs.len()).map(|_| Default::default()).collect();
-    let errors = files
+    let Files { list, blobs } = files;
+    let blobs = &*blobs;
+    let errors = list
         .par_iter_mut()
         .filter(|f| f.action == FileAction::Undecided)
         .filter_map(|f| {
             if stop() {
                 return None;
             }
-            let name = &f.node.name;
+            let name = tree.entry_name(f.dir, f.name);
             let fail = |f: &mut FileItem, e: io::Error| {
                 f.action = FileAction::Failed;
-                let path = tree.path(f.dir, Some(&f.node.name));
-                let location = tree.location(f.dir, Some(&f.node.name));
+                let path = tree.path(f.dir, Some(name));
+                let location = tree.location(f.dir, Some(name));
                 Some(RestoreError::new(
                     &location,
                     &path,
@@ -528,18 +521,19 @@ pub(crate) fn decide_files(
                 Ok(e) => e,
                 Err(e) => return fail(f, e),
             };
-            if !should_overwrite(overwrite, &f.node, existing.as_ref()) {
+            if !should_overwrite(overwrite, f.meta.mtime(), existing.as_ref()) {
                 f.action = FileAction::Skip;
                 return None;
             }
             let trust_mtime = overwrite == Overwrite::IfChanged;
             // A file that cannot be compared is restored from scratch.
             let existing = existing.and_then(|_| {
-                state::compare(&dir, name, &f.node, false, trust_mtime, blob_len).ok()
+                let want = blobs.expected(f);
+                state::compare(&dir, name, &want, false, trust_mtime, blob_len).ok()
             });
             f.action = match existing {
                 Some(s) if !s.needs_restore() => FileAction::Unchanged,
-                other => FileAction::Write(other),
+                other => FileAction::Write(other.map(Box::new)),
             };
             None
         })

@@ -14,6 +14,7 @@ fn plan(fake: &Fake, root: &Id, opts: &RestoreOptions) -> Plan {
         Path::new("/t"),
         &fds,
         &|| false,
+        None,
     )
     .unwrap()
 }
@@ -88,6 +89,7 @@ fn includes_descend_only_where_children_may_match() {
         Path::new("/t"),
         &fds,
         &|| false,
+        None,
     )
     .unwrap();
     let mut got = Vec::new();
@@ -95,7 +97,9 @@ fn includes_descend_only_where_children_may_match() {
     assert_eq!(got, ["dir /a", "file 0"]);
     assert_eq!(loads.into_inner(), 2);
     assert_eq!(p.dirs, 0, "/a is only a parent");
-    assert_eq!(p.tree.path(p.files[0].dir, Some(b"x")), Path::new("/t/a/x"));
+    let f = &p.files.list[0];
+    assert_eq!(p.tree.path(f.dir, Some(b"x")), Path::new("/t/a/x"));
+    assert_eq!(p.tree.entry_name(f.dir, f.name), b"x");
 }
 
 #[test]
@@ -109,7 +113,9 @@ fn invalid_names_and_sockets_are_not_restored() {
     let p = plan(&fake, &root, &RestoreOptions::default());
     assert_eq!(p.errors.len(), 2);
     assert!(!p.delete_allowed);
-    assert_eq!(p.files.len(), 1);
+    assert_eq!(p.files.list.len(), 1);
+    let f = &p.files.list[0];
+    assert_eq!(p.tree.entry_name(f.dir, f.name), b"ok");
     assert_eq!(p.tree.dirs[0].names.as_ref().unwrap().len(), 4);
 }
 

@@ -3,7 +3,7 @@
 //! result (`--verify`).
 
 use super::sys;
-use cairn_format::{Id, Node};
+use cairn_format::Id;
 use rustix::fs::OFlags;
 use std::fs::File;
 use std::io;
@@ -34,6 +34,16 @@ impl FileState {
             .as_ref()
             .is_some_and(|m| m.get(i) == Some(&true))
     }
+}
+
+/// What a restored file should be.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expected<'a> {
+    pub size: u64,
+    /// Modification time: seconds since the epoch and nanoseconds.
+    pub mtime: (i64, u32),
+    /// Its content blobs, in order.
+    pub content: &'a [Id],
 }
 
 /// Why a restored file failed verification.
@@ -79,7 +89,7 @@ impl From<io::Error> for Mismatch {
     }
 }
 
-/// Compares the file `name` in `dir` with `node`. With `fail_fast`, the
+/// Compares the file `name` in `dir` with what it should be. With `fail_fast`, the
 /// first difference is an error (verification); otherwise every blob is
 /// checked and the result says which ones match (overwrite). With
 /// `trust_mtime`, a file whose size and modification time match is taken
@@ -92,7 +102,7 @@ impl From<io::Error> for Mismatch {
 pub(crate) fn compare(
     dir: &File,
     name: &[u8],
-    node: &Node,
+    want: &Expected<'_>,
     fail_fast: bool,
     trust_mtime: bool,
     blob_len: &dyn Fn(&Id) -> Option<u64>,
@@ -112,22 +122,21 @@ pub(crate) fn compare(
     if !fail_fast && meta.nlink() > 1 {
         return Err(Mismatch::HardLinked);
     }
-    let mut size_matches = meta.len() == node.size;
+    let mut size_matches = meta.len() == want.size;
     if !size_matches && fail_fast {
         return Err(Mismatch::Size {
-            expected: node.size,
+            expected: want.size,
             actual: meta.len(),
         });
     }
-    let same_mtime =
-        meta.mtime() == node.mtime.unix_secs && meta.mtime_nsec() == i64::from(node.mtime.nanos);
+    let same_mtime = (meta.mtime(), meta.mtime_nsec()) == (want.mtime.0, i64::from(want.mtime.1));
     if trust_mtime && same_mtime && size_matches {
         return Ok(FileState {
             blob_matches: None,
             size_matches,
         });
     }
-    let content = node.content.as_deref().unwrap_or_default();
+    let content = want.content;
     let mut matches = vec![false; content.len()];
     let mut buf = Vec::new();
     let mut offset = 0u64;
@@ -157,7 +166,7 @@ pub(crate) fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_format::{GoTime, NodeType};
+    use cairn_format::{GoTime, Node, NodeType};
     use std::collections::HashMap;
     use std::path::Path;
 
@@ -171,7 +180,12 @@ mod tests {
     ) -> Result<FileState, Mismatch> {
         let dir = sys::open_root(p.parent().unwrap()).unwrap();
         let name = p.file_name().unwrap().as_encoded_bytes();
-        compare(&dir, name, node, fail_fast, trust_mtime, len)
+        let want = Expected {
+            size: node.size,
+            mtime: (node.mtime.unix_secs, node.mtime.nanos),
+            content: node.content.as_deref().unwrap_or_default(),
+        };
+        compare(&dir, name, &want, fail_fast, trust_mtime, len)
     }
 
     fn file_node(chunks: &[&[u8]]) -> (Node, HashMap<Id, u64>) {
