@@ -185,24 +185,14 @@ impl<'a> Packer<'a> {
         sealed: &[u8],
         uncompressed: Option<u32>,
     ) -> Result<()> {
-        if sealed.len() as u64 >= self.pack_size {
-            let mut own = PackBuilder::new();
-            own.add(blob_type, id, sealed, uncompressed)?;
-            return self.write_pack(own);
-        }
-        let slot = match blob_type {
-            BlobType::Data => &self.open[0],
-            BlobType::Tree => &self.open[1],
-        };
-        let full = {
-            let mut pack = slot.lock().expect("pack lock poisoned");
-            pack.add(blob_type, id, sealed, uncompressed)?;
-            if pack.is_full(self.pack_size) {
-                Some(std::mem::take(&mut *pack))
-            } else {
-                None
-            }
-        };
+        let full = PackBuilder::add_to_open(
+            &self.open,
+            self.pack_size,
+            blob_type,
+            id,
+            sealed,
+            uncompressed,
+        )?;
         match full {
             Some(pack) => self.write_pack(pack),
             None => Ok(()),

@@ -311,25 +311,14 @@ impl BlobWriter {
         sealed: &[u8],
         uncompressed: Option<u32>,
     ) -> Result<()> {
-        // A blob as large as a whole pack gets a pack of its own.
-        if sealed.len() as u64 >= self.opts.pack_size {
-            let mut own = PackBuilder::new();
-            own.add(blob_type, id, sealed, uncompressed)?;
-            return self.uploader.submit(own);
-        }
-        let slot = match blob_type {
-            BlobType::Data => &self.open[0],
-            BlobType::Tree => &self.open[1],
-        };
-        let full = {
-            let mut pack = slot.lock().expect("pack lock poisoned");
-            pack.add(blob_type, id, sealed, uncompressed)?;
-            if pack.is_full(self.opts.pack_size) {
-                Some(std::mem::replace(&mut *pack, PackBuilder::new()))
-            } else {
-                None
-            }
-        };
+        let full = PackBuilder::add_to_open(
+            &self.open,
+            self.opts.pack_size,
+            blob_type,
+            id,
+            sealed,
+            uncompressed,
+        )?;
         match full {
             Some(pack) => self.uploader.submit(pack),
             None => Ok(()),

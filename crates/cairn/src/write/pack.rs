@@ -4,6 +4,7 @@ use crate::{Error, Result};
 use cairn_crypto::MasterKey;
 use cairn_format::pack::MAX_HEADER_ENTRIES;
 use cairn_format::{entry_size, serialize_header, BlobType, Id, PackedBlob};
+use std::sync::Mutex;
 
 /// First reservation for a pack's data: a default pack plus one largest
 /// chunk, so a default-sized pack never reallocates.
@@ -83,6 +84,32 @@ impl PackBuilder {
     /// could not take another entry.
     pub fn is_full(&self, target: u64) -> bool {
         self.len() >= target || self.blobs.len() + 1 >= MAX_HEADER_ENTRIES
+    }
+
+    /// Appends a sealed blob to `open` (the open pack of each blob type,
+    /// data first, shared by the threads that fill them) and returns a
+    /// pack ready to be written, if one is: the blob's own when it is as
+    /// large as a whole pack, or its type's open pack once that is full.
+    pub(crate) fn add_to_open(
+        open: &[Mutex<PackBuilder>; 2],
+        pack_size: u64,
+        blob_type: BlobType,
+        id: Id,
+        sealed: &[u8],
+        uncompressed_length: Option<u32>,
+    ) -> Result<Option<PackBuilder>> {
+        if sealed.len() as u64 >= pack_size {
+            let mut own = PackBuilder::new();
+            own.add(blob_type, id, sealed, uncompressed_length)?;
+            return Ok(Some(own));
+        }
+        let slot = match blob_type {
+            BlobType::Data => &open[0],
+            BlobType::Tree => &open[1],
+        };
+        let mut pack = slot.lock().expect("pack lock poisoned");
+        pack.add(blob_type, id, sealed, uncompressed_length)?;
+        Ok(pack.is_full(pack_size).then(|| std::mem::take(&mut *pack)))
     }
 
     /// Seals the header and appends it with its length: the pack file.
